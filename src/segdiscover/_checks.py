@@ -1,0 +1,194 @@
+"""The door: every table a user passes in is checked and converted here, once.
+
+Past this module the code sees polars DataFrames with a known id column, unique ids and
+finite numbers. Every message names the column, the number of rows affected and an
+example id, so the user can find the row without a debugger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from segdiscover.exceptions import ColumnNotFoundError, InputError
+
+NUMERIC_KINDS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
+                 pl.UInt32, pl.UInt64, pl.Float32, pl.Float64)
+# Numbers beyond this are treated as corrupt: squared distances overflow float64 past
+# ~1e154, and one such value collapses k-means to a single cluster.
+MAX_ABS_VALUE = 1e15
+
+
+def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
+    """Return ``frame`` as a polars DataFrame, converting pandas once.
+
+    The caller's object is never modified: polars frames are immutable, and pandas
+    frames are copied by the conversion.
+
+    Examples
+    --------
+    >>> to_polars(pl.DataFrame({"a": [1]})).shape
+    (1, 1)
+    """
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    module = type(frame).__module__
+    if module.startswith("pandas"):
+        try:
+            return pl.from_pandas(frame, include_index=False)
+        except Exception as exc:  # pyarrow/pandas conversion errors are opaque
+            msg = f"Could not convert the pandas {name} to polars: {exc}"
+            raise InputError(msg) from exc
+    msg = (
+        f"The {name} must be a polars or pandas DataFrame; got {type(frame).__name__}."
+    )
+    raise InputError(msg)
+
+
+def require_columns(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Raise :class:`ColumnNotFoundError` naming every missing column.
+
+    Examples
+    --------
+    >>> require_columns(pl.DataFrame({"a": [1]}), ["a"], "orders")
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(frame.columns[:12]) + (" ..." if frame.width > 12 else "")
+        msg = (
+            f"The {name} has no column {', '.join(repr(m) for m in missing)}; "
+            f"its columns are: {shown}. Pass the right name (e.g. id=...) or rename it."
+        )
+        raise ColumnNotFoundError(msg)
+
+
+def _example(values: pl.Series, k: int = 3) -> str:
+    return ", ".join(repr(v) for v in values.head(k).to_list())
+
+
+def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> None:
+    """Check the id column: present, no nulls, and unique when ``unique``."""
+    require_columns(frame, [id_col], name)
+    ids = frame.get_column(id_col)
+    n_null = ids.null_count()
+    if n_null:
+        msg = f"The {name} has {n_null} rows with a null {id_col!r}; every row needs an id."
+        raise InputError(msg)
+    if ids.dtype == pl.Object:
+        msg = f"The id column {id_col!r} of the {name} holds Python objects; use str or int ids."
+        raise InputError(msg)
+    if unique and ids.n_unique() != frame.height:
+        dup = ids.filter(ids.is_duplicated()).unique(maintain_order=True)
+        msg = (
+            f"The {name} has {dup.len()} duplicated ids in {id_col!r} "
+            f"(e.g. {_example(dup)}); a customer-level table needs one row per customer."
+        )
+        raise InputError(msg)
+
+
+def check_not_empty(frame: pl.DataFrame, name: str, minimum: int = 1) -> None:
+    """Raise when the table has fewer than ``minimum`` rows."""
+    if frame.height < minimum:
+        msg = (
+            f"The {name} has {frame.height} rows; at least {minimum} are needed."
+        )
+        raise InputError(msg)
+
+
+def coerce_numeric_strings(
+    frame: pl.DataFrame, columns: Sequence[str], id_col: str, name: str
+) -> pl.DataFrame:
+    """Turn string columns that hold numbers into floats; reject mixed junk.
+
+    A string column is numeric when at least 95% of its non-null values parse as
+    numbers. Then the rest is junk, and the message names the column, the count and an
+    example id. Below that share the column stays categorical.
+    """
+    out = []
+    for col in columns:
+        s = frame.get_column(col)
+        if s.dtype not in (pl.String, pl.Categorical):
+            continue
+        s = s.cast(pl.String)
+        stripped = s.str.strip_chars()
+        parsed = stripped.cast(pl.Float64, strict=False)
+        nonnull = stripped.is_not_null() & (stripped != "")
+        n = int(nonnull.sum())
+        if n == 0:
+            continue
+        ok = int((parsed.is_not_null() & nonnull).sum())
+        if ok == n:
+            out.append(parsed.alias(col))
+        elif ok >= 0.95 * n:
+            bad = nonnull & parsed.is_null()
+            ids = frame.get_column(id_col).filter(bad)
+            vals = s.filter(bad)
+            msg = (
+                f"Column {col!r} of the {name} is numeric but {int(bad.sum())} of "
+                f"{n} values are not numbers (e.g. {_example(vals, 2)} for id "
+                f"{_example(ids, 2)}). Clean them or set them to null."
+            )
+            raise InputError(msg)
+    return frame.with_columns(out) if out else frame
+
+
+def check_finite(frame: pl.DataFrame, columns: Sequence[str], id_col: str, name: str) -> None:
+    """Reject inf, NaN and absurd magnitudes in numeric columns, naming rows."""
+    for col in columns:
+        s = frame.get_column(col)
+        if s.dtype not in NUMERIC_KINDS:
+            continue
+        if s.dtype in (pl.Float32, pl.Float64):
+            bad = s.is_infinite() | s.is_nan() | (s.abs() > MAX_ABS_VALUE)
+        else:
+            bad = s.cast(pl.Float64).abs() > MAX_ABS_VALUE
+        bad = bad.fill_null(value=False)
+        n_bad = int(bad.sum())
+        if n_bad:
+            ids = frame.get_column(id_col).filter(bad)
+            vals = s.filter(bad)
+            msg = (
+                f"Column {col!r} of the {name} has {n_bad} values that are NaN, "
+                f"infinite or beyond ±{MAX_ABS_VALUE:g} (e.g. {_example(vals, 2)} "
+                f"for id {_example(ids, 2)}). Fix them or set them to null."
+            )
+            raise InputError(msg)
+
+
+def check_column_names(frame: pl.DataFrame, name: str) -> None:
+    """Reject blank column names, which cannot be referenced in rules or reports."""
+    blank = [c for c in frame.columns if not c.strip()]
+    if blank:
+        msg = f"The {name} has {len(blank)} column(s) with a blank name; name every column."
+        raise InputError(msg)
+
+
+def check_tables(tables: Any, required: Mapping[str, Sequence[str]]) -> dict[str, pl.DataFrame]:
+    """Convert a dict of raw tables and check that each required one is present."""
+    if not isinstance(tables, Mapping):
+        msg = (
+            "Raw tables must be a dict of table name -> DataFrame "
+            f"(e.g. {{'orders': ..., 'customers': ...}}); got {type(tables).__name__}."
+        )
+        raise InputError(msg)
+    out = {str(k): to_polars(v, f"{k!r} table") for k, v in tables.items()}
+    for tname, cols in required.items():
+        if tname not in out:
+            msg = (
+                f"The feature set needs a table named {tname!r}; the tables given are "
+                f"{sorted(out)}. Pass it, or drop the builders that use it."
+            )
+            raise InputError(msg)
+        require_columns(out[tname], cols, f"{tname!r} table")
+    return out
+
+
+def finite_or_none(x: float) -> float | None:
+    """Return ``x`` as a float, or None when it is not finite (for JSON output)."""
+    x = float(x)
+    return x if math.isfinite(x) else None

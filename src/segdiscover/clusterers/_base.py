@@ -1,0 +1,156 @@
+"""The clusterer adapter contract and the spec each registry entry carries.
+
+Every adapter yields int64 labels ``0..k-1`` numbered by segment size (largest
+first, so numbering never depends on an algorithm's internals), ``-1`` only where the
+spec says ``noise``, and ``assign(X)`` returning labels and a confidence in [0, 1].
+Adapters without native prediction assign through a distance-weighted k-nearest-
+neighbour vote on their fitted customers, which reproduces training labels exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils import check_random_state
+
+from segdiscover.exceptions import NotFittedError
+
+#: Fitted customers kept for the k-NN fallback (bounds memory and assign time).
+FALLBACK_REFERENCE_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class ClustererSpec:
+    """A registry entry: how to build a clusterer and what it can do.
+
+    Attributes
+    ----------
+    name : str
+    factory : callable
+        ``factory(n_clusters=..., random_state=..., **params)`` -> adapter.
+    needs_k : bool
+        Takes a number of segments (False for density methods).
+    noise : bool
+        May label customers ``-1`` (noise).
+    soft : bool
+        Gives native membership probabilities.
+    native_assign : bool
+        Predicts new customers natively (else the k-NN fallback).
+    max_fit_rows : int or None
+        Above this many customers, fit on a sample and assign the rest.
+    in_auto : bool
+        Considered by ``clusterer="auto"``.
+    test_params : dict
+        Small parameters for the shared test-suite.
+    description : str
+    """
+
+    name: str
+    factory: Callable[..., ClusterAdapter]
+    needs_k: bool = True
+    noise: bool = False
+    soft: bool = False
+    native_assign: bool = True
+    max_fit_rows: int | None = None
+    in_auto: bool = True
+    test_params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+class ClusterAdapter:
+    """Base of the adapters: subclasses implement ``_fit_raw`` (and ``_predict_raw``).
+
+    Parameters
+    ----------
+    n_clusters : int or None
+        Number of segments (ignored by density methods).
+    random_state : int, RandomState or None
+    """
+
+    native_assign: bool = True
+
+    def __init__(self, n_clusters: int | None = 6, random_state: Any = None) -> None:
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    # -- to implement
+    def _fit_raw(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw labels and confidence for new rows (native prediction)."""
+        raise NotImplementedError
+
+    # -- shared
+    def fit(self, X: np.ndarray) -> ClusterAdapter:
+        """Fit on ``X`` and set ``labels_``, ``n_segments_``, ``centroids_``."""
+        rng = check_random_state(self.random_state)
+        raw = np.asarray(self._fit_raw(X, rng)).astype(np.int64)
+        ids, counts = np.unique(raw[raw >= 0], return_counts=True)
+        # Canonical numbering: largest segment first, ties by smallest raw id.
+        order = ids[np.lexsort((ids, -counts))]
+        self.raw_to_label_ = {int(r): i for i, r in enumerate(order)}
+        self.labels_ = self._map(raw)
+        k = len(order)
+        self.n_segments_ = k
+        self.centroids_ = np.vstack([X[self.labels_ == i].mean(0) for i in range(k)]) \
+            if k else np.zeros((0, X.shape[1]))
+        if not self.native_assign and k:
+            self._fit_fallback(X, self.labels_, rng)
+        return self
+
+    def _map(self, raw: np.ndarray) -> np.ndarray:
+        out = np.full(raw.shape, -1, dtype=np.int64)
+        for r, lab in self.raw_to_label_.items():
+            out[raw == r] = lab
+        return out
+
+    def _fit_fallback(self, X: np.ndarray, labels: np.ndarray,
+                      rng: np.random.RandomState) -> None:
+        keep = np.flatnonzero(labels >= 0)
+        if keep.size > FALLBACK_REFERENCE_ROWS:
+            keep = np.sort(rng.choice(keep, FALLBACK_REFERENCE_ROWS, replace=False))
+        self.reference_X_ = X[keep]
+        self.reference_labels_ = labels[keep]
+        self._knn_ = None
+
+    def _knn(self) -> KNeighborsClassifier:
+        if getattr(self, "_knn_", None) is None:
+            k = int(min(15, len(self.reference_labels_)))
+            # Distance weights: a fitted customer (distance 0) gets its own label back.
+            self._knn_ = KNeighborsClassifier(n_neighbors=k, weights="distance").fit(
+                self.reference_X_, self.reference_labels_)
+        return self._knn_
+
+    def assign(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return labels (``0..k-1``, ``-1`` only for noise) and confidence in [0, 1]."""
+        if not hasattr(self, "labels_"):
+            msg = f"{type(self).__name__} is not fitted yet; call fit first."
+            raise NotFittedError(msg)
+        if self.native_assign:
+            raw, conf = self._predict_raw(X)
+            labels = self._map(np.asarray(raw).astype(np.int64))
+        else:
+            knn = self._knn()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                proba = knn.predict_proba(X)
+            labels = knn.classes_[proba.argmax(1)].astype(np.int64)
+            conf = proba.max(1)
+        return labels, np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
+
+
+def margin_confidence(d: np.ndarray) -> np.ndarray:
+    """Confidence from distances to each centre: 1 - nearest / second nearest.
+
+    0 when a customer sits halfway between two segments, 1 at a centre.
+    """
+    if d.shape[1] < 2:
+        return np.ones(d.shape[0])
+    part = np.partition(d, 1, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = 1.0 - part[:, 0] / part[:, 1]
+    return np.nan_to_num(c, nan=1.0)

@@ -1,0 +1,81 @@
+"""Any scikit-learn-style clustering estimator, through one generic adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from segdiscover.clusterers._base import ClusterAdapter
+from segdiscover.exceptions import InvalidParameterError
+
+
+def check_estimator_contract(estimator: Any) -> None:
+    """Say once, clearly, what a user's estimator lacks.
+
+    It needs ``fit`` and ``get_params`` (to be cloned), and after ``fit`` either a
+    ``labels_`` attribute or a ``fit_predict`` method.
+    """
+    name = type(estimator).__name__
+    missing = [m for m in ("fit", "get_params") if not callable(getattr(estimator, m, None))]
+    if missing:
+        msg = (f"The clusterer {name} lacks {', '.join(missing)}; pass a scikit-learn-"
+               "style estimator (with fit and get_params) or a registered name.")
+        raise InvalidParameterError(msg)
+
+
+class SklearnAdapter(ClusterAdapter):
+    """Wrap a user's estimator: cloned, seeded, and given ``n_clusters`` if it takes it.
+
+    Uses ``predict`` for new customers when the estimator has it, else the k-NN
+    fallback. Negative labels are treated as noise.
+    """
+
+    def __init__(self, estimator: Any = None, n_clusters: int | None = None,
+                 random_state: Any = None) -> None:
+        super().__init__(n_clusters, random_state)
+        self.estimator = estimator
+
+    def _fit_raw(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        check_estimator_contract(self.estimator)
+        est = clone(self.estimator)
+        params = est.get_params()
+        updates: dict[str, Any] = {}
+        if "random_state" in params:
+            updates["random_state"] = rng.randint(np.iinfo(np.int32).max)
+        for key in ("n_clusters", "n_components"):
+            if key in params and self.n_clusters is not None:
+                updates[key] = self.n_clusters
+        est.set_params(**updates)
+        self.native_assign = callable(getattr(est, "predict", None))  # type: ignore[misc]
+        est.fit(X)
+        labels = getattr(est, "labels_", None)
+        if labels is None:
+            if self.native_assign:
+                labels = est.predict(X)
+            else:
+                name = type(est).__name__
+                msg = (f"The clusterer {name} has no labels_ after fit and no predict; "
+                       "segdiscover cannot read its segments.")
+                raise InvalidParameterError(msg)
+        labels = np.asarray(labels)
+        if labels.shape != (X.shape[0],):
+            msg = (f"The clusterer {type(est).__name__} gave {labels.shape} labels "
+                   f"for {X.shape[0]} rows.")
+            raise InvalidParameterError(msg)
+        self.model_ = est
+        return labels.astype(np.int64)
+
+    def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.asarray(self.model_.predict(X)).astype(np.int64)
+        if callable(getattr(self.model_, "predict_proba", None)):
+            conf = np.asarray(self.model_.predict_proba(X)).max(1)
+        elif callable(getattr(self.model_, "transform", None)) and \
+                hasattr(self.model_, "cluster_centers_"):
+            from segdiscover.clusterers._base import margin_confidence
+
+            conf = margin_confidence(self.model_.transform(X))
+        else:
+            conf = np.ones(len(labels))
+        return labels, conf

@@ -1,0 +1,5 @@
+"""Datasets: synthetic customers with planted truth, and small bundled real tables."""
+
+from segdiscover.datasets._synthetic import ARCHETYPES, CustomerData, make_customers
+
+__all__ = ["ARCHETYPES", "CustomerData", "make_customers"]

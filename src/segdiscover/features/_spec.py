@@ -1,0 +1,157 @@
+"""What every feature builder shares: feature metadata, the builder base, time helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from segdiscover.exceptions import InputError
+
+MS_PER_DAY = 86_400_000
+DAYS_PER_MONTH = 30.44
+
+
+@dataclass(frozen=True)
+class FeatureMeta:
+    """Metadata of one feature column: how to read it and how to name a segment by it.
+
+    Attributes
+    ----------
+    name : str
+        Column name.
+    family : str
+        ``behavioural``, ``value``, ``service``, ``channel`` or ``attribute``.
+    label : str
+        Business label, e.g. ``"orders per month"``.
+    unit : str
+        Unit of the value (``"days"``, ``"currency"``, ``"share"``, ``""``).
+    kind : str
+        ``"numeric"`` or ``"categorical"``.
+    high, low : str
+        Words a segment name uses when the segment is above / below the population.
+    fill : str
+        What a customer with no events gets, documented (e.g. ``"0"`` or ``"null"``).
+    """
+
+    name: str
+    family: str
+    label: str
+    unit: str = ""
+    kind: str = "numeric"
+    high: str = ""
+    low: str = ""
+    fill: str = "0"
+
+    def word(self, direction: str, category: str | None = None) -> str:
+        """Return the name word for a direction ("+"/"-") or an over-represented level."""
+        if self.kind == "categorical":
+            return f"{category} {self.label}" if category is not None else self.label
+        word = self.high if direction == "+" else self.low
+        return word or f"{'high' if direction == '+' else 'low'} {self.label}"
+
+
+def to_datetime_expr(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Normalise a time column to naive UTC microseconds (tz-aware converted first)."""
+    e = pl.col(col)
+    if dtype == pl.Date:
+        return e.cast(pl.Datetime("us"))
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            e = e.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return e.cast(pl.Datetime("us"))
+    if dtype == pl.String:
+        return e.str.to_datetime(strict=False).cast(pl.Datetime("us"))
+    return e  # wrong dtypes are rejected before this by check_time_column
+
+
+def check_time_column(frame: pl.DataFrame, col: str, table: str) -> None:
+    """Refuse a time column that is not a date, datetime or parseable string."""
+    dtype = frame.schema[col]
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return
+    if dtype == pl.String:
+        s = frame.get_column(col)
+        parsed = s.str.to_datetime(strict=False)
+        bad = s.is_not_null() & parsed.is_null()
+        if bad.any():
+            msg = (
+                f"Column {col!r} of the {table!r} table must hold dates or times; "
+                f"{int(bad.sum())} values do not parse (e.g. {s.filter(bad)[0]!r})."
+            )
+            raise InputError(msg)
+        return
+    msg = (
+        f"Column {col!r} of the {table!r} table must be a date or datetime; "
+        f"got dtype {dtype}."
+    )
+    raise InputError(msg)
+
+
+def normalise_as_of(as_of: Any) -> dt.datetime:
+    """Return ``as_of`` as a naive UTC datetime (a date means that day's midnight)."""
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.datetime.fromisoformat(as_of)
+        except ValueError as exc:
+            msg = f"as_of={as_of!r} is not an ISO date or datetime (e.g. '2025-07-01')."
+            raise InputError(msg) from exc
+    if isinstance(as_of, dt.datetime):
+        if as_of.tzinfo is not None:
+            as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
+        return as_of
+    if isinstance(as_of, dt.date):
+        return dt.datetime(as_of.year, as_of.month, as_of.day)
+    msg = f"as_of must be a date, datetime or ISO string; got {type(as_of).__name__}."
+    raise InputError(msg)
+
+
+def exposure_days(window_days: int) -> pl.Expr:
+    """Days the customer could have been active in the window: tenure capped by it."""
+    return pl.col("_tenure_days").clip(lower_bound=1.0, upper_bound=float(window_days))
+
+
+def days_before(as_of: dt.datetime, col: str = "_t") -> pl.Expr:
+    """Days from ``col`` to ``as_of`` as a float."""
+    return (pl.lit(as_of) - pl.col(col)).dt.total_milliseconds() / MS_PER_DAY
+
+
+class Builder:
+    """Base of the feature builders: one table in, one row per customer out.
+
+    Subclasses set ``family`` and ``table``, list the columns they read in
+    ``columns()``, and implement ``build`` and ``metadata``. ``learn`` records levels
+    (e.g. channel names) at fit time so that ``assign`` emits the same columns.
+    """
+
+    family: ClassVar[str] = ""
+    table: ClassVar[str] = ""
+    time_column: ClassVar[str] = "ts"
+
+    def columns(self) -> list[str]:
+        """Columns this builder reads from its table."""
+        raise NotImplementedError
+
+    def time_columns(self) -> dict[str, str]:
+        """Time columns to normalise, as alias -> column; ``_t`` is the event time."""
+        return {"_t": self.time_column}
+
+    def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:
+        """Levels learned on the training window; empty for most builders."""
+        return {}
+
+    def build(self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
+              ) -> pl.LazyFrame:
+        """Return features keyed by ``_id`` from events already cut at ``as_of``."""
+        raise NotImplementedError
+
+    def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:
+        """Metadata for every column ``build`` emits."""
+        raise NotImplementedError
+
+    def get_params(self) -> dict[str, Any]:
+        """The builder's constructor parameters (for reports and saved models)."""
+        return dict(vars(self))

@@ -1,0 +1,110 @@
+"""Value features: revenue, margin, margin rate, discount dependency, returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from segdiscover.features._spec import Builder, FeatureMeta, days_before
+
+
+class Value(Builder):
+    """Revenue, margin, margin rate, discount dependency and return rate.
+
+    Parameters
+    ----------
+    id, ts, amount : str
+        Id, event time and order amount columns.
+    margin : str or None, default "margin"
+        Margin per order; None drops the margin features.
+    discount : str or None, default "discount"
+        Discount amount per order (> 0 means discounted); None drops it.
+    returned : str or None, default "returned"
+        Boolean returned flag; None drops ``return_rate``.
+    window_days : int, default 365
+    table : str, default "orders"
+
+    Notes
+    -----
+    With no orders in the window, revenue and margin are 0; ``margin_rate``,
+    ``discount_share`` and ``return_rate`` are null (a rate over zero orders is
+    undefined; the preprocessor imputes it and flags it).
+
+    Examples
+    --------
+    >>> [m.name for m in Value().metadata({})]
+    ['revenue_365d', 'margin_365d', 'margin_rate', 'discount_share', 'return_rate']
+    """
+
+    family = "value"
+
+    def __init__(self, id: str = "customer_id", ts: str = "ts", amount: str = "amount",  # noqa: A002
+                 margin: str | None = "margin", discount: str | None = "discount",
+                 returned: str | None = "returned", window_days: int = 365,
+                 table: str = "orders") -> None:
+        self.id = id
+        self.ts = ts
+        self.amount = amount
+        self.margin = margin
+        self.discount = discount
+        self.returned = returned
+        self.window_days = window_days
+        self.table = table  # type: ignore[misc]
+        self.time_column = ts  # type: ignore[misc]
+
+    def columns(self) -> list[str]:  # noqa: D102
+        return [c for c in (self.id, self.ts, self.amount, self.margin, self.discount,
+                            self.returned) if c]
+
+    def _names(self) -> tuple[str, str]:
+        return f"revenue_{self.window_days}d", f"margin_{self.window_days}d"
+
+    def build(self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
+              ) -> pl.LazyFrame:  # noqa: D102
+        rev, mar = self._names()
+        ev = events.filter(days_before(ctx["as_of"]) <= self.window_days)
+        aggs = [pl.col(self.amount).sum().alias(rev), pl.len().alias("_n")]
+        if self.margin:
+            aggs.append(pl.col(self.margin).sum().alias(mar))
+        if self.discount:
+            aggs.append((pl.col(self.discount).fill_null(0) > 0).mean().alias("discount_share"))
+        if self.returned:
+            aggs.append(pl.col(self.returned).cast(pl.Float64).mean().alias("return_rate"))
+        g = ev.group_by("_id").agg(aggs)
+        out = base.join(g, on="_id", how="left").with_columns(
+            pl.col(rev).fill_null(0.0).cast(pl.Float64))
+        cols = [rev]
+        if self.margin:
+            out = out.with_columns(
+                pl.col(mar).fill_null(0.0).cast(pl.Float64),
+                pl.when(pl.col(rev) > 0).then(pl.col(mar) / pl.col(rev)).otherwise(None)
+                .alias("margin_rate"))
+            cols += [mar, "margin_rate"]
+        if self.discount:
+            cols.append("discount_share")
+        if self.returned:
+            cols.append("return_rate")
+        return out.select("_id", *cols)
+
+    def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
+        rev, mar = self._names()
+        f, w = self.family, self.window_days
+        metas = [FeatureMeta(rev, f, f"revenue, last {w} days", "currency",
+                             high="high-revenue", low="low-revenue")]
+        if self.margin:
+            metas += [
+                FeatureMeta(mar, f, f"margin, last {w} days", "currency",
+                            high="high-margin", low="low-margin"),
+                FeatureMeta("margin_rate", f, "margin rate", "share",
+                            high="premium-margin", low="thin-margin", fill="null"),
+            ]
+        if self.discount:
+            metas.append(FeatureMeta("discount_share", f, "share of orders discounted",
+                                     "share", high="promo-driven",
+                                     low="full-price", fill="null"))
+        if self.returned:
+            metas.append(FeatureMeta("return_rate", f, "return rate", "share",
+                                     high="high-return", low="low-return", fill="null"))
+        return metas
