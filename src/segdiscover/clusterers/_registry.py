@@ -23,7 +23,7 @@ CLUSTERERS: dict[str, ClustererSpec] = {
         test_params={"n_init": 1},
         description="Gaussian mixture (diagonal covariances): soft memberships."),
     "ward": ClustererSpec(
-        "ward", WardAdapter, native_assign=False, max_fit_rows=10_000,
+        "ward", WardAdapter, native_assign=False, max_fit_rows=10_000, in_auto=False,
         description="Ward agglomerative; fits a sample, k-NN assigns the rest."),
     "birch": ClustererSpec(
         "birch", BirchAdapter, max_fit_rows=100_000, in_auto=False,

@@ -99,9 +99,10 @@ class Channel(Builder):
         lv = levels.get("levels", [])
         slugs = levels.get("slugs", [_slug(x) for x in lv])
         f = self.family
-        metas = [FeatureMeta(f"share_{s}", f, f"share of orders via {name}", "share",
-                             high=f"{name}-led", low=f"little {name}")
-                 for name, s in zip(lv, slugs, strict=True)]
+        words = [str(x).replace("_", " ") for x in lv]
+        metas = [FeatureMeta(f"share_{s}", f, f"share of orders via {w}", "share",
+                             high=f"{w}-led", low=f"little {w}")
+                 for w, s in zip(words, slugs, strict=True)]
         if levels.get("other"):
             metas.append(FeatureMeta("share_other", f, "share of orders via other channels",
                                      "share", high="other-channel", low="few other-channel"))

@@ -1,0 +1,91 @@
+"""Customer-level tables at the door: checks, outcome split, metadata for features."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from segdiscover._checks import (
+    NUMERIC_KINDS,
+    check_column_names,
+    check_finite,
+    check_ids,
+    check_not_empty,
+    coerce_numeric_strings,
+    require_columns,
+    to_polars,
+)
+from segdiscover.exceptions import InputError, SegdiscoverWarning
+from segdiscover.features import FeatureMeta
+
+#: A text column with more distinct values than this share of rows is an identifier
+#: or free text (names, e-mails), not a segment-defining feature.
+MAX_CATEGORICAL_UNIQUE_SHARE = 0.5
+
+
+def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]:
+    """Metadata for the columns of a ready-made table (labels from the column names)."""
+    out = []
+    for c in columns:
+        dtype = frame.schema[c]
+        kind = "numeric" if dtype in NUMERIC_KINDS or dtype == pl.Boolean else "categorical"
+        label = c.replace("_", " ").strip()
+        out.append(FeatureMeta(c, "table", label, kind=kind,
+                               high=f"high {label}", low=f"low {label}", fill="null"))
+    return out
+
+
+def prepare_table(frame: Any, id_col: str, *, outcomes: Sequence[str] = (),
+                  exclude: Sequence[str] = (), min_rows: int = 2
+                  ) -> tuple[pl.DataFrame, pl.DataFrame | None, list[FeatureMeta]]:
+    """Check a customer-level table; split off outcome columns; describe features.
+
+    Returns the feature frame (id first, sorted by id), the outcome frame (or None)
+    and the metadata of the feature columns.
+    """
+    df = to_polars(frame, "table")
+    check_column_names(df, "table")
+    if len(set(df.columns)) != df.width:
+        msg = "The table has duplicated column names; rename them."
+        raise InputError(msg)
+    check_ids(df, id_col, "table", unique=True)
+    check_not_empty(df, "table", min_rows)
+    require_columns(df, [*outcomes, *exclude], "table")
+    leak = [c for c in outcomes if c == id_col]
+    if leak:
+        msg = f"The id column {id_col!r} cannot be an outcome."
+        raise InputError(msg)
+    candidates = [c for c in df.columns if c != id_col and c not in outcomes
+                  and c not in exclude]
+    df = coerce_numeric_strings(df, candidates, id_col, "table")
+    time_like = [c for c in candidates if df.schema[c] in (pl.Date, pl.Time)
+                 or isinstance(df.schema[c], pl.Datetime | pl.Duration)]
+    nested = [c for c in candidates if isinstance(df.schema[c], pl.List | pl.Struct
+                                                  | pl.Array) or df.schema[c] == pl.Object]
+    ident = []
+    for c in candidates:
+        if c in time_like or c in nested or df.schema[c] in NUMERIC_KINDS \
+                or df.schema[c] == pl.Boolean:
+            continue
+        nun = df.get_column(c).n_unique()
+        if df.height >= 20 and nun > MAX_CATEGORICAL_UNIQUE_SHARE * df.height:
+            ident.append(c)
+    skipped = time_like + nested + ident
+    if skipped:
+        warnings.warn(
+            f"Not used as features: {', '.join(skipped)} (dates, nested values, or "
+            "text with mostly distinct values such as names or e-mails). Derive "
+            "numbers from them, or pass exclude=[...] to silence this.",
+            SegdiscoverWarning, stacklevel=3)
+    features = [c for c in candidates if c not in skipped]
+    if not features:
+        msg = (f"The table has no usable feature columns besides {id_col!r} "
+               f"(columns: {df.columns}).")
+        raise InputError(msg)
+    check_finite(df, features, id_col, "table")
+    df = df.sort(id_col)
+    out = df.select(*outcomes, id_col) if outcomes else None
+    return df.select(id_col, *features), out, table_meta(df, features)

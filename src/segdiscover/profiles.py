@@ -1,0 +1,191 @@
+"""Segment names, narratives and profile cards, every number traced to the data.
+
+A name is built only from drivers whose effect size passes the threshold (see
+:mod:`segdiscover.explain.drivers`), using each feature's business words, so every
+word maps to a driver whose statistic the card shows.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from segdiscover.features import FeatureMeta
+
+MAX_NAME_WORDS = 3
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """Format a number for people: shares as %, money with separators, 3 digits else.
+
+    Examples
+    --------
+    >>> fmt(0.1234, "share"), fmt(1234.5, "currency"), fmt(2.345, "orders")
+    ('12.3%', '1,234', '2.35')
+    """
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "currency":
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def driver_word(d: dict[str, Any], meta: FeatureMeta) -> str:
+    """The name word of one driver."""
+    return meta.word(d["direction"], d.get("category"))
+
+
+def make_names(drivers: dict[int, list[dict[str, Any]]], meta: dict[str, FeatureMeta]
+               ) -> dict[int, tuple[str, list[str]]]:
+    """Unique, deterministic names from passing drivers.
+
+    Returns segment -> (name, features behind its words). Colliding names take the
+    next passing driver's word; a last resort appends the segment id.
+    """
+    words: dict[int, list[tuple[str, str]]] = {}
+    for seg, ds in drivers.items():
+        seen: list[tuple[str, str]] = []
+        for d in ds:
+            if not d["passes"]:
+                continue
+            w = driver_word(d, meta[d["feature"]])
+            if w not in [x for x, _ in seen]:
+                seen.append((w, d["feature"]))
+        words[seg] = seen
+    n_words = {seg: min(MAX_NAME_WORDS, len(w)) for seg, w in words.items()}
+
+    def render(seg: int) -> str:
+        ws = [w for w, _ in words[seg][: n_words[seg]]]
+        if not ws:
+            return f"Segment {seg} (no strong driver)"
+        s = ", ".join(ws)
+        return s[0].upper() + s[1:]
+
+    for _ in range(10):  # lengthen colliding names while they have words left
+        names = {seg: render(seg) for seg in words}
+        clashes = {n for n in names.values() if list(names.values()).count(n) > 1}
+        grew = False
+        for seg, n in names.items():
+            if n in clashes and n_words[seg] < len(words[seg]):
+                n_words[seg] += 1
+                grew = True
+        if not grew:
+            break
+    names = {seg: render(seg) for seg in words}
+    counts: dict[str, int] = {}
+    for n in names.values():
+        counts[n] = counts.get(n, 0) + 1
+    out = {}
+    for seg in sorted(words):
+        n = names[seg]
+        if counts[n] > 1:
+            n = f"{n} #{seg}"
+        out[seg] = (n, [f for _, f in words[seg][: n_words[seg]]])
+    return out
+
+
+def driver_sentence(d: dict[str, Any], meta: FeatureMeta) -> str:
+    """One sentence stating a driver's statistic."""
+    if meta.kind == "categorical":
+        return (f"{fmt(d['segment_mean'], 'share')} have {d['category']} as their "
+                f"{meta.label}, against {fmt(d['population_mean'], 'share')} overall")
+    return (f"median {meta.label} is {fmt(d['segment_median'], meta.unit)} against "
+            f"{fmt(d['population_median'], meta.unit)} across all customers")
+
+
+def narrative(name: str, size: int, share: float, n_total: int,
+              drivers: list[dict[str, Any]], meta: dict[str, FeatureMeta],
+              f1: float | None) -> str:
+    """Two to four sentences; every number comes from the statistics passed in."""
+    sents = [f"{name} holds {size:,} customers ({fmt(share, 'share')} of {n_total:,})."]
+    passing = [d for d in drivers if d["passes"]][:2]
+    if passing:
+        parts = [driver_sentence(d, meta[d["feature"]]) for d in passing]
+        s = "Their " + "; ".join(parts) + "."
+        sents.append(s)
+    else:
+        sents.append("No feature separates it from the rest by a medium effect or more.")
+    if f1 is not None:
+        sents.append(f"The surrogate model recognises its members with F1 "
+                     f"{f1:.2f} on held-out customers.")
+    return " ".join(sents)
+
+
+@dataclass
+class SegmentProfile:
+    """A segment's profile card; renders as HTML in notebooks and text in terminals."""
+
+    segment_id: int
+    name: str
+    size: int
+    share: float
+    drivers: list[dict[str, Any]]
+    narrative: str
+    fidelity_f1: float | None
+    meta: dict[str, FeatureMeta] = field(repr=False)
+    outcomes: dict[str, dict[str, float]] = field(default_factory=dict)
+    families: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready)."""
+        return {"segment_id": self.segment_id, "name": self.name, "size": self.size,
+                "share": self.share, "drivers": self.drivers,
+                "narrative": self.narrative, "fidelity_f1": self.fidelity_f1,
+                "outcomes": self.outcomes}
+
+    def _driver_rows(self) -> list[tuple[str, str, str, str, str]]:
+        rows = []
+        for d in self.drivers[:6]:
+            m = self.meta[d["feature"]]
+            if m.kind == "categorical":
+                seg_v = f"{d['category']}: {fmt(d['segment_mean'], 'share')}"
+                pop_v = fmt(d["population_mean"], "share")
+            else:
+                seg_v = fmt(d["segment_median"], m.unit)
+                pop_v = fmt(d["population_median"], m.unit)
+            eff = f"{d['effect_measure']} {d['effect_size']:+.2f}"
+            rows.append((m.label, d["direction"], seg_v, pop_v,
+                         eff + (" ✓" if d["passes"] else "")))
+        return rows
+
+    def to_markdown(self) -> str:
+        """The card as Markdown."""
+        lines = [f"### {self.segment_id}. {self.name}", "",
+                 f"**{self.size:,} customers ({fmt(self.share, 'share')})**"
+                 + (f" · fidelity F1 {self.fidelity_f1:.2f}" if self.fidelity_f1 is not None
+                    else ""), "", self.narrative, "",
+                 "| driver | dir | segment median | population median | effect |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in self._driver_rows()]
+        if self.outcomes:
+            lines += ["", "| outcome | segment | overall |", "|---|---|---|"]
+            lines += [f"| {k} | {fmt(v['value'])} | {fmt(v['overall'])} |"
+                      for k, v in self.outcomes.items()]
+        return "\n".join(lines) + "\n"
+
+    def __str__(self) -> str:
+        rows = self._driver_rows()
+        out = [f"Segment {self.segment_id}: {self.name}",
+               f"  {self.size:,} customers ({fmt(self.share, 'share')})", "",
+               "  " + self.narrative, "", "  Drivers (segment vs population):"]
+        out += [f"   {d:1s} {a:<34s} {c:>14s} vs {dd:>10s}  {e}" for a, d, c, dd, e in rows]
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td>"
+            f"<td>{e(x)}</td></tr>" for a, b, c, d, x in self._driver_rows())
+        fid = (f" · fidelity F1 {self.fidelity_f1:.2f}"
+               if self.fidelity_f1 is not None else "")
+        return (f"<div class='sd-card'><h3>{self.segment_id}. {e(self.name)}</h3>"
+                f"<p><b>{self.size:,} customers ({fmt(self.share, 'share')})</b>{fid}</p>"
+                f"<p>{e(self.narrative)}</p><table><thead><tr><th>driver</th>"
+                "<th>dir</th><th>segment</th><th>population</th><th>effect</th></tr>"
+                f"</thead><tbody>{rows}</tbody></table></div>")

@@ -1,0 +1,5 @@
+"""Outputs of a run: assignments (parquet), segments.json (+ schema), HTML and Markdown."""
+
+from segdiscover.report._write import SCHEMA_PATH, segments_document, write_outputs
+
+__all__ = ["SCHEMA_PATH", "segments_document", "write_outputs"]

@@ -1,0 +1,111 @@
+"""Write a fitted Segmenter's outputs atomically.
+
+Every file is first written into a temporary folder beside the target, then moved in
+with ``os.replace``: a crash leaves either the old file or the new one, never half a
+file, and files of an earlier run are replaced only once the new ones are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from segdiscover.exceptions import InputError
+from segdiscover.report._html import render_html, render_markdown
+
+SCHEMA_PATH = Path(__file__).with_name("segments.schema.json")
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: non-finite floats become null, tuples lists."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, str):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def segments_document(seg: Any) -> dict[str, Any]:
+    """The ``segments.json`` content of a fitted Segmenter (see SCHEMA_PATH)."""
+    seg._check_fitted()
+    outcomes: dict[int, list[dict[str, Any]]] = {}
+    if seg.outcomes_ is not None:
+        for r in seg.outcomes_.iter_rows(named=True):
+            outcomes.setdefault(r["segment_id"], []).append(
+                {k: v for k, v in r.items() if k != "segment_id"})
+    segments = []
+    for row in seg.segments_.iter_rows(named=True):
+        segments.append({
+            "segment_id": row["segment_id"], "name": row["name"], "size": row["size"],
+            "share": row["share"], "drivers": row["drivers"],
+            "rule": row.get("rule"), "narrative": row["narrative"],
+            "fidelity_f1": row["fidelity_f1"],
+            "outcomes": outcomes.get(row["segment_id"], []),
+        })
+    candidates = (seg.candidates_.to_dicts() if seg.candidates_ is not None else None)
+    return _clean({"schema_version": 1, "run": {**seg.run_, "candidates": candidates},
+                   "segments": segments})
+
+
+def write_outputs(seg: Any, out: str | os.PathLike[str], *, model: bool = False
+                  ) -> dict[str, Path]:
+    """Write ``assignments.parquet``, ``segments.json``, ``report.html``, ``report.md``.
+
+    Parameters
+    ----------
+    seg : Segmenter
+        A fitted segmenter.
+    out : path
+        Output folder; created if missing. Existing files of the same names are
+        replaced atomically; other files are left alone.
+    model : bool
+        Reserved for the saved model (``model/``); ignored until persistence lands.
+
+    Returns
+    -------
+    dict of str to Path
+        The files written.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {str(out)!r} is a file; give a folder."
+        raise InputError(msg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".segdiscover-", dir=out))
+    except OSError as exc:
+        msg = f"Cannot write to the output folder {str(out)!r}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    try:
+        doc = segments_document(seg)
+        files = {
+            "assignments.parquet": lambda p: seg.labels_.write_parquet(p),
+            "segments.json": lambda p: p.write_text(
+                json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8"),
+            "report.html": lambda p: p.write_text(render_html(seg, doc), encoding="utf-8"),
+            "report.md": lambda p: p.write_text(render_markdown(seg, doc),
+                                                encoding="utf-8"),
+        }
+        for name, write in files.items():
+            write(tmp / name)
+            with open(tmp / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        written = {}
+        for name in files:
+            os.replace(tmp / name, out / name)
+            written[name] = out / name
+        return written
+    except OSError as exc:
+        msg = f"Writing the outputs into {str(out)!r} failed: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,424 @@
+"""Segmenter: raw tables or a customer table in, explained segments out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.utils import check_random_state
+
+from segdiscover import __version__
+from segdiscover._checks import check_ids, to_polars
+from segdiscover._params import NONE, Check, InstanceOf, Interval, Options, validate_params
+from segdiscover._table import prepare_table
+from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
+from segdiscover.clusterers.sklearn_any import check_estimator_contract
+from segdiscover.exceptions import InputError, NotFittedError, SegdiscoverWarning
+from segdiscover.explain import (
+    feature_statistics,
+    fit_surrogate,
+    rank_drivers,
+    shap_values,
+    stratified_sample,
+)
+from segdiscover.features import FeatureMeta, FeatureSet
+from segdiscover.preprocess import Preprocessor, categorical_codes
+from segdiscover.profiles import SegmentProfile, make_names, narrative
+from segdiscover.selection import sweep
+
+
+class Segmenter:
+    """Discover customer segments and explain them.
+
+    Parameters
+    ----------
+    features : FeatureSet or None, default None
+        Builders for raw tables; None means ``FeatureSet.default()``. Ignored when
+        ``fit`` gets a customer-level table.
+    clusterer : str or estimator, default "auto"
+        A name from ``segdiscover.clusterers.CLUSTERERS``, ``"auto"`` (sweep and pick,
+        see :mod:`segdiscover.selection`), or any scikit-learn-style estimator.
+    n_segments : int or None, default None
+        Number of segments; None lets ``auto`` choose within ``k_range``.
+    k_range : tuple of int, default (2, 10)
+        Numbers of segments ``auto`` tries when ``n_segments`` is None.
+    id : str, default "customer_id"
+        Customer id column.
+    noise : {"assign", "keep"}, default "assign"
+        What to do with customers a density clusterer calls noise: assign them to the
+        nearest segment (flagged ``is_noise``), or keep them as segment -1.
+    fidelity_threshold : float, default 0.9
+        Surrogate held-out accuracy below which explanations are flagged.
+    shap_max_rows : int, default 2000
+        Cap on customers explained with SHAP (stratified by segment).
+    surrogate_max_rows : int, default 50000
+        Cap on customers the surrogate trains and is tested on.
+    max_fit_rows : int or None, default None
+        Fit the clusterer on at most this many customers and assign the rest;
+        None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...).
+    n_jobs : int or None, default None
+        Threads for the surrogate; None uses the cores actually available.
+    random_state : int, RandomState or None, default None
+
+    Attributes
+    ----------
+    labels_ : polars.DataFrame
+        ``<id>``, ``segment_id``, ``segment_name``, ``confidence``, ``is_noise``.
+    segments_ : polars.DataFrame
+        One row per segment: ``segment_id``, ``name``, ``size``, ``share``,
+        ``drivers`` (list of structs), ``top_drivers``, ``narrative``, ``fidelity_f1``.
+    features_ : polars.DataFrame
+        The customer-level features used (id first).
+    fidelity_ : float
+        Surrogate accuracy on held-out customers.
+    candidates_ : polars.DataFrame or None
+        The ``auto`` sweep's candidate table.
+    run_ : dict
+        Run metadata (version, parameters, choice and why, fidelity, timings).
+
+    Examples
+    --------
+    >>> import segdiscover as sd
+    >>> data = sd.datasets.make_customers(n_customers=600, n_segments=3, seed=0)
+    >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+    >>> seg = seg.fit(data.tables, as_of=data.as_of)
+    >>> seg.segments_.height, seg.labels_.columns[:3]
+    (3, ['customer_id', 'segment_id', 'segment_name'])
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "features": [InstanceOf((FeatureSet,), "a FeatureSet"), NONE],
+        "clusterer": [Options(("auto", *CLUSTERERS)),
+                      Check(lambda c: not isinstance(c, str) and hasattr(c, "fit"),
+                            "a scikit-learn-style estimator")],
+        "n_segments": [Interval(int, 2, 50), NONE],
+        "k_range": [Check(lambda r: len(r) == 2 and 2 <= int(r[0]) <= int(r[1]) <= 50
+                          and all(isinstance(v, int) for v in r),
+                          "a pair of ints (low, high) with 2 <= low <= high <= 50")],
+        "id": [InstanceOf((str,), "a column name (str)")],
+        "noise": [Options(("assign", "keep"))],
+        "fidelity_threshold": [Interval(float, 0, 1)],
+        "shap_max_rows": [Interval(int, 50, None)],
+        "surrogate_max_rows": [Interval(int, 100, None)],
+        "max_fit_rows": [Interval(int, 100, None), NONE],
+        "n_jobs": [Interval(int, None, None), NONE],
+        "random_state": [Interval(int, 0, None), NONE,
+                         InstanceOf((np.random.RandomState,), "a RandomState")],
+    }
+
+    def __init__(self, features: FeatureSet | None = None, clusterer: Any = "auto",
+                 n_segments: int | None = None, *, k_range: tuple[int, int] = (2, 10),
+                 id: str = "customer_id", noise: str = "assign",  # noqa: A002
+                 fidelity_threshold: float = 0.9, shap_max_rows: int = 2000,
+                 surrogate_max_rows: int = 50_000, max_fit_rows: int | None = None,
+                 n_jobs: int | None = None, random_state: Any = None) -> None:
+        self.features = features
+        self.clusterer = clusterer
+        self.n_segments = n_segments
+        self.k_range = k_range
+        self.id = id
+        self.noise = noise
+        self.fidelity_threshold = fidelity_threshold
+        self.shap_max_rows = shap_max_rows
+        self.surrogate_max_rows = surrogate_max_rows
+        self.max_fit_rows = max_fit_rows
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:  # noqa: FBT001, FBT002, ARG002
+        """Constructor parameters (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in self._parameter_constraints}
+
+    def set_params(self, **params: Any) -> Segmenter:
+        """Set constructor parameters; returns self."""
+        for k, v in params.items():
+            if k not in self._parameter_constraints:
+                msg = f"Segmenter has no parameter {k!r}."
+                raise InputError(msg)
+            setattr(self, k, v)
+        return self
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, *, as_of: Any = None, outcomes: Any = None,
+            exclude: Sequence[str] = ()) -> Segmenter:
+        """Discover and explain segments.
+
+        Parameters
+        ----------
+        X : dict of DataFrames or DataFrame
+            Raw tables by name (built into features as of ``as_of``), or a
+            customer-level table (one row per customer; its columns are the features).
+        as_of : date, datetime or str, optional
+            Feature cutoff; required with raw tables.
+        outcomes : DataFrame or list of str, optional
+            Outcomes per customer: a frame keyed by the id column, or names of columns
+            of the customer-level table (then they are not used as features).
+        exclude : list of str, optional
+            Columns of a customer-level table not to use as features.
+
+        Returns
+        -------
+        self
+        """
+        validate_params("Segmenter", self.get_params(), self._parameter_constraints)
+        if not isinstance(self.clusterer, str):
+            check_estimator_contract(self.clusterer)
+        rng = check_random_state(self.random_state)
+        started = dt.datetime.now(dt.UTC)
+        frame, meta, outcome_frame = self._door(X, as_of, outcomes, exclude)
+        n = frame.height
+        min_rows = max(10, 2 * (self.n_segments or self.k_range[0]))
+        if n < min_rows:
+            msg = (f"There are {n} customers; at least {min_rows} are needed to find "
+                   f"{self.n_segments or self.k_range[0]} or more segments.")
+            raise InputError(msg)
+        feat = frame.drop(self.id)
+        kinds = {m.name: m.kind for m in meta}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SegdiscoverWarning)
+            self.preprocessor_ = Preprocessor().fit(feat, kinds)
+        for w in caught:
+            warnings.warn(w.message, SegdiscoverWarning, stacklevel=2)
+        Xp = self.preprocessor_.transform(feat)
+        used = set(self.preprocessor_.input_columns)
+        self.feature_meta_ = [m for m in meta if m.name in used]
+        self.features_ = frame.select(self.id, *[m.name for m in self.feature_meta_])
+
+        adapter, name, selection_reason = self._choose(Xp, rng)
+        labels, conf, raw_noise, fit_rows = self._cluster(adapter, Xp, name, rng)
+        self.clusterer_ = adapter
+        self.clusterer_name_ = name
+        self.fit_rows_ = fit_rows
+        self._explain(labels, conf, raw_noise, rng)
+        self.outcomes_ = self._outcome_means(outcome_frame)
+        self.run_ = {
+            "segdiscover_version": __version__,
+            "started_at": started.isoformat(timespec="seconds"),
+            "as_of": None if as_of is None else str(as_of),
+            "n_customers": n,
+            "n_features": len(self.feature_meta_),
+            "clusterer": name,
+            "n_segments": self.n_segments_,
+            "selection": selection_reason,
+            "fit_rows": fit_rows,
+            "sampled_fit": fit_rows < n,
+            "noise_share": float(raw_noise.mean()),
+            "fidelity": self.fidelity_,
+            "macro_f1": self.macro_f1_,
+            "fidelity_threshold": self.fidelity_threshold,
+            "shap_rows": self.shap_rows_,
+            "warnings": self.warnings_,
+            "params": {k: (v if isinstance(v, int | float | str | tuple | type(None))
+                           else type(v).__name__) for k, v in self.get_params().items()},
+        }
+        return self
+
+    def _door(self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]
+              ) -> tuple[pl.DataFrame, list[FeatureMeta], pl.DataFrame | None]:
+        outcome_cols: list[str] = []
+        outcome_frame = None
+        if isinstance(outcomes, str):
+            outcomes = [outcomes]
+        if isinstance(outcomes, Sequence) and not isinstance(outcomes, str):
+            outcome_cols = list(outcomes)
+        elif outcomes is not None:
+            outcome_frame = to_polars(outcomes, "outcomes table")
+            check_ids(outcome_frame, self.id, "outcomes table", unique=True)
+        if isinstance(X, Mapping):
+            if as_of is None:
+                msg = ("Raw tables need as_of=..., the cutoff date for features "
+                       "(e.g. as_of='2025-07-01').")
+                raise InputError(msg)
+            if outcome_cols:
+                msg = "With raw tables pass outcomes as a DataFrame keyed by the id."
+                raise InputError(msg)
+            fs = self.features or FeatureSet.default(id=self.id)
+            built = fs.build(X, as_of)
+            self.feature_levels_ = built.levels
+            self.input_kind_ = "tables"
+            frame = built.frame.rename({fs.id: self.id}) if fs.id != self.id \
+                else built.frame
+            meta = built.meta
+        else:
+            frame, table_outcomes, meta = prepare_table(
+                X, self.id, outcomes=outcome_cols, exclude=exclude)
+            self.feature_levels_ = {}
+            self.input_kind_ = "table"
+            if table_outcomes is not None:
+                outcome_frame = table_outcomes
+        if outcome_frame is not None:
+            feats = {m.name for m in meta}
+            leak = [c for c in outcome_frame.columns if c in feats and c != self.id]
+            if leak:
+                msg = (f"Outcome column(s) {leak} are also features; an outcome cannot "
+                       "explain itself. Drop them from the features or rename them.")
+                raise InputError(msg)
+        return frame, meta, outcome_frame
+
+    def _choose(self, Xp: np.ndarray, rng: np.random.RandomState
+                ) -> tuple[ClusterAdapter, str, str]:
+        seed = int(rng.randint(2**31 - 1))
+        self.candidates_ = None
+        if not isinstance(self.clusterer, str):
+            adapter = SklearnAdapter(self.clusterer, n_clusters=self.n_segments,
+                                     random_state=seed)
+            return adapter, type(self.clusterer).__name__, "estimator given by the user"
+        if self.clusterer != "auto":
+            spec = CLUSTERERS[self.clusterer]
+            k = self.n_segments or (6 if spec.needs_k else None)
+            why = ("given by the user" if self.n_segments or not spec.needs_k
+                   else "clusterer given, k defaulted to 6")
+            if spec.needs_k and self.n_segments is None:
+                sel = sweep(Xp, [spec], range(self.k_range[0], self.k_range[1] + 1),
+                            random_state=seed)
+                self.candidates_ = sel.candidates
+                k, why = sel.n_segments, "k chosen by " + sel.reason
+            return spec.factory(n_clusters=k, random_state=seed), spec.name, why
+        specs = [s for s in CLUSTERERS.values() if s.in_auto]
+        ks = ([self.n_segments] if self.n_segments
+              else list(range(self.k_range[0], self.k_range[1] + 1)))
+        sel = sweep(Xp, specs, ks, random_state=seed)
+        self.candidates_ = sel.candidates
+        spec = CLUSTERERS[sel.clusterer]
+        return (spec.factory(n_clusters=sel.n_segments, random_state=seed), spec.name,
+                sel.reason)
+
+    def _cluster(self, adapter: ClusterAdapter, Xp: np.ndarray, name: str,
+                 rng: np.random.RandomState
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        n = Xp.shape[0]
+        spec = CLUSTERERS.get(name)
+        limit = self.max_fit_rows or (spec.max_fit_rows if spec else None)
+        if limit is not None and n > limit:
+            idx = np.sort(rng.choice(n, limit, replace=False))
+            adapter.fit(Xp[idx])
+            labels, conf = adapter.assign(Xp)
+            labels[idx] = adapter.labels_  # fitted customers keep their fitted label
+            fit_rows = limit
+        else:
+            adapter.fit(Xp)
+            labels = adapter.labels_.copy()
+            _, conf = adapter.assign(Xp) if adapter.native_assign else \
+                (None, np.ones(n))
+            fit_rows = n
+        if adapter.n_segments_ < 1:
+            msg = (f"The clusterer {name} found no segment: it called all {n} customers "
+                   "noise. Try a smaller min_cluster_size or another clusterer.")
+            raise InputError(msg)
+        raw_noise = labels < 0
+        if raw_noise.any() and self.noise == "assign":
+            d = ((Xp[raw_noise, None, :] - adapter.centroids_[None]) ** 2).sum(-1)
+            labels[raw_noise] = d.argmin(1)
+            conf[raw_noise] = 0.0  # assigned, not found: no confidence claimed
+        return labels, conf, raw_noise, fit_rows
+
+    # ------------------------------------------------------------ explain
+    def _explain(self, labels: np.ndarray, conf: np.ndarray, raw_noise: np.ndarray,
+                 rng: np.random.RandomState) -> None:
+        n = labels.size
+        segs = sorted(int(s) for s in np.unique(labels[labels >= 0]))
+        self.n_segments_ = len(segs)
+        self.warnings_: list[str] = []
+        meta = {m.name: m for m in self.feature_meta_}
+        feat = self.features_
+        cols = self.preprocessor_.columns_
+        Xraw = categorical_codes(feat, cols)
+        cat_idx = [j for j, c in enumerate(cols) if c["kind"] == "categorical"]
+        names = [c["name"] for c in cols]
+        ok = labels >= 0
+        if len(segs) >= 2:
+            sur = fit_surrogate(Xraw[ok], labels[ok], cat_idx,
+                                max_rows=self.surrogate_max_rows, n_jobs=self.n_jobs,
+                                random_state=rng)
+            idx = np.flatnonzero(ok)[stratified_sample(labels[ok], self.shap_max_rows, rng)]
+            sv = shap_values(sur, Xraw[idx])
+            self.fidelity_, self.macro_f1_ = sur.fidelity, sur.macro_f1
+            per_f1 = sur.per_segment_f1
+            self.shap_rows_ = int(idx.size)
+            stats = feature_statistics(feat, self.feature_meta_, labels, segs)
+            drivers = rank_drivers(sv, labels[idx], names, stats, segs)
+            self.surrogate_ = sur
+        else:
+            self.fidelity_, self.macro_f1_, per_f1, self.shap_rows_ = 1.0, 1.0, {}, 0
+            drivers = {s: [] for s in segs}
+            self.surrogate_ = None
+        if self.fidelity_ < self.fidelity_threshold:
+            weak = [s for s, f in per_f1.items() if f < self.fidelity_threshold]
+            msg = (f"Surrogate fidelity {self.fidelity_:.2f} is below "
+                   f"{self.fidelity_threshold:.2f}: explanations are unreliable for "
+                   f"segment(s) {weak}. The segments may not be separable on these "
+                   "features.")
+            self.warnings_.append(msg)
+            warnings.warn(msg, SegdiscoverWarning, stacklevel=3)
+        named = make_names(drivers, meta)
+        self.drivers_ = drivers
+        rows, self.profiles_ = [], {}
+        for s in segs:
+            size = int((labels == s).sum())
+            name, name_features = named[s]
+            text = narrative(name, size, size / n, n, drivers[s], meta, per_f1.get(s))
+            ds = [{**{k: d[k] for k in ("feature", "direction", "importance",
+                                         "importance_share", "segment_median",
+                                         "population_median", "lift", "effect_size",
+                                         "effect_measure", "percentile_low",
+                                         "percentile_high", "passes")},
+                   "category": None if d["category"] is None else str(d["category"]),
+                   "label": meta[d["feature"]].label,
+                   "in_name": d["feature"] in name_features}
+                  for d in drivers[s]]
+            self.profiles_[s] = SegmentProfile(s, name, size, size / n, ds, text,
+                                               per_f1.get(s), meta)
+            rows.append({"segment_id": s, "name": name, "size": size, "share": size / n,
+                         "drivers": ds,
+                         "top_drivers": ", ".join(
+                             f"{d['feature']} {d['direction']}" for d in ds[:3]),
+                         "narrative": text, "fidelity_f1": per_f1.get(s),
+                         "noise_assigned": int((raw_noise & (labels == s)).sum())})
+        self.segments_ = pl.DataFrame(rows, infer_schema_length=None)
+        self.labels_ = self.features_.select(self.id).with_columns(
+            pl.Series("segment_id", labels, dtype=pl.Int64),
+            pl.Series("segment_name",
+                      [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
+                      dtype=pl.String),
+            pl.Series("confidence", conf, dtype=pl.Float64),
+            pl.Series("is_noise", raw_noise, dtype=pl.Boolean),
+        )
+
+    def _outcome_means(self, outcomes: pl.DataFrame | None) -> pl.DataFrame | None:
+        if outcomes is None:
+            return None
+        cols = [c for c in outcomes.columns if c != self.id and
+                (outcomes.schema[c].is_numeric() or outcomes.schema[c] == pl.Boolean)]
+        if not cols:
+            return None
+        j = self.labels_.select(self.id, "segment_id").join(outcomes, on=self.id,
+                                                            how="left")
+        overall = {c: j.get_column(c).cast(pl.Float64).mean() for c in cols}
+        per = j.group_by("segment_id").agg(pl.col(c).cast(pl.Float64).mean() for c in cols)
+        rows = []
+        for r in per.sort("segment_id").iter_rows(named=True):
+            for c in cols:
+                rows.append({"segment_id": r["segment_id"], "outcome": c,
+                             "value": r[c], "overall": overall[c]})
+                self.profiles_[r["segment_id"]].outcomes[c] = {
+                    "value": r[c], "overall": overall[c]}
+        return pl.DataFrame(rows)
+
+    # ------------------------------------------------------------ access
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "segments_"):
+            msg = "This Segmenter is not fitted yet; call fit(...) first."
+            raise NotFittedError(msg)
+
+    def profile(self, segment_id: int) -> SegmentProfile:
+        """The profile card of one segment (HTML in notebooks, text when printed)."""
+        self._check_fitted()
+        if segment_id not in self.profiles_:
+            msg = (f"There is no segment {segment_id}; segments are "
+                   f"{sorted(self.profiles_)}.")
+            raise InputError(msg)
+        return self.profiles_[segment_id]
