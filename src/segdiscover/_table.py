@@ -39,7 +39,7 @@ def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]
 
 
 def prepare_table(frame: Any, id_col: str, *, outcomes: Sequence[str] = (),
-                  exclude: Sequence[str] = (), min_rows: int = 2
+                  exclude: Sequence[str] = (), min_rows: int = 1
                   ) -> tuple[pl.DataFrame, pl.DataFrame | None, list[FeatureMeta]]:
     """Check a customer-level table; split off outcome columns; describe features.
 

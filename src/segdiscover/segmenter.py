@@ -31,6 +31,11 @@ from segdiscover.profiles import SegmentProfile, make_names, narrative
 from segdiscover.selection import sweep
 
 
+def _sig(v: Any) -> Any:
+    """Round floats to 10 significant digits (see the note on confidence below)."""
+    return float(f"{v:.10g}") if isinstance(v, float) else v
+
+
 class Segmenter:
     """Discover customer segments and explain them.
 
@@ -93,7 +98,7 @@ class Segmenter:
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
         "features": [InstanceOf((FeatureSet,), "a FeatureSet"), NONE],
         "clusterer": [Options(("auto", *CLUSTERERS)),
-                      Check(lambda c: not isinstance(c, str) and hasattr(c, "fit"),
+                      Check(lambda c: c is not None and not isinstance(c, str | int | float),
                             "a scikit-learn-style estimator")],
         "n_segments": [Interval(int, 2, 50), NONE],
         "k_range": [Check(lambda r: len(r) == 2 and 2 <= int(r[0]) <= int(r[1]) <= 50
@@ -361,8 +366,9 @@ class Segmenter:
             size = int((labels == s).sum())
             name, name_features = named[s]
             text = narrative(name, size, size / n, n, drivers[s], meta, per_f1.get(s))
-            ds = [{**{k: d[k] for k in ("feature", "direction", "importance",
+            ds = [{**{k: _sig(d[k]) for k in ("feature", "direction", "importance",
                                          "importance_share", "segment_median",
+                                         "segment_mean", "population_mean",
                                          "population_median", "lift", "effect_size",
                                          "effect_measure", "percentile_low",
                                          "percentile_high", "passes")},
@@ -384,7 +390,9 @@ class Segmenter:
             pl.Series("segment_name",
                       [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
                       dtype=pl.String),
-            pl.Series("confidence", conf, dtype=pl.Float64),
+            # Rounded: polars' parallel sums make features differ in the last ulp
+            # between runs; outputs must be identical for the same data and seed.
+            pl.Series("confidence", np.round(conf, 6), dtype=pl.Float64),
             pl.Series("is_noise", raw_noise, dtype=pl.Boolean),
         )
 

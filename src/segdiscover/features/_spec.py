@@ -75,7 +75,10 @@ def check_time_column(frame: pl.DataFrame, col: str, table: str) -> None:
         return
     if dtype == pl.String:
         s = frame.get_column(col)
-        parsed = s.str.to_datetime(strict=False)
+        try:
+            parsed = s.str.to_datetime(strict=False)
+        except pl.exceptions.PolarsError:  # no format fits any value
+            parsed = pl.Series(col, [None] * s.len(), dtype=pl.Datetime("us"))
         bad = s.is_not_null() & parsed.is_null()
         if bad.any():
             msg = (
