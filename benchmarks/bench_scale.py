@@ -46,18 +46,20 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import segdiscover as sd  # noqa: E402
-from baseline_pandas import build_features, tables_to_pandas  # noqa: E402
-from segdiscover.clusterers import CLUSTERERS  # noqa: E402
-from segdiscover.explain import (  # noqa: E402
+from _provenance import describe, provenance
+from baseline_pandas import build_features, tables_to_pandas
+
+import segdiscover as sd
+from segdiscover.clusterers import CLUSTERERS
+from segdiscover.explain import (
     feature_statistics,
     fit_surrogate,
     rank_drivers,
     shap_values,
     stratified_sample,
 )
-from segdiscover.features import FeatureSet  # noqa: E402
-from segdiscover.preprocess import Preprocessor, categorical_codes  # noqa: E402
+from segdiscover.features import FeatureSet
+from segdiscover.preprocess import Preprocessor, categorical_codes
 
 OUT = Path(__file__).resolve().parent / "_out"
 GIB = 2**30
@@ -95,20 +97,34 @@ class MemTracker:
         gc.collect()
         before = self.proc.memory_info().rss
         self.stage_peak = before
+        sys0, own0, t0 = _busy_seconds(), self.proc.cpu_times(), time.perf_counter()
         try:
             yield
         finally:
             after = self.proc.memory_info().rss
             self.stage_peak = max(self.stage_peak, after)
+            wall = time.perf_counter() - t0
+            own1 = self.proc.cpu_times()
+            own = (own1.user + own1.system) - (own0.user + own0.system)
+            busy = _busy_seconds() - sys0
             self.stages[name] = {
                 "rss_before_gib": before / GIB,
                 "rss_peak_gib": self.stage_peak / GIB,
                 "maxrss_gib": maxrss_gib(),
+                "wall_s": wall,
+                "own_cores": own / wall if wall else 0.0,
+                "other_cores": max(0.0, busy - own) / wall if wall else 0.0,
             }
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def maxrss_gib() -> float:
@@ -117,10 +133,17 @@ def maxrss_gib() -> float:
 
 
 # --------------------------------------------------------------------- timing
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
-    """Run ``fn`` ``repeats`` times; return the wall times and the last result."""
+def timed(fn: Callable[[], Any], repeats: int, budget_s: float | None = None
+          ) -> tuple[list[float], Any]:
+    """Run ``fn`` ``repeats`` times; return the wall times and the last result.
+
+    With ``budget_s``, stop repeating once the runs so far took longer than it (a
+    stage that is pathologically slow on a loaded machine is then timed fewer times).
+    """
     times, result = [], None
     for _ in range(repeats):
+        if budget_s is not None and times and sum(times) > budget_s:
+            break
         result = None
         gc.collect()
         t0 = time.perf_counter()
@@ -201,9 +224,10 @@ def versions() -> dict[str, str]:
             "affinity": str(len(os.sched_getaffinity(0)))}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
+def run(args: argparse.Namespace) -> dict[str, Any]:
     mem = MemTracker()
-    res: dict[str, Any] = {"args": vars(args), "versions": versions(), "stages": {}}
+    res: dict[str, Any] = {"args": vars(args), "versions": versions(), "stages": {},
+                           "provenance": provenance()}
     st = res["stages"]
     n, reps = args.n_customers, args.repeats
 
@@ -253,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
         log(f"  agree {c}: allclose={a['ok']} max|diff|={a['max_abs_diff']:.2e}")
     log(f"  agreement over all {len(agree)} columns: "
         f"{'all agree' if not bad else 'DISAGREE on ' + ', '.join(bad)}")
-    del ptables, pframe
+    ptables = pframe = None  # free the pandas copies
     gc.collect()
 
     # ------------------------------------------------ b. preprocess + k-means
@@ -279,7 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
         adjusted_rand_score(km.labels_, skm.labels_))
     log(f"kmeans (sklearn): median {med(times):.2f} s {times}; ARI between the two "
         f"labelings {res['kmeans_ari_adapter_vs_sklearn']:.3f}")
-    del X, km, skm
+    X = km = skm = None
     gc.collect()
 
     # --------------------------------------------------- c. full Segmenter fit
@@ -295,6 +319,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
                 warnings.simplefilter("ignore")
                 t0 = time.perf_counter()
                 seg = sd.Segmenter(clusterer="kmeans", n_segments=6,
+                                   n_jobs=args.n_jobs,
                                    random_state=0).fit(data.tables, as_of=data.as_of)
                 total = time.perf_counter() - t0
             parts["preprocess (rest)"] = total - sum(parts.values())
@@ -321,9 +346,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
         times, Xraw = timed(lambda: categorical_codes(seg.features_, cols), reps)
         st["explain_codes"] = times
         times, sur = timed(lambda: fit_surrogate(Xraw, labels, cat_idx,
-                                                 max_rows=50_000, random_state=0),
-                           reps)
+                                                 max_rows=50_000, random_state=0,
+                                                 n_jobs=args.n_jobs),
+                           reps, budget_s=60.0)
         st["explain_surrogate"] = times
+        if args.n_jobs != 1:
+            times, _ = timed(lambda: fit_surrogate(Xraw, labels, cat_idx,
+                                                   max_rows=50_000, random_state=0,
+                                                   n_jobs=1), reps)
+            st["explain_surrogate_1job"] = times
         idx = stratified_sample(labels, 2000, np.random.RandomState(0))
         times, sv = timed(lambda: shap_values(sur, Xraw[idx]), reps)
         st["explain_shap"] = times
@@ -336,9 +367,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915
     res["surrogate_fidelity_separate"] = float(sur.fidelity)
     res["shap_sample_rows"] = int(idx.size)
     log("explain parts: " + ", ".join(
-        f"{k.removeprefix('explain_')} {med(st[k]):.2f} s"
-        for k in ("explain_codes", "explain_surrogate", "explain_shap",
-                  "explain_statistics", "explain_rank"))
+        f"{k.removeprefix('explain_')} {med(st[k]):.2f} s {st[k]}"
+        for k in ("explain_codes", "explain_surrogate", "explain_surrogate_1job",
+                  "explain_shap", "explain_statistics", "explain_rank") if k in st)
         + f"; separate surrogate fidelity {sur.fidelity:.4f}")
 
     mem.stop()
@@ -376,13 +407,15 @@ def report(res: dict[str, Any]) -> str:
     agree = res["agreement"]
     n_ok = sum(a["ok"] for a in agree.values())
 
-    def yes(ok: bool) -> str:
+    def yes(ok: object) -> str:
         return "yes" if ok else "**no**"
 
     lines = [
         f"## Scale: {d['n_customers']:,} customers, {d['orders_rows']:,} orders "
         f"({d['orders_before_as_of']:,} before as_of), {d['tickets_rows']:,} tickets "
         f"({d['tickets_before_as_of']:,} before as_of)",
+        "",
+        f"Measured on {describe(res['provenance'])}.",
         "",
         f"history_days={d['history_days']}, repeats={res['args']['repeats']}, "
         f"Segmenter fits={res['args']['segmenter_repeats']}; times are medians in "
@@ -413,6 +446,9 @@ def report(res: dict[str, Any]) -> str:
         f"| c2. surrogate fit (LightGBM, 50k rows) | "
         f"{fmt(m('explain_surrogate'))} [{runs('explain_surrogate')}] | - | - | - | "
         "- | - |",
+        *([f"| c2'. surrogate fit with n_jobs=1 (for comparison) | "
+           f"{fmt(m('explain_surrogate_1job'))} [{runs('explain_surrogate_1job')}] "
+           "| - | - | - | - | - |"] if "explain_surrogate_1job" in st else []),
         f"| c3. SHAP ({res['shap_sample_rows']:,} rows) | {fmt(m('explain_shap'))} "
         f"[{runs('explain_shap')}] | - | - | - | - | - |",
         f"| c2+c3 surrogate + SHAP | "
@@ -446,6 +482,14 @@ def report(res: dict[str, Any]) -> str:
         f"{res['kmeans_ari_adapter_vs_sklearn']:.3f}, data generation "
         f"{d['generate_s']:.1f} s, pandas conversion {res['pandas_convert_s']:.1f} s "
         f"(untimed), total wall {res['wall_total_s']:.0f} s.",
+        "",
+        "Mean CPU use per stage, this process / all other processes, in cores (the "
+        "machine has " + res["versions"]["nproc"] + "; other processes' load is "
+        "the noise from the shared machine): " + ", ".join(
+            f"{k} {v['own_cores']:.2f}/{v['other_cores']:.2f}"
+            for k, v in mem.items()) + ".",
+        f"n_jobs passed to Segmenter and fit_surrogate: {res['args']['n_jobs']} "
+        "(None = the library default, every available core).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -460,6 +504,8 @@ def main() -> None:
     p.add_argument("--history-days", type=int, default=120,
                    help="120 gives ~10.4M orders before as_of at 1M customers")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="n_jobs for the surrogate (default: the library default)")
     p.add_argument("--out", type=Path, default=OUT / "scale.md")
     args = p.parse_args()
     res = run(args)

@@ -19,4 +19,5 @@ def fitted(small_data: sd.datasets.CustomerData) -> sd.Segmenter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sd.Segmenter(clusterer="kmeans", n_segments=6, random_state=0).fit(
-            small_data.tables, as_of=small_data.as_of, outcomes=small_data.outcomes)
+            small_data.tables, as_of=small_data.as_of, outcomes=small_data.outcomes
+        )

@@ -16,10 +16,15 @@ jsonschema = pytest.importorskip("jsonschema")
 
 def check_outputs(out, id_col: str, n: int) -> dict:
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.parquet", "report.html", "report.md", "segments.json"]
+        "assignments.parquet",
+        "report.html",
+        "report.md",
+        "segments.json",
+    ]
     a = pl.read_parquet(out / "assignments.parquet")
     assert a.columns[:4] == [id_col, "segment_id", "segment_name", "confidence"]
-    assert a.height == n and a["confidence"].is_between(0, 1).all()
+    assert a.height == n
+    assert a["confidence"].is_between(0, 1).all()
     doc = json.loads((out / "segments.json").read_text())
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
     assert doc["run"]["segdiscover_version"]
@@ -33,7 +38,8 @@ def test_demo(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-customers", "1500"]) == 0
     text = capsys.readouterr().out
-    assert "top drivers" in text and "Surrogate fidelity" in text
+    assert "top drivers" in text
+    assert "Surrogate fidelity" in text
     doc = check_outputs(out, "customer_id", 1500)
     assert doc["run"]["n_segments"] == 6
     assert doc["segments"][0]["outcomes"]  # demo passes the planted outcomes
@@ -42,14 +48,20 @@ def test_demo(tmp_path, capsys):
 def customer_csv(path, n=300):
     rng = np.random.default_rng(1)
     g = rng.integers(0, 3, n)
-    df = pl.DataFrame({
-        "cust": np.arange(1000, 1000 + n),
-        "revenue": np.where(g == 0, 5000.0, 300.0) * rng.lognormal(0, 0.2, n),
-        "tickets": np.where(g == 1, 12, 1) + rng.poisson(1, n),
-        "segment_hint": np.where(g == 2, "enterprise", "smb"),
-        "churned": (rng.random(n) < 0.2).astype(int),
-    }).with_columns(pl.when(pl.int_range(n) % 11 == 0).then(None)
-                    .otherwise(pl.col("revenue")).alias("revenue"))
+    df = pl.DataFrame(
+        {
+            "cust": np.arange(1000, 1000 + n),
+            "revenue": np.where(g == 0, 5000.0, 300.0) * rng.lognormal(0, 0.2, n),
+            "tickets": np.where(g == 1, 12, 1) + rng.poisson(1, n),
+            "segment_hint": np.where(g == 2, "enterprise", "smb"),
+            "churned": (rng.random(n) < 0.2).astype(int),
+        }
+    ).with_columns(
+        pl.when(pl.int_range(n) % 11 == 0)
+        .then(None)
+        .otherwise(pl.col("revenue"))
+        .alias("revenue")
+    )
     df.write_csv(path)
     return df
 
@@ -62,8 +74,21 @@ def test_discover_on_a_customer_table(tmp_path, fmt, capsys):
         src = tmp_path / "customers.parquet"
         df.write_parquet(src)
     out = tmp_path / "out"
-    code = main(["discover", "--table", str(src), "--id", "cust", "--outcome", "churned",
-                 "--k", "3", "--out", str(out)])
+    code = main(
+        [
+            "discover",
+            "--table",
+            str(src),
+            "--id",
+            "cust",
+            "--outcome",
+            "churned",
+            "--k",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     doc = check_outputs(out, "cust", 300)
     assert doc["run"]["n_segments"] == 3
@@ -73,37 +98,67 @@ def test_discover_on_a_customer_table(tmp_path, fmt, capsys):
 def test_discover_default_choice_is_reported(tmp_path):
     src = tmp_path / "c.csv"
     customer_csv(src)
-    assert main(["discover", "--table", str(src), "--id", "cust", "--out",
-                 str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            [
+                "discover",
+                "--table",
+                str(src),
+                "--id",
+                "cust",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "o" / "segments.json").read_text())
     assert "silhouette" in doc["run"]["selection"]
     assert any(c["chosen"] for c in doc["run"]["candidates"])
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--id", "nope"], "no column 'nope'"),
-    (["--id", "cust", "--outcome", "ghost"], "no column 'ghost'"),
-    (["--id", "cust", "--k", "1"], "'n_segments'"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--id", "nope"], "no column 'nope'"),
+        (["--id", "cust", "--outcome", "ghost"], "no column 'ghost'"),
+        (["--id", "cust", "--k", "1"], "'n_segments'"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, needle):
     src = tmp_path / "c.csv"
     customer_csv(src)
     code = main(["discover", "--table", str(src), "--out", str(tmp_path / "o"), *args])
     err = capsys.readouterr().err
     assert code == 2
-    assert needle in err and "Traceback" not in err
+    assert needle in err
+    assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "segments.json").exists()
 
 
 def test_missing_file_and_bad_format(tmp_path, capsys):
-    assert main(["discover", "--table", str(tmp_path / "x.csv"), "--id", "a",
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "discover",
+                "--table",
+                str(tmp_path / "x.csv"),
+                "--id",
+                "a",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "No such file" in capsys.readouterr().err
     bad = tmp_path / "x.xlsx"
     bad.write_text("hello")
-    assert main(["discover", "--table", str(bad), "--id", "a", "--out",
-                 str(tmp_path)]) == 2
+    assert (
+        main(["discover", "--table", str(bad), "--id", "a", "--out", str(tmp_path)])
+        == 2
+    )
     assert "Unsupported file type" in capsys.readouterr().err
 
 
@@ -112,8 +167,22 @@ def test_out_is_a_file(tmp_path, capsys):
     customer_csv(src)
     target = tmp_path / "taken"
     target.write_text("keep me")
-    assert main(["discover", "--table", str(src), "--id", "cust", "--k", "3",
-                 "--out", str(target)]) == 2
+    assert (
+        main(
+            [
+                "discover",
+                "--table",
+                str(src),
+                "--id",
+                "cust",
+                "--k",
+                "3",
+                "--out",
+                str(target),
+            ]
+        )
+        == 2
+    )
     assert target.read_text() == "keep me"
     assert "is a file" in capsys.readouterr().err
 

@@ -18,20 +18,23 @@ NAMES = sorted(CLUSTERERS)
 
 
 def blobs(n: int = 400, seed: int = 0) -> np.ndarray:
-    X, _ = make_blobs(n_samples=n, centers=4, n_features=5, cluster_std=0.6,
-                      random_state=seed)
+    X, _ = make_blobs(
+        n_samples=n, centers=4, n_features=5, cluster_std=0.6, random_state=seed
+    )
     return X
 
 
 def make(name: str, k: int = 4, seed: int = 0):
     spec = CLUSTERERS[name]
-    return spec.factory(n_clusters=k if spec.needs_k else None, random_state=seed,
-                        **spec.test_params)
+    return spec.factory(
+        n_clusters=k if spec.needs_k else None, random_state=seed, **spec.test_params
+    )
 
 
 def blob_table(n: int = 1200) -> pl.DataFrame:
-    X, _ = make_blobs(n_samples=n, centers=4, n_features=4, cluster_std=0.7,
-                      random_state=3)
+    X, _ = make_blobs(
+        n_samples=n, centers=4, n_features=4, cluster_std=0.7, random_state=3
+    )
     return pl.DataFrame({"id": np.arange(n), **{f"f{j}": X[:, j] for j in range(4)}})
 
 
@@ -39,7 +42,8 @@ def blob_table(n: int = 1200) -> pl.DataFrame:
 def test_labels_shape_and_numbering(name):
     a = make(name).fit(blobs())
     labels = a.labels_
-    assert labels.shape == (400,) and labels.dtype == np.int64
+    assert labels.shape == (400,)
+    assert labels.dtype == np.int64
     found = np.unique(labels[labels >= 0])
     assert found.tolist() == list(range(a.n_segments_))
     if not CLUSTERERS[name].noise:
@@ -73,9 +77,16 @@ def test_sampled_fit_then_assign_through_segmenter(name):
     table = blob_table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seg = sd.Segmenter(clusterer=name, n_segments=4, id="id", max_fit_rows=300,
-                           shap_max_rows=200, random_state=0).fit(table)
-    assert seg.run_["sampled_fit"] and seg.run_["fit_rows"] == 300
+        seg = sd.Segmenter(
+            clusterer=name,
+            n_segments=4,
+            id="id",
+            max_fit_rows=300,
+            shap_max_rows=200,
+            random_state=0,
+        ).fit(table)
+    assert seg.run_["sampled_fit"]
+    assert seg.run_["fit_rows"] == 300
     assert seg.labels_.height == table.height
     assert seg.labels_["segment_id"].min() >= 0  # noise assigned by default
     assert seg.labels_["id"].to_list() == table["id"].to_list()
@@ -100,8 +111,11 @@ def test_row_order_does_not_change_partition(name):
     assert adjusted_rand_score(a[perm], b) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("estimator", [KMeans(n_init=2), AgglomerativeClustering()],
-                         ids=["with-predict", "without-predict"])
+@pytest.mark.parametrize(
+    "estimator",
+    [KMeans(n_init=2), AgglomerativeClustering()],
+    ids=["with-predict", "without-predict"],
+)
 def test_any_sklearn_estimator_plugs_in(estimator):
     table = blob_table(600)
     seg = sd.Segmenter(clusterer=estimator, n_segments=4, id="id", random_state=0)
@@ -117,4 +131,6 @@ def test_estimator_without_fit_is_refused_clearly():
             return {}
 
     with pytest.raises(sd.exceptions.InvalidParameterError, match="lacks fit"):
-        sd.Segmenter(clusterer=NotAnEstimator()).fit(blob_table(100), )
+        sd.Segmenter(clusterer=NotAnEstimator()).fit(
+            blob_table(100),
+        )

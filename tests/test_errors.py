@@ -17,37 +17,80 @@ from segdiscover.exceptions import (
 
 def table(n: int = 50) -> pl.DataFrame:
     rng = np.random.default_rng(0)
-    return pl.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
-                         "a": rng.normal(size=n), "b": rng.normal(size=n),
-                         "kind": rng.choice(["x", "y"], n)})
+    return pl.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "kind": rng.choice(["x", "y"], n),
+        }
+    )
 
 
 CASES = {
-    "missing id column": (lambda: table().drop("customer_id"), {},
-                          ColumnNotFoundError, "no column 'customer_id'"),
-    "unknown outcome column": (table, {"outcomes": ["nope"]},
-                               ColumnNotFoundError, "no column 'nope'"),
+    "missing id column": (
+        lambda: table().drop("customer_id"),
+        {},
+        ColumnNotFoundError,
+        "no column 'customer_id'",
+    ),
+    "unknown outcome column": (
+        table,
+        {"outcomes": ["nope"]},
+        ColumnNotFoundError,
+        "no column 'nope'",
+    ),
     "empty table": (lambda: table().head(0), {}, InputError, "0 rows"),
     "one customer": (lambda: table().head(1), {}, InputError, "1 customers"),
-    "duplicate ids": (lambda: pl.concat([table(), table().head(3)]), {},
-                      InputError, "3 duplicated ids.*'c0'"),
+    "duplicate ids": (
+        lambda: pl.concat([table(), table().head(3)]),
+        {},
+        InputError,
+        "3 duplicated ids.*'c0'",
+    ),
     "junk in numeric column": (
         lambda: table().with_columns(
-            pl.Series("a", [str(v) for v in range(49)] + ["n/a?"])), {},
-        InputError, "Column 'a'.*1 of 50.*'n/a\\?'.*'c49'"),
+            pl.Series("a", [str(v) for v in range(49)] + ["n/a?"])
+        ),
+        {},
+        InputError,
+        "Column 'a'.*1 of 50.*'n/a\\?'.*'c49'",
+    ),
     "infinite value": (
-        lambda: table().with_columns(pl.Series("a", [np.inf] + [0.0] * 49)), {},
-        InputError, "Column 'a'.*1 values.*'c0'"),
+        lambda: table().with_columns(pl.Series("a", [np.inf] + [0.0] * 49)),
+        {},
+        InputError,
+        "Column 'a'.*1 values.*'c0'",
+    ),
     "absurd magnitude": (
-        lambda: table().with_columns(pl.Series("b", [1e308] + [0.0] * 49)), {},
-        InputError, "Column 'b'"),
-    "null ids": (lambda: table().with_columns(
-        pl.when(pl.int_range(50) == 4).then(None).otherwise(pl.col("customer_id"))
-        .alias("customer_id")), {}, InputError, "1 rows with a null 'customer_id'"),
-    "outcome is a feature": (table, {"outcomes": ["customer_id"]}, InputError,
-                             "cannot be an outcome"),
-    "no usable feature": (lambda: table().select("customer_id"), {}, InputError,
-                          "no usable feature"),
+        lambda: table().with_columns(pl.Series("b", [1e308] + [0.0] * 49)),
+        {},
+        InputError,
+        "Column 'b'",
+    ),
+    "null ids": (
+        lambda: table().with_columns(
+            pl.when(pl.int_range(50) == 4)
+            .then(None)
+            .otherwise(pl.col("customer_id"))
+            .alias("customer_id")
+        ),
+        {},
+        InputError,
+        "1 rows with a null 'customer_id'",
+    ),
+    "outcome is a feature": (
+        table,
+        {"outcomes": ["customer_id"]},
+        InputError,
+        "cannot be an outcome",
+    ),
+    "no usable feature": (
+        lambda: table().select("customer_id"),
+        {},
+        InputError,
+        "no usable feature",
+    ),
 }
 
 
@@ -61,13 +104,20 @@ def test_clear_error(case):
     assert frame.equals(before)
 
 
-@pytest.mark.parametrize(("param", "value", "pattern"), [
-    ("n_segments", 1, "'n_segments' parameter of Segmenter must be an int in \\[2, 50\\]"),
-    ("clusterer", "kmeens", "'clusterer' parameter"),
-    ("noise", "drop", "'noise' parameter"),
-    ("k_range", (5, 2), "'k_range' parameter"),
-    ("fidelity_threshold", 1.5, "'fidelity_threshold'"),
-])
+@pytest.mark.parametrize(
+    ("param", "value", "pattern"),
+    [
+        (
+            "n_segments",
+            1,
+            "'n_segments' parameter of Segmenter must be an int in \\[2, 50\\]",
+        ),
+        ("clusterer", "kmeens", "'clusterer' parameter"),
+        ("noise", "drop", "'noise' parameter"),
+        ("k_range", (5, 2), "'k_range' parameter"),
+        ("fidelity_threshold", 1.5, "'fidelity_threshold'"),
+    ],
+)
 def test_invalid_parameters(param, value, pattern):
     with pytest.raises(InvalidParameterError, match=pattern):
         sd.Segmenter(**{param: value}).fit(table())
@@ -102,7 +152,9 @@ def test_constant_columns_dropped_with_warning():
 
 
 def test_identifier_like_text_is_not_a_feature():
-    t = table().with_columns(pl.format("{}@mail.com", pl.col("customer_id")).alias("email"))
+    t = table().with_columns(
+        pl.format("{}@mail.com", pl.col("customer_id")).alias("email")
+    )
     with pytest.warns(sd.exceptions.SegdiscoverWarning, match="email"):
         seg = sd.Segmenter(clusterer="kmeans", n_segments=2, random_state=0).fit(t)
     assert "email" not in seg.features_.columns

@@ -26,58 +26,122 @@ def D(*a: int) -> dt.datetime:
 
 
 def tiny_tables() -> dict[str, pl.DataFrame]:
-    customers = pl.DataFrame({
-        "customer_id": ["C1", "C2", "C3"],
-        "signup_date": [dt.date(2024, 1, 1), dt.date(2025, 6, 1), dt.date(2025, 8, 1)],
-        "industry": ["retail", None, "tech"],
-        "region": ["north", "south", "east"],
-        "company_size": [10, None, 5],
-    })
-    orders = pl.DataFrame({
-        "customer_id": ["C1", "C1", "C1", "C1", "C2", "C4"],
-        "ts": [D(2025, 6, 21), D(2025, 5, 2), D(2024, 12, 3), D(2025, 7, 5),
-               D(2025, 6, 11), D(2025, 4, 2)],
-        "amount": [100.0, 50.0, 150.0, 1000.0, 20.0, 10.0],
-        "margin": [30.0, 10.0, 45.0, 500.0, 4.0, 1.0],
-        "discount": [0.0, 5.0, 0.0, 0.0, 2.0, 0.0],
-        "returned": [False, True, False, True, False, False],
-        "category": ["a", "b", "a", "z", "c", "a"],
-        "channel": ["web", "web", "phone", "phone", "mobile", "web"],
-    })
-    tickets = pl.DataFrame({
-        "customer_id": ["C1", "C1", "C1", "C1"],
-        "opened": [D(2025, 6, 1), D(2025, 3, 1), D(2025, 6, 30, 12), D(2025, 7, 3)],
-        "resolved": [D(2025, 6, 1, 10), D(2025, 3, 2), D(2025, 7, 2), D(2025, 7, 4)],
-        "severity": ["high", "low", "critical", "critical"],
-        "reopened": [True, False, False, True],
-    })
+    customers = pl.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "signup_date": [
+                dt.date(2024, 1, 1),
+                dt.date(2025, 6, 1),
+                dt.date(2025, 8, 1),
+            ],
+            "industry": ["retail", None, "tech"],
+            "region": ["north", "south", "east"],
+            "company_size": [10, None, 5],
+        }
+    )
+    orders = pl.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C1", "C1", "C2", "C4"],
+            "ts": [
+                D(2025, 6, 21),
+                D(2025, 5, 2),
+                D(2024, 12, 3),
+                D(2025, 7, 5),
+                D(2025, 6, 11),
+                D(2025, 4, 2),
+            ],
+            "amount": [100.0, 50.0, 150.0, 1000.0, 20.0, 10.0],
+            "margin": [30.0, 10.0, 45.0, 500.0, 4.0, 1.0],
+            "discount": [0.0, 5.0, 0.0, 0.0, 2.0, 0.0],
+            "returned": [False, True, False, True, False, False],
+            "category": ["a", "b", "a", "z", "c", "a"],
+            "channel": ["web", "web", "phone", "phone", "mobile", "web"],
+        }
+    )
+    tickets = pl.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C1", "C1"],
+            "opened": [D(2025, 6, 1), D(2025, 3, 1), D(2025, 6, 30, 12), D(2025, 7, 3)],
+            "resolved": [
+                D(2025, 6, 1, 10),
+                D(2025, 3, 2),
+                D(2025, 7, 2),
+                D(2025, 7, 4),
+            ],
+            "severity": ["high", "low", "critical", "critical"],
+            "reopened": [True, False, False, True],
+        }
+    )
     return {"customers": customers, "orders": orders, "tickets": tickets}
 
 
 EXPECTED = {
-    "C1": {"recency_days": 10, "orders_per_month": 3 / (365 / M),
-           "monthly_spend": 300 / (365 / M), "tenure_days": 547, "active_days_90d": 2,
-           "activity_trend": (2 / 90) / (3 / 365), "avg_basket": 100,
-           "category_breadth": 2, "revenue_365d": 300, "margin_365d": 85,
-           "margin_rate": 85 / 300, "discount_share": 1 / 3, "return_rate": 1 / 3,
-           "tickets_per_month": 3 / (365 / M), "high_severity_share": 2 / 3,
-           # the ticket resolved after as_of counts as open: median of 10 h and 24 h
-           "median_resolution_hours": 17, "reopen_rate": 1 / 3,
-           "share_web": 2 / 3, "share_mobile": 0, "share_phone": 1 / 3,
-           "dominant_channel": "web", "channel_count": 2, "industry": "retail",
-           "region": "north", "company_size": 10},
-    "C2": {"recency_days": 20, "orders_per_month": 1.0, "monthly_spend": 20.0,
-           "tenure_days": 30, "active_days_90d": 1, "activity_trend": 1.0,
-           "avg_basket": 20, "category_breadth": 1, "revenue_365d": 20,
-           "margin_365d": 4, "margin_rate": 0.2, "discount_share": 1.0,
-           "return_rate": 0.0, "tickets_per_month": 0.0, "high_severity_share": 0.0,
-           "median_resolution_hours": None, "reopen_rate": 0.0, "share_web": 0.0,
-           "share_mobile": 1.0, "share_phone": 0.0, "dominant_channel": "mobile",
-           "channel_count": 1, "industry": None, "region": "south",
-           "company_size": None},
-    "C4": {"recency_days": 90, "orders_per_month": 1 / (90 / M), "tenure_days": 90,
-           "active_days_90d": 1, "activity_trend": 1.0, "avg_basket": 10,
-           "tickets_per_month": 0.0, "dominant_channel": "web", "region": None},
+    "C1": {
+        "recency_days": 10,
+        "orders_per_month": 3 / (365 / M),
+        "monthly_spend": 300 / (365 / M),
+        "tenure_days": 547,
+        "active_days_90d": 2,
+        "activity_trend": (2 / 90) / (3 / 365),
+        "avg_basket": 100,
+        "category_breadth": 2,
+        "revenue_365d": 300,
+        "margin_365d": 85,
+        "margin_rate": 85 / 300,
+        "discount_share": 1 / 3,
+        "return_rate": 1 / 3,
+        "tickets_per_month": 3 / (365 / M),
+        "high_severity_share": 2 / 3,
+        # the ticket resolved after as_of counts as open: median of 10 h and 24 h
+        "median_resolution_hours": 17,
+        "reopen_rate": 1 / 3,
+        "share_web": 2 / 3,
+        "share_mobile": 0,
+        "share_phone": 1 / 3,
+        "dominant_channel": "web",
+        "channel_count": 2,
+        "industry": "retail",
+        "region": "north",
+        "company_size": 10,
+    },
+    "C2": {
+        "recency_days": 20,
+        "orders_per_month": 1.0,
+        "monthly_spend": 20.0,
+        "tenure_days": 30,
+        "active_days_90d": 1,
+        "activity_trend": 1.0,
+        "avg_basket": 20,
+        "category_breadth": 1,
+        "revenue_365d": 20,
+        "margin_365d": 4,
+        "margin_rate": 0.2,
+        "discount_share": 1.0,
+        "return_rate": 0.0,
+        "tickets_per_month": 0.0,
+        "high_severity_share": 0.0,
+        "median_resolution_hours": None,
+        "reopen_rate": 0.0,
+        "share_web": 0.0,
+        "share_mobile": 1.0,
+        "share_phone": 0.0,
+        "dominant_channel": "mobile",
+        "channel_count": 1,
+        "industry": None,
+        "region": "south",
+        "company_size": None,
+    },
+    "C4": {
+        "recency_days": 90,
+        "orders_per_month": 1 / (90 / M),
+        "tenure_days": 90,
+        "active_days_90d": 1,
+        "activity_trend": 1.0,
+        "avg_basket": 10,
+        "tickets_per_month": 0.0,
+        "dominant_channel": "web",
+        "region": None,
+    },
 }
 
 
@@ -130,21 +194,24 @@ def test_missing_ticket_table_skips_service_with_warning():
 def test_missing_column_names_table_and_column():
     tables = tiny_tables()
     tables["orders"] = tables["orders"].drop("amount")
-    with pytest.raises(ColumnNotFoundError, match="'orders' table has no column 'amount'"):
+    with pytest.raises(
+        ColumnNotFoundError, match="'orders' table has no column 'amount'"
+    ):
         FeatureSet.default().build(tables, as_of=AS_OF)
 
 
 def test_unparseable_time_column():
     tables = tiny_tables()
     tables["orders"] = tables["orders"].with_columns(pl.lit("yesterday").alias("ts"))
-    with pytest.raises(InputError, match="'ts'.*do not parse"):
+    with pytest.raises(InputError, match=r"'ts'.*do not parse"):
         FeatureSet.default().build(tables, as_of=AS_OF)
 
 
 def test_timezone_aware_events_compare_in_utc():
     tables = tiny_tables()
     aware = tables["orders"].with_columns(
-        pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Tokyo"))
+        pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Tokyo")
+    )
     tables["orders"] = aware
     b = FeatureSet.default().build(tables, as_of=AS_OF)
     row = b.frame.filter(pl.col("customer_id") == "C1").row(0, named=True)

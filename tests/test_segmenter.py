@@ -16,11 +16,17 @@ from segdiscover.explain import CLIFF_THRESHOLD, COHEN_H_THRESHOLD
 def matched(seg: sd.Segmenter, truth: pl.DataFrame) -> dict[str, int]:
     """Planted segment -> discovered segment with the largest overlap."""
     j = seg.labels_.join(truth, on="customer_id")
-    counts = j.group_by("segment", "segment_id").len().sort(
-        ["segment", "len"], descending=[False, True])
-    return {r["segment"]: r["segment_id"]
-            for r in counts.group_by("segment", maintain_order=True).first()
-            .iter_rows(named=True)}
+    counts = (
+        j.group_by("segment", "segment_id")
+        .len()
+        .sort(["segment", "len"], descending=[False, True])
+    )
+    return {
+        r["segment"]: r["segment_id"]
+        for r in counts.group_by("segment", maintain_order=True)
+        .first()
+        .iter_rows(named=True)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,9 @@ def test_recovers_planted_segments(planted):
 
 def test_top3_drivers_include_a_planted_feature(planted):
     data, seg = planted
-    drivers = {r["segment_id"]: r["drivers"] for r in seg.segments_.iter_rows(named=True)}
+    drivers = {
+        r["segment_id"]: r["drivers"] for r in seg.segments_.iter_rows(named=True)
+    }
     for planted_name, sid in matched(seg, data.truth).items():
         top3 = {(d["feature"], d["direction"]) for d in drivers[sid][:3]}
         assert top3 & set(data.segment_features[planted_name]), planted_name
@@ -55,9 +63,13 @@ def test_names_unique_and_backed_by_passing_drivers(fitted):
         in_name = [d for d in r["drivers"] if d["in_name"]]
         assert in_name, r["name"]
         for d in in_name:
-            limit = CLIFF_THRESHOLD if d["effect_measure"] == "cliffs_delta" \
+            limit = (
+                CLIFF_THRESHOLD
+                if d["effect_measure"] == "cliffs_delta"
                 else COHEN_H_THRESHOLD
-            assert d["passes"] and abs(d["effect_size"]) >= limit
+            )
+            assert d["passes"]
+            assert abs(d["effect_size"]) >= limit
             assert d["label"]  # its statistic is labelled on the card
 
 
@@ -69,8 +81,13 @@ def test_narrative_numbers_come_from_statistics(fitted):
 
 def test_labels_frame_contract(fitted, small_data):
     lab = fitted.labels_
-    assert lab.columns == ["customer_id", "segment_id", "segment_name", "confidence",
-                           "is_noise"]
+    assert lab.columns == [
+        "customer_id",
+        "segment_id",
+        "segment_name",
+        "confidence",
+        "is_noise",
+    ]
     assert lab.height == small_data.tables["customers"].height
     assert lab["confidence"].is_between(0, 1).all()
     assert set(lab["segment_id"].unique()) == set(range(fitted.n_segments_))
@@ -83,12 +100,20 @@ def test_segments_frame_contract(fitted):
     assert s["size"].sum() == fitted.labels_.height
     np.testing.assert_allclose(s["share"].sum(), 1.0)
     d = s["drivers"][0][0]
-    assert {"feature", "direction", "importance", "segment_median",
-            "population_median", "effect_size"} <= set(d)
+    assert {
+        "feature",
+        "direction",
+        "importance",
+        "segment_median",
+        "population_median",
+        "effect_size",
+    } <= set(d)
 
 
 def test_outcome_means_match_data(fitted, small_data):
-    o = fitted.outcomes_.filter((pl.col("segment_id") == 0) & (pl.col("outcome") == "churned"))
+    o = fitted.outcomes_.filter(
+        (pl.col("segment_id") == 0) & (pl.col("outcome") == "churned")
+    )
     j = fitted.labels_.join(small_data.outcomes, on="customer_id")
     want = j.filter(pl.col("segment_id") == 0)["churned"].cast(pl.Float64).mean()
     np.testing.assert_allclose(o["value"][0], want)
@@ -108,14 +133,20 @@ def test_table_with_nulls_and_categoricals():
     rng = np.random.default_rng(0)
     n = 600
     g = rng.integers(0, 3, n)
-    table = pl.DataFrame({
-        "customer_id": [f"x{i}" for i in range(n)],
-        "spend": np.where(g == 0, 900.0, 60.0) * rng.lognormal(0, 0.3, n),
-        "visits": (np.where(g == 1, 20, 3) + rng.poisson(1, n)).astype(float),
-        "plan": np.where(g == 2, "pro", "basic"),
-        "churned": rng.random(n) < np.where(g == 2, 0.4, 0.1),
-    }).with_columns(pl.when(pl.int_range(n) % 17 == 0).then(None)
-                    .otherwise(pl.col("spend")).alias("spend"))
+    table = pl.DataFrame(
+        {
+            "customer_id": [f"x{i}" for i in range(n)],
+            "spend": np.where(g == 0, 900.0, 60.0) * rng.lognormal(0, 0.3, n),
+            "visits": (np.where(g == 1, 20, 3) + rng.poisson(1, n)).astype(float),
+            "plan": np.where(g == 2, "pro", "basic"),
+            "churned": rng.random(n) < np.where(g == 2, 0.4, 0.1),
+        }
+    ).with_columns(
+        pl.when(pl.int_range(n) % 17 == 0)
+        .then(None)
+        .otherwise(pl.col("spend"))
+        .alias("spend")
+    )
     before = table.clone()
     seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
     seg.fit(table, outcomes=["churned"])
@@ -125,8 +156,10 @@ def test_table_with_nulls_and_categoricals():
     # labels_ is sorted by id; compare through the id, not the row position
     truth = dict(zip(table["customer_id"], g, strict=True))
     got = seg.labels_
-    assert adjusted_rand_score([truth[i] for i in got["customer_id"]],
-                               got["segment_id"]) > 0.9
+    assert (
+        adjusted_rand_score([truth[i] for i in got["customer_id"]], got["segment_id"])
+        > 0.9
+    )
 
 
 def test_pandas_input_gives_same_result(fitted, small_data):
@@ -135,16 +168,23 @@ def test_pandas_input_gives_same_result(fitted, small_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         seg = sd.Segmenter(clusterer="kmeans", n_segments=6, random_state=0).fit(
-            tables, as_of=small_data.as_of)
+            tables, as_of=small_data.as_of
+        )
     assert seg.labels_.equals(fitted.labels_)
 
 
 def test_low_fidelity_warns_and_names_weak_segments():
     rng = np.random.default_rng(0)
-    table = pl.DataFrame({"id": range(400), **{f"f{j}": rng.normal(size=400)
-                                                for j in range(3)}})
-    seg = sd.Segmenter(clusterer="kmeans", n_segments=8, id="id",
-                       fidelity_threshold=0.999, random_state=0)
+    table = pl.DataFrame(
+        {"id": range(400), **{f"f{j}": rng.normal(size=400) for j in range(3)}}
+    )
+    seg = sd.Segmenter(
+        clusterer="kmeans",
+        n_segments=8,
+        id="id",
+        fidelity_threshold=0.999,
+        random_state=0,
+    )
     with pytest.warns(sd.exceptions.SegdiscoverWarning, match="fidelity"):
         seg.fit(table)
     assert seg.run_["warnings"]
@@ -157,3 +197,31 @@ def test_profile_renders(fitted):
     assert p.to_markdown().startswith("### 1.")
     with pytest.raises(sd.exceptions.InputError, match="no segment 99"):
         fitted.profile(99)
+
+
+def test_two_level_text_outcome_becomes_a_rate():
+    rng = np.random.default_rng(0)
+    n = 200
+    table = pl.DataFrame(
+        {
+            "id": range(n),
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "Churn": rng.choice(["No", "Yes"], n, p=[0.7, 0.3]),
+        }
+    )
+    seg = sd.Segmenter(clusterer="kmeans", n_segments=2, id="id", random_state=0)
+    seg.fit(table, outcomes=["Churn"])
+    o = seg.outcomes_
+    assert o["outcome"].unique().to_list() == ["Churn=Yes"]
+    np.testing.assert_allclose(o["overall"][0], (table["Churn"] == "Yes").mean())
+
+
+def test_many_level_text_outcome_is_refused():
+    table = pl.DataFrame(
+        {"id": range(30), "x": np.arange(30.0), "plan": ["a", "b", "c"] * 10}
+    )
+    with pytest.raises(sd.exceptions.InputError, match="'plan' is text with 3"):
+        sd.Segmenter(clusterer="kmeans", n_segments=2, id="id").fit(
+            table, outcomes=["plan"]
+        )

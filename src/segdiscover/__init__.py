@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from segdiscover import datasets, exceptions  # noqa: E402
-from segdiscover.features import FeatureSet  # noqa: E402
-from segdiscover.segmenter import Segmenter  # noqa: E402
+from segdiscover import datasets, exceptions
+from segdiscover.features import FeatureSet
+from segdiscover.segmenter import Segmenter
 
 __all__ = ["FeatureSet", "Segmenter", "__version__", "datasets", "exceptions"]

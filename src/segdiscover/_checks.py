@@ -15,8 +15,18 @@ import polars as pl
 
 from segdiscover.exceptions import ColumnNotFoundError, InputError
 
-NUMERIC_KINDS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
-                 pl.UInt32, pl.UInt64, pl.Float32, pl.Float64)
+NUMERIC_KINDS = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Float32,
+    pl.Float64,
+)
 # Numbers beyond this are treated as corrupt: squared distances overflow float64 past
 # ~1e154, and one such value collapses k-means to a single cluster.
 MAX_ABS_VALUE = 1e15
@@ -77,16 +87,23 @@ def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> N
     ids = frame.get_column(id_col)
     n_null = ids.null_count()
     if n_null:
-        msg = f"The {name} has {n_null} rows with a null {id_col!r}; every row needs an id."
+        msg = (
+            f"The {name} has {n_null} rows with a null {id_col!r}; "
+            "every row needs an id."
+        )
         raise InputError(msg)
     if ids.dtype == pl.Object:
-        msg = f"The id column {id_col!r} of the {name} holds Python objects; use str or int ids."
+        msg = (
+            f"The id column {id_col!r} of the {name} holds Python objects; "
+            "use str or int ids."
+        )
         raise InputError(msg)
     if unique and ids.n_unique() != frame.height:
         dup = ids.filter(ids.is_duplicated()).unique(maintain_order=True)
         msg = (
             f"The {name} has {dup.len()} duplicated ids in {id_col!r} "
-            f"(e.g. {_example(dup)}); a customer-level table needs one row per customer."
+            f"(e.g. {_example(dup)}); a customer-level table needs one row per "
+            "customer."
         )
         raise InputError(msg)
 
@@ -94,9 +111,7 @@ def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> N
 def check_not_empty(frame: pl.DataFrame, name: str, minimum: int = 1) -> None:
     """Raise when the table has fewer than ``minimum`` rows."""
     if frame.height < minimum:
-        msg = (
-            f"The {name} has {frame.height} rows; at least {minimum} are needed."
-        )
+        msg = f"The {name} has {frame.height} rows; at least {minimum} are needed."
         raise InputError(msg)
 
 
@@ -137,7 +152,9 @@ def coerce_numeric_strings(
     return frame.with_columns(out) if out else frame
 
 
-def check_finite(frame: pl.DataFrame, columns: Sequence[str], id_col: str, name: str) -> None:
+def check_finite(
+    frame: pl.DataFrame, columns: Sequence[str], id_col: str, name: str
+) -> None:
     """Reject inf, NaN and absurd magnitudes in numeric columns, naming rows."""
     for col in columns:
         s = frame.get_column(col)
@@ -164,11 +181,16 @@ def check_column_names(frame: pl.DataFrame, name: str) -> None:
     """Reject blank column names, which cannot be referenced in rules or reports."""
     blank = [c for c in frame.columns if not c.strip()]
     if blank:
-        msg = f"The {name} has {len(blank)} column(s) with a blank name; name every column."
+        msg = (
+            f"The {name} has {len(blank)} column(s) with a blank name; "
+            "name every column."
+        )
         raise InputError(msg)
 
 
-def check_tables(tables: Any, required: Mapping[str, Sequence[str]]) -> dict[str, pl.DataFrame]:
+def check_tables(
+    tables: Any, required: Mapping[str, Sequence[str]]
+) -> dict[str, pl.DataFrame]:
     """Convert a dict of raw tables and check that each required one is present."""
     if not isinstance(tables, Mapping):
         msg = (

@@ -38,7 +38,9 @@ class Interval:
             value >= self.low if self.closed in ("both", "left") else value > self.low
         )
         hi_ok = self.high is None or (
-            value <= self.high if self.closed in ("both", "right") else value < self.high
+            value <= self.high
+            if self.closed in ("both", "right")
+            else value < self.high
         )
         return bool(lo_ok and hi_ok)
 
@@ -60,7 +62,9 @@ class Options:
 
     def ok(self, value: Any) -> bool:
         """Return whether ``value`` is one of the options."""
-        return isinstance(value, str | int | float | type(None)) and value in self.values
+        return (
+            isinstance(value, str | int | float | type(None)) and value in self.values
+        )
 
     def describe(self) -> str:
         """Return a phrase listing the options."""

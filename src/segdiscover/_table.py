@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -26,21 +27,61 @@ from segdiscover.features import FeatureMeta
 MAX_CATEGORICAL_UNIQUE_SHARE = 0.5
 
 
+def label_of(column: str) -> str:
+    """Make a readable label: ``SeniorCitizen`` -> ``senior citizen``.
+
+    Examples
+    --------
+    >>> label_of("SeniorCitizen"), label_of("avg_basket_EUR"), label_of("tenure")
+    ('senior citizen', 'avg basket EUR', 'tenure')
+    """
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", " ", column)
+    words = re.sub(r"[_\s]+", " ", s).strip().split(" ")
+    # Keep acronyms (EUR, ID) upper case; lower-case ordinary words.
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+
+
 def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]:
-    """Metadata for the columns of a ready-made table (labels from the column names)."""
+    """Metadata for the columns of a ready-made table (labels from the column names).
+
+    0/1 columns read as a trait (``senior citizen`` / ``not senior citizen``), other
+    numbers as ``high``/``low`` of their label.
+    """
     out = []
     for c in columns:
         dtype = frame.schema[c]
-        kind = "numeric" if dtype in NUMERIC_KINDS or dtype == pl.Boolean else "categorical"
-        label = c.replace("_", " ").strip()
-        out.append(FeatureMeta(c, "table", label, kind=kind,
-                               high=f"high {label}", low=f"low {label}", fill="null"))
+        kind = (
+            "numeric"
+            if dtype in NUMERIC_KINDS or dtype == pl.Boolean
+            else "categorical"
+        )
+        label = label_of(c)
+        high, low = f"high {label}", f"low {label}"
+        if kind == "numeric":
+            values = set(
+                frame.get_column(c)
+                .drop_nulls()
+                .cast(pl.Float64)
+                .unique()
+                .head(3)
+                .to_list()
+            )
+            if values <= {0.0, 1.0}:
+                high, low = label, f"not {label}"
+        out.append(
+            FeatureMeta(c, "table", label, kind=kind, high=high, low=low, fill="null")
+        )
     return out
 
 
-def prepare_table(frame: Any, id_col: str, *, outcomes: Sequence[str] = (),
-                  exclude: Sequence[str] = (), min_rows: int = 1
-                  ) -> tuple[pl.DataFrame, pl.DataFrame | None, list[FeatureMeta]]:
+def prepare_table(
+    frame: Any,
+    id_col: str,
+    *,
+    outcomes: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    min_rows: int = 1,
+) -> tuple[pl.DataFrame, pl.DataFrame | None, list[FeatureMeta]]:
     """Check a customer-level table; split off outcome columns; describe features.
 
     Returns the feature frame (id first, sorted by id), the outcome frame (or None)
@@ -58,17 +99,30 @@ def prepare_table(frame: Any, id_col: str, *, outcomes: Sequence[str] = (),
     if leak:
         msg = f"The id column {id_col!r} cannot be an outcome."
         raise InputError(msg)
-    candidates = [c for c in df.columns if c != id_col and c not in outcomes
-                  and c not in exclude]
+    candidates = [
+        c for c in df.columns if c != id_col and c not in outcomes and c not in exclude
+    ]
     df = coerce_numeric_strings(df, candidates, id_col, "table")
-    time_like = [c for c in candidates if df.schema[c] in (pl.Date, pl.Time)
-                 or isinstance(df.schema[c], pl.Datetime | pl.Duration)]
-    nested = [c for c in candidates if isinstance(df.schema[c], pl.List | pl.Struct
-                                                  | pl.Array) or df.schema[c] == pl.Object]
+    time_like = [
+        c
+        for c in candidates
+        if df.schema[c] in (pl.Date, pl.Time)
+        or isinstance(df.schema[c], pl.Datetime | pl.Duration)
+    ]
+    nested = [
+        c
+        for c in candidates
+        if isinstance(df.schema[c], pl.List | pl.Struct | pl.Array)
+        or df.schema[c] == pl.Object
+    ]
     ident = []
     for c in candidates:
-        if c in time_like or c in nested or df.schema[c] in NUMERIC_KINDS \
-                or df.schema[c] == pl.Boolean:
+        if (
+            c in time_like
+            or c in nested
+            or df.schema[c] in NUMERIC_KINDS
+            or df.schema[c] == pl.Boolean
+        ):
             continue
         nun = df.get_column(c).n_unique()
         if df.height >= 20 and nun > MAX_CATEGORICAL_UNIQUE_SHARE * df.height:
@@ -79,11 +133,15 @@ def prepare_table(frame: Any, id_col: str, *, outcomes: Sequence[str] = (),
             f"Not used as features: {', '.join(skipped)} (dates, nested values, or "
             "text with mostly distinct values such as names or e-mails). Derive "
             "numbers from them, or pass exclude=[...] to silence this.",
-            SegdiscoverWarning, stacklevel=3)
+            SegdiscoverWarning,
+            stacklevel=3,
+        )
     features = [c for c in candidates if c not in skipped]
     if not features:
-        msg = (f"The table has no usable feature columns besides {id_col!r} "
-               f"(columns: {df.columns}).")
+        msg = (
+            f"The table has no usable feature columns besides {id_col!r} "
+            f"(columns: {df.columns})."
+        )
         raise InputError(msg)
     check_finite(df, features, id_col, "table")
     df = df.sort(id_col)

@@ -37,10 +37,16 @@ def read_table(path: str) -> pl.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pl.read_parquet(p)
         if suffix in (".csv", ".txt", ".tsv"):
-            return pl.read_csv(p, separator="\t" if suffix == ".tsv" else ",",
-                               infer_schema_length=10_000, try_parse_dates=True)
+            return pl.read_csv(
+                p,
+                separator="\t" if suffix == ".tsv" else ",",
+                infer_schema_length=10_000,
+                try_parse_dates=True,
+            )
     except Exception as exc:  # polars' parse errors are long and internal
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
         msg = f"Could not read {path!r}: {first}"
         raise InputError(msg) from exc
     msg = f"Unsupported file type {suffix!r} for {path!r}; use .csv or .parquet."
@@ -49,16 +55,20 @@ def read_table(path: str) -> pl.DataFrame:
 
 def _print_segments(seg: Any, out: Path) -> None:
     run = seg.run_
-    print(f"{run['n_customers']:,} customers, {run['n_features']} features; "
-          f"clusterer {run['clusterer']} with {run['n_segments']} segments "
-          f"({run['selection']}).")
+    print(
+        f"{run['n_customers']:,} customers, {run['n_features']} features; "
+        f"clusterer {run['clusterer']} with {run['n_segments']} segments "
+        f"({run['selection']})."
+    )
     print(f"Surrogate fidelity {run['fidelity']:.3f} (macro-F1 {run['macro_f1']:.3f}).")
     print()
     print(f"{'id':>3}  {'name':<44} {'size':>8} {'share':>7}  top drivers")
     for r in seg.segments_.iter_rows(named=True):
         name = r["name"] if len(r["name"]) <= 44 else r["name"][:41] + "..."
-        print(f"{r['segment_id']:>3}  {name:<44} {r['size']:>8,} {r['share']:>7.1%}  "
-              f"{r['top_drivers']}")
+        print(
+            f"{r['segment_id']:>3}  {name:<44} {r['size']:>8,} {r['share']:>7.1%}  "
+            f"{r['top_drivers']}"
+        )
     print()
     print(f"Wrote assignments.parquet, segments.json, report.html, report.md to {out}/")
 
@@ -68,11 +78,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from segdiscover.report import write_outputs
 
     data = sd.datasets.make_customers(n_customers=args.n_customers, seed=args.seed)
-    print(f"Generated {args.n_customers:,} synthetic customers with 6 planted segments "
-          f"({sum(t.height for t in data.tables.values()):,} rows in "
-          f"{len(data.tables)} tables), as of {data.as_of:%Y-%m-%d}.")
-    seg = sd.Segmenter(clusterer=args.clusterer, n_segments=args.k,
-                       random_state=args.seed)
+    print(
+        f"Generated {args.n_customers:,} synthetic customers with 6 planted segments "
+        f"({sum(t.height for t in data.tables.values()):,} rows in "
+        f"{len(data.tables)} tables), as of {data.as_of:%Y-%m-%d}."
+    )
+    seg = sd.Segmenter(
+        clusterer=args.clusterer, n_segments=args.k, random_state=args.seed
+    )
     seg.fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)
     out = Path(args.out)
     write_outputs(seg, out)
@@ -85,8 +98,9 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from segdiscover.report import write_outputs
 
     table = read_table(args.table)
-    seg = sd.Segmenter(clusterer=args.clusterer, n_segments=args.k, id=args.id,
-                       random_state=args.seed)
+    seg = sd.Segmenter(
+        clusterer=args.clusterer, n_segments=args.k, id=args.id, random_state=args.seed
+    )
     seg.fit(table, outcomes=args.outcome or None, exclude=args.exclude or ())
     out = Path(args.out)
     write_outputs(seg, out)
@@ -95,12 +109,13 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
+    """Build the argument parser (exposed for documentation and tests)."""
     from segdiscover.clusterers import CLUSTERERS
 
     p = argparse.ArgumentParser(
         prog="segdiscover",
-        description="Discover customer segments and explain each one.")
+        description="Discover customer segments and explain each one.",
+    )
     p.add_argument("--version", action="version", version=f"segdiscover {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     choices = ["auto", *CLUSTERERS]
@@ -110,12 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-customers", type=int, default=20_000)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--clusterer", default="auto", choices=choices)
-    d.add_argument("--k", type=int, default=6,
-                   help="number of segments (default 6, the number planted; 0 = auto)")
+    d.add_argument(
+        "--k",
+        type=int,
+        default=6,
+        help="number of segments (default 6, the number planted; 0 = auto)",
+    )
     d.set_defaults(func=_cmd_demo)
 
     c = sub.add_parser("discover", help="segment a customer-level CSV or parquet table")
-    c.add_argument("--table", required=True, help="CSV or parquet, one row per customer")
+    c.add_argument(
+        "--table", required=True, help="CSV or parquet, one row per customer"
+    )
     c.add_argument("--id", required=True, help="customer id column")
     c.add_argument("--outcome", action="append", help="outcome column (repeatable)")
     c.add_argument("--exclude", action="append", help="column not to use (repeatable)")
@@ -138,8 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always")
             code = args.func(args)
         for w in caught:
-            if issubclass(w.category, UserWarning) and \
-                    w.category.__module__.startswith("segdiscover"):
+            if issubclass(w.category, UserWarning) and w.category.__module__.startswith(
+                "segdiscover"
+            ):
                 print(f"warning: {w.message}", file=sys.stderr)
         return code
     except SegdiscoverError as exc:
@@ -149,8 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("segdiscover: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line, not a dependency's traceback
-        print(f"segdiscover: internal error ({type(exc).__name__}: {exc}). "
-              "Please report it at the project's issue tracker.", file=sys.stderr)
+        print(
+            f"segdiscover: internal error ({type(exc).__name__}: {exc}). "
+            "Please report it at the project's issue tracker.",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -27,7 +27,7 @@ class SegdiscoverError(Exception):
 
 
 class InputError(SegdiscoverError, ValueError):
-    """The data passed in cannot be used as it is (empty, duplicated ids, junk values)."""
+    """The data passed in cannot be used as it is (empty, duplicated ids, junk)."""
 
 
 class ColumnNotFoundError(InputError, KeyError):

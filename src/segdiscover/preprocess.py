@@ -71,18 +71,24 @@ class Preprocessor:
         "min_level_share": [Interval(float, 0, 0.5)],
     }
 
-    def __init__(self, clip: float = 5.0, max_levels: int = 12,
-                 min_level_share: float = 0.005) -> None:
+    def __init__(
+        self, clip: float = 5.0, max_levels: int = 12, min_level_share: float = 0.005
+    ) -> None:
         self.clip = clip
         self.max_levels = max_levels
         self.min_level_share = min_level_share
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: FBT001, FBT002, ARG002
-        """Constructor parameters (scikit-learn convention)."""
-        return {"clip": self.clip, "max_levels": self.max_levels,
-                "min_level_share": self.min_level_share}
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: FBT001
+        """Return the constructor parameters (scikit-learn convention)."""
+        return {
+            "clip": self.clip,
+            "max_levels": self.max_levels,
+            "min_level_share": self.min_level_share,
+        }
 
-    def fit(self, frame: pl.DataFrame, kinds: dict[str, str] | None = None) -> Preprocessor:
+    def fit(
+        self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
+    ) -> Preprocessor:
         """Learn transforms from ``frame`` (feature columns only).
 
         Parameters
@@ -99,8 +105,10 @@ class Preprocessor:
         for name in frame.columns:
             s = frame.get_column(name)
             kind = kinds.get(name) or (
-                "numeric" if s.dtype in NUMERIC_KINDS or s.dtype == pl.Boolean
-                else "categorical")
+                "numeric"
+                if s.dtype in NUMERIC_KINDS or s.dtype == pl.Boolean
+                else "categorical"
+            )
             if kind == "numeric":
                 spec = self._fit_numeric(name, s)
             else:
@@ -113,10 +121,14 @@ class Preprocessor:
             warnings.warn(
                 f"Dropped {len(dropped)} constant column(s): {', '.join(dropped)} "
                 "(a column with one value cannot separate segments).",
-                SegdiscoverWarning, stacklevel=2)
+                SegdiscoverWarning,
+                stacklevel=2,
+            )
         if not cols:
-            msg = (f"All {frame.width} feature columns are constant or empty; "
-                   "there is nothing to segment on.")
+            msg = (
+                f"All {frame.width} feature columns are constant or empty; "
+                "there is nothing to segment on."
+            )
             raise InputError(msg)
         self.columns_ = cols
         self.dropped_ = dropped
@@ -148,16 +160,27 @@ class Preprocessor:
         # Sparse columns (mostly one value) have IQR 0: fall back to the std.
         if scale < 0.1 * std or scale <= 0:
             scale = std
-        return {"name": name, "kind": "numeric", "transform": transform,
-                "impute": center, "center": center, "scale": scale or 1.0,
-                "missing": bool((~ok).any())}
+        return {
+            "name": name,
+            "kind": "numeric",
+            "transform": transform,
+            "impute": center,
+            "center": center,
+            "scale": scale or 1.0,
+            "missing": bool((~ok).any()),
+        }
 
     def _fit_categorical(self, name: str, s: pl.Series) -> dict[str, Any] | None:
         s = s.cast(pl.String).fill_null(MISSING)
-        vc = s.value_counts(sort=True, name="n").sort(["n", name], descending=[True, False])
+        vc = s.value_counts(sort=True, name="n").sort(
+            ["n", name], descending=[True, False]
+        )
         n = s.len()
-        keep = [v for v, c in zip(vc[name].to_list(), vc["n"].to_list(), strict=True)
-                if c / n >= self.min_level_share][: self.max_levels]
+        keep = [
+            v
+            for v, c in zip(vc[name].to_list(), vc["n"].to_list(), strict=True)
+            if c / n >= self.min_level_share
+        ][: self.max_levels]
         if len(keep) < vc.height:
             keep.append(OTHER)
         if len(keep) <= 1:
@@ -182,11 +205,14 @@ class Preprocessor:
         return [c["name"] for c in self.columns_]
 
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
-        """Return the float64 matrix for ``frame`` (columns as ``feature_names_out_``)."""
+        """Return the float64 matrix for ``frame`` (``feature_names_out_`` order)."""
         self._check_fitted()
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
-            msg = f"The table lacks the column(s) {missing} the preprocessor was fitted on."
+            msg = (
+                f"The table lacks the column(s) {missing} the preprocessor was "
+                "fitted on."
+            )
             raise InputError(msg)
         blocks = []
         for c in self.columns_:
@@ -205,9 +231,12 @@ class Preprocessor:
                 v = s.cast(pl.String).fill_null(MISSING)
                 known = v.is_in(levels[:-1] if levels[-1] == OTHER else levels)
                 fallback = OTHER if OTHER in levels else MISSING
-                v = pl.select(pl.when(known).then(v).otherwise(pl.lit(fallback))).to_series()
-                codes = v.replace_strict(levels, list(range(len(levels))), default=-1,
-                                         return_dtype=pl.Int64).to_numpy()
+                v = pl.select(
+                    pl.when(known).then(v).otherwise(pl.lit(fallback))
+                ).to_series()
+                codes = v.replace_strict(
+                    levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
+                ).to_numpy()
                 onehot = np.zeros((len(codes), len(levels)))
                 rows = np.flatnonzero(codes >= 0)
                 # 1/sqrt(2): switching category moves a customer by distance 1, the
@@ -216,16 +245,20 @@ class Preprocessor:
                 blocks.append(onehot)
         return np.hstack(blocks)
 
-    def fit_transform(self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
-                      ) -> np.ndarray:
+    def fit_transform(
+        self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
+    ) -> np.ndarray:
         """Fit, then transform ``frame``."""
         return self.fit(frame, kinds).transform(frame)
 
     def to_dict(self) -> dict[str, Any]:
         """Fitted state as JSON-serialisable data (for saved models)."""
         self._check_fitted()
-        return {"params": self.get_params(), "columns": self.columns_,
-                "dropped": self.dropped_}
+        return {
+            "params": self.get_params(),
+            "columns": self.columns_,
+            "dropped": self.dropped_,
+        }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Preprocessor:
@@ -251,8 +284,10 @@ def _apply(x: np.ndarray, transform: str) -> np.ndarray:
     return x
 
 
-def categorical_codes(frame: pl.DataFrame, columns: Sequence[dict[str, Any]]) -> np.ndarray:
-    """Raw-value matrix for the surrogate: numbers as is (NaN for null), categories as codes.
+def categorical_codes(
+    frame: pl.DataFrame, columns: Sequence[dict[str, Any]]
+) -> np.ndarray:
+    """Build the surrogate's matrix: numbers as is (NaN for null), categories as codes.
 
     Trees are invariant to monotone transforms, so the surrogate sees original units
     and its rules read in them. Unknown categories get NaN (LightGBM: missing).
@@ -264,7 +299,14 @@ def categorical_codes(frame: pl.DataFrame, columns: Sequence[dict[str, Any]]) ->
             out[:, j] = s.cast(pl.Float64).fill_null(np.nan).to_numpy()
         else:
             v = s.cast(pl.String).fill_null(MISSING)
-            out[:, j] = v.replace_strict(c["levels"], list(range(len(c["levels"]))),
-                                         default=None, return_dtype=pl.Float64
-                                         ).fill_null(np.nan).to_numpy()
+            out[:, j] = (
+                v.replace_strict(
+                    c["levels"],
+                    list(range(len(c["levels"]))),
+                    default=None,
+                    return_dtype=pl.Float64,
+                )
+                .fill_null(np.nan)
+                .to_numpy()
+            )
     return out

@@ -37,13 +37,14 @@ def fmt(value: float | None, unit: str = "") -> str:
 
 
 def driver_word(d: dict[str, Any], meta: FeatureMeta) -> str:
-    """The name word of one driver."""
+    """Return the name word of one driver."""
     return meta.word(d["direction"], d.get("category"))
 
 
-def make_names(drivers: dict[int, list[dict[str, Any]]], meta: dict[str, FeatureMeta]
-               ) -> dict[int, tuple[str, list[str]]]:
-    """Unique, deterministic names from passing drivers.
+def make_names(
+    drivers: dict[int, list[dict[str, Any]]], meta: dict[str, FeatureMeta]
+) -> dict[int, tuple[str, list[str]]]:
+    """Build unique, deterministic names from passing drivers.
 
     Returns segment -> (name, features behind its words). Colliding names take the
     next passing driver's word; a last resort appends the segment id.
@@ -93,15 +94,25 @@ def make_names(drivers: dict[int, list[dict[str, Any]]], meta: dict[str, Feature
 def driver_sentence(d: dict[str, Any], meta: FeatureMeta) -> str:
     """One sentence stating a driver's statistic."""
     if meta.kind == "categorical":
-        return (f"{fmt(d['segment_mean'], 'share')} have {d['category']} as their "
-                f"{meta.label}, against {fmt(d['population_mean'], 'share')} overall")
-    return (f"median {meta.label} is {fmt(d['segment_median'], meta.unit)} against "
-            f"{fmt(d['population_median'], meta.unit)} across all customers")
+        return (
+            f"{fmt(d['segment_mean'], 'share')} have {d['category']} as their "
+            f"{meta.label}, against {fmt(d['population_mean'], 'share')} overall"
+        )
+    return (
+        f"median {meta.label} is {fmt(d['segment_median'], meta.unit)} against "
+        f"{fmt(d['population_median'], meta.unit)} across all customers"
+    )
 
 
-def narrative(name: str, size: int, share: float, n_total: int,
-              drivers: list[dict[str, Any]], meta: dict[str, FeatureMeta],
-              f1: float | None) -> str:
+def narrative(
+    name: str,
+    size: int,
+    share: float,
+    n_total: int,
+    drivers: list[dict[str, Any]],
+    meta: dict[str, FeatureMeta],
+    f1: float | None,
+) -> str:
     """Two to four sentences; every number comes from the statistics passed in."""
     sents = [f"{name} holds {size:,} customers ({fmt(share, 'share')} of {n_total:,})."]
     passing = [d for d in drivers if d["passes"]][:2]
@@ -110,10 +121,14 @@ def narrative(name: str, size: int, share: float, n_total: int,
         s = "Their " + "; ".join(parts) + "."
         sents.append(s)
     else:
-        sents.append("No feature separates it from the rest by a medium effect or more.")
+        sents.append(
+            "No feature separates it from the rest by a medium effect or more."
+        )
     if f1 is not None:
-        sents.append(f"The surrogate model recognises its members with F1 "
-                     f"{f1:.2f} on held-out customers.")
+        sents.append(
+            f"The surrogate model recognises its members with F1 "
+            f"{f1:.2f} on held-out customers."
+        )
     return " ".join(sents)
 
 
@@ -134,10 +149,16 @@ class SegmentProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
-        return {"segment_id": self.segment_id, "name": self.name, "size": self.size,
-                "share": self.share, "drivers": self.drivers,
-                "narrative": self.narrative, "fidelity_f1": self.fidelity_f1,
-                "outcomes": self.outcomes}
+        return {
+            "segment_id": self.segment_id,
+            "name": self.name,
+            "size": self.size,
+            "share": self.share,
+            "drivers": self.drivers,
+            "narrative": self.narrative,
+            "fidelity_f1": self.fidelity_f1,
+            "outcomes": self.outcomes,
+        }
 
     def _driver_rows(self) -> list[tuple[str, str, str, str, str]]:
         rows = []
@@ -150,42 +171,76 @@ class SegmentProfile:
                 seg_v = fmt(d["segment_median"], m.unit)
                 pop_v = fmt(d["population_median"], m.unit)
             eff = f"{d['effect_measure']} {d['effect_size']:+.2f}"
-            rows.append((m.label, d["direction"], seg_v, pop_v,
-                         eff + (" ✓" if d["passes"] else "")))
+            rows.append(
+                (
+                    m.label,
+                    d["direction"],
+                    seg_v,
+                    pop_v,
+                    eff + (" ✓" if d["passes"] else ""),
+                )
+            )
         return rows
 
     def to_markdown(self) -> str:
-        """The card as Markdown."""
-        lines = [f"### {self.segment_id}. {self.name}", "",
-                 f"**{self.size:,} customers ({fmt(self.share, 'share')})**"
-                 + (f" · fidelity F1 {self.fidelity_f1:.2f}" if self.fidelity_f1 is not None
-                    else ""), "", self.narrative, "",
-                 "| driver | dir | segment median | population median | effect |",
-                 "|---|---|---|---|---|"]
-        lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in self._driver_rows()]
+        """Render the card as Markdown."""
+        lines = [
+            f"### {self.segment_id}. {self.name}",
+            "",
+            f"**{self.size:,} customers ({fmt(self.share, 'share')})**"
+            + (
+                f" · fidelity F1 {self.fidelity_f1:.2f}"
+                if self.fidelity_f1 is not None
+                else ""
+            ),
+            "",
+            self.narrative,
+            "",
+            "| driver | dir | segment median | population median | effect |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in self._driver_rows()
+        ]
         if self.outcomes:
             lines += ["", "| outcome | segment | overall |", "|---|---|---|"]
-            lines += [f"| {k} | {fmt(v['value'])} | {fmt(v['overall'])} |"
-                      for k, v in self.outcomes.items()]
+            lines += [
+                f"| {k} | {fmt(v['value'])} | {fmt(v['overall'])} |"
+                for k, v in self.outcomes.items()
+            ]
         return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
         rows = self._driver_rows()
-        out = [f"Segment {self.segment_id}: {self.name}",
-               f"  {self.size:,} customers ({fmt(self.share, 'share')})", "",
-               "  " + self.narrative, "", "  Drivers (segment vs population):"]
-        out += [f"   {d:1s} {a:<34s} {c:>14s} vs {dd:>10s}  {e}" for a, d, c, dd, e in rows]
+        out = [
+            f"Segment {self.segment_id}: {self.name}",
+            f"  {self.size:,} customers ({fmt(self.share, 'share')})",
+            "",
+            "  " + self.narrative,
+            "",
+            "  Drivers (segment vs population):",
+        ]
+        out += [
+            f"   {d:1s} {a:<34s} {c:>14s} vs {dd:>10s}  {e}" for a, d, c, dd, e in rows
+        ]
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(
             f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td>"
-            f"<td>{e(x)}</td></tr>" for a, b, c, d, x in self._driver_rows())
-        fid = (f" · fidelity F1 {self.fidelity_f1:.2f}"
-               if self.fidelity_f1 is not None else "")
-        return (f"<div class='sd-card'><h3>{self.segment_id}. {e(self.name)}</h3>"
-                f"<p><b>{self.size:,} customers ({fmt(self.share, 'share')})</b>{fid}</p>"
-                f"<p>{e(self.narrative)}</p><table><thead><tr><th>driver</th>"
-                "<th>dir</th><th>segment</th><th>population</th><th>effect</th></tr>"
-                f"</thead><tbody>{rows}</tbody></table></div>")
+            f"<td>{e(x)}</td></tr>"
+            for a, b, c, d, x in self._driver_rows()
+        )
+        fid = (
+            f" · fidelity F1 {self.fidelity_f1:.2f}"
+            if self.fidelity_f1 is not None
+            else ""
+        )
+        return (
+            f"<div class='sd-card'><h3>{self.segment_id}. {e(self.name)}</h3>"
+            f"<p><b>{self.size:,} customers ({fmt(self.share, 'share')})</b>{fid}</p>"
+            f"<p>{e(self.narrative)}</p><table><thead><tr><th>driver</th>"
+            "<th>dir</th><th>segment</th><th>population</th><th>effect</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></div>"
+        )

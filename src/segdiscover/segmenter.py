@@ -10,10 +10,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from segdiscover import __version__
 from segdiscover._checks import check_ids, to_polars
-from segdiscover._params import NONE, Check, InstanceOf, Interval, Options, validate_params
+from segdiscover._params import (
+    NONE,
+    Check,
+    InstanceOf,
+    Interval,
+    Options,
+    validate_params,
+)
+from segdiscover._resources import resolve_n_jobs
 from segdiscover._table import prepare_table
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.clusterers.sklearn_any import check_estimator_contract
@@ -29,6 +38,44 @@ from segdiscover.features import FeatureMeta, FeatureSet
 from segdiscover.preprocess import Preprocessor, categorical_codes
 from segdiscover.profiles import SegmentProfile, make_names, narrative
 from segdiscover.selection import sweep
+
+POSITIVE = ("yes", "y", "true", "t", "1", "churned", "churn", "lost", "left")
+
+
+def binary_outcomes(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    """Numbers and booleans as they are; two-level text outcomes as 0/1 rates.
+
+    The level that counts as 1 is a "yes"-like word, else the rarer level; the column
+    is renamed ``<column>=<level>`` so the report says what the rate is of. Other text
+    outcomes are refused: their mean means nothing.
+    """
+    out = [pl.col(id_col)]
+    for c in frame.columns:
+        if c == id_col:
+            continue
+        dtype = frame.schema[c]
+        if dtype.is_numeric() or dtype == pl.Boolean:
+            out.append(pl.col(c).cast(pl.Float64))
+            continue
+        s = frame.get_column(c).cast(pl.String).str.strip_chars()
+        levels = s.drop_nulls().value_counts(sort=True)
+        if levels.height != 2:
+            msg = (
+                f"Outcome column {c!r} is text with {levels.height} distinct values; "
+                "an outcome must be numeric, boolean or have exactly two levels "
+                "(e.g. Yes/No)."
+            )
+            raise InputError(msg)
+        names = levels.get_column(c).to_list()
+        yes = [v for v in names if v.lower() in POSITIVE]
+        positive = yes[0] if len(yes) == 1 else names[-1]  # else the rarer level
+        out.append(
+            pl.when(s.is_null())
+            .then(None)
+            .otherwise((s == positive).cast(pl.Float64))
+            .alias(f"{c}={positive}")
+        )
+    return frame.select(out)
 
 
 def _sig(v: Any) -> Any:
@@ -66,7 +113,9 @@ class Segmenter:
         Fit the clusterer on at most this many customers and assign the rest;
         None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...).
     n_jobs : int or None, default None
-        Threads for the surrogate; None uses the cores actually available.
+        Threads for clustering and the surrogate; None uses the available cores not
+        busy with other work (1-minute load average), so a shared machine is not
+        oversubscribed.
     random_state : int, RandomState or None, default None
 
     Attributes
@@ -97,13 +146,24 @@ class Segmenter:
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
         "features": [InstanceOf((FeatureSet,), "a FeatureSet"), NONE],
-        "clusterer": [Options(("auto", *CLUSTERERS)),
-                      Check(lambda c: c is not None and not isinstance(c, str | int | float),
-                            "a scikit-learn-style estimator")],
+        "clusterer": [
+            Options(("auto", *CLUSTERERS)),
+            Check(
+                lambda c: c is not None and not isinstance(c, str | int | float),
+                "a scikit-learn-style estimator",
+            ),
+        ],
         "n_segments": [Interval(int, 2, 50), NONE],
-        "k_range": [Check(lambda r: len(r) == 2 and 2 <= int(r[0]) <= int(r[1]) <= 50
-                          and all(isinstance(v, int) for v in r),
-                          "a pair of ints (low, high) with 2 <= low <= high <= 50")],
+        "k_range": [
+            Check(
+                lambda r: (
+                    len(r) == 2
+                    and 2 <= int(r[0]) <= int(r[1]) <= 50
+                    and all(isinstance(v, int) for v in r)
+                ),
+                "a pair of ints (low, high) with 2 <= low <= high <= 50",
+            )
+        ],
         "id": [InstanceOf((str,), "a column name (str)")],
         "noise": [Options(("assign", "keep"))],
         "fidelity_threshold": [Interval(float, 0, 1)],
@@ -111,16 +171,29 @@ class Segmenter:
         "surrogate_max_rows": [Interval(int, 100, None)],
         "max_fit_rows": [Interval(int, 100, None), NONE],
         "n_jobs": [Interval(int, None, None), NONE],
-        "random_state": [Interval(int, 0, None), NONE,
-                         InstanceOf((np.random.RandomState,), "a RandomState")],
+        "random_state": [
+            Interval(int, 0, None),
+            NONE,
+            InstanceOf((np.random.RandomState,), "a RandomState"),
+        ],
     }
 
-    def __init__(self, features: FeatureSet | None = None, clusterer: Any = "auto",
-                 n_segments: int | None = None, *, k_range: tuple[int, int] = (2, 10),
-                 id: str = "customer_id", noise: str = "assign",  # noqa: A002
-                 fidelity_threshold: float = 0.9, shap_max_rows: int = 2000,
-                 surrogate_max_rows: int = 50_000, max_fit_rows: int | None = None,
-                 n_jobs: int | None = None, random_state: Any = None) -> None:
+    def __init__(
+        self,
+        features: FeatureSet | None = None,
+        clusterer: Any = "auto",
+        n_segments: int | None = None,
+        *,
+        k_range: tuple[int, int] = (2, 10),
+        id: str = "customer_id",
+        noise: str = "assign",
+        fidelity_threshold: float = 0.9,
+        shap_max_rows: int = 2000,
+        surrogate_max_rows: int = 50_000,
+        max_fit_rows: int | None = None,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+    ) -> None:
         self.features = features
         self.clusterer = clusterer
         self.n_segments = n_segments
@@ -134,8 +207,8 @@ class Segmenter:
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def get_params(self, deep: bool = False) -> dict[str, Any]:  # noqa: FBT001, FBT002, ARG002
-        """Constructor parameters (scikit-learn convention)."""
+    def get_params(self, deep: bool = False) -> dict[str, Any]:  # noqa: FBT001
+        """Return the constructor parameters (scikit-learn convention)."""
         return {k: getattr(self, k) for k in self._parameter_constraints}
 
     def set_params(self, **params: Any) -> Segmenter:
@@ -148,8 +221,14 @@ class Segmenter:
         return self
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, *, as_of: Any = None, outcomes: Any = None,
-            exclude: Sequence[str] = ()) -> Segmenter:
+    def fit(
+        self,
+        X: Any,
+        *,
+        as_of: Any = None,
+        outcomes: Any = None,
+        exclude: Sequence[str] = (),
+    ) -> Segmenter:
         """Discover and explain segments.
 
         Parameters
@@ -170,6 +249,14 @@ class Segmenter:
         self
         """
         validate_params("Segmenter", self.get_params(), self._parameter_constraints)
+        self.n_threads_ = resolve_n_jobs(self.n_jobs)
+        # One cap for every thread pool (scikit-learn's OpenMP, BLAS, LightGBM).
+        with threadpool_limits(limits=self.n_threads_):
+            return self._fit(X, as_of=as_of, outcomes=outcomes, exclude=exclude)
+
+    def _fit(
+        self, X: Any, *, as_of: Any, outcomes: Any, exclude: Sequence[str]
+    ) -> Segmenter:
         if not isinstance(self.clusterer, str):
             check_estimator_contract(self.clusterer)
         rng = check_random_state(self.random_state)
@@ -178,8 +265,10 @@ class Segmenter:
         n = frame.height
         min_rows = max(10, 2 * (self.n_segments or self.k_range[0]))
         if n < min_rows:
-            msg = (f"There are {n} customers; at least {min_rows} are needed to find "
-                   f"{self.n_segments or self.k_range[0]} or more segments.")
+            msg = (
+                f"There are {n} customers; at least {min_rows} are needed to find "
+                f"{self.n_segments or self.k_range[0]} or more segments."
+            )
             raise InputError(msg)
         feat = frame.drop(self.id)
         kinds = {m.name: m.kind for m in meta}
@@ -210,6 +299,7 @@ class Segmenter:
             "n_segments": self.n_segments_,
             "selection": selection_reason,
             "fit_rows": fit_rows,
+            "threads": self.n_threads_,
             "sampled_fit": fit_rows < n,
             "noise_share": float(raw_noise.mean()),
             "fidelity": self.fidelity_,
@@ -217,13 +307,20 @@ class Segmenter:
             "fidelity_threshold": self.fidelity_threshold,
             "shap_rows": self.shap_rows_,
             "warnings": self.warnings_,
-            "params": {k: (v if isinstance(v, int | float | str | tuple | type(None))
-                           else type(v).__name__) for k, v in self.get_params().items()},
+            "params": {
+                k: (
+                    v
+                    if isinstance(v, int | float | str | tuple | type(None))
+                    else type(v).__name__
+                )
+                for k, v in self.get_params().items()
+            },
         }
         return self
 
-    def _door(self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]
-              ) -> tuple[pl.DataFrame, list[FeatureMeta], pl.DataFrame | None]:
+    def _door(
+        self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]
+    ) -> tuple[pl.DataFrame, list[FeatureMeta], pl.DataFrame | None]:
         outcome_cols: list[str] = []
         outcome_frame = None
         if isinstance(outcomes, str):
@@ -235,8 +332,10 @@ class Segmenter:
             check_ids(outcome_frame, self.id, "outcomes table", unique=True)
         if isinstance(X, Mapping):
             if as_of is None:
-                msg = ("Raw tables need as_of=..., the cutoff date for features "
-                       "(e.g. as_of='2025-07-01').")
+                msg = (
+                    "Raw tables need as_of=..., the cutoff date for features "
+                    "(e.g. as_of='2025-07-01')."
+                )
                 raise InputError(msg)
             if outcome_cols:
                 msg = "With raw tables pass outcomes as a DataFrame keyed by the id."
@@ -245,12 +344,16 @@ class Segmenter:
             built = fs.build(X, as_of)
             self.feature_levels_ = built.levels
             self.input_kind_ = "tables"
-            frame = built.frame.rename({fs.id: self.id}) if fs.id != self.id \
+            frame = (
+                built.frame.rename({fs.id: self.id})
+                if fs.id != self.id
                 else built.frame
+            )
             meta = built.meta
         else:
             frame, table_outcomes, meta = prepare_table(
-                X, self.id, outcomes=outcome_cols, exclude=exclude)
+                X, self.id, outcomes=outcome_cols, exclude=exclude
+            )
             self.feature_levels_ = {}
             self.input_kind_ = "table"
             if table_outcomes is not None:
@@ -259,42 +362,63 @@ class Segmenter:
             feats = {m.name for m in meta}
             leak = [c for c in outcome_frame.columns if c in feats and c != self.id]
             if leak:
-                msg = (f"Outcome column(s) {leak} are also features; an outcome cannot "
-                       "explain itself. Drop them from the features or rename them.")
+                msg = (
+                    f"Outcome column(s) {leak} are also features; an outcome cannot "
+                    "explain itself. Drop them from the features or rename them."
+                )
                 raise InputError(msg)
         return frame, meta, outcome_frame
 
-    def _choose(self, Xp: np.ndarray, rng: np.random.RandomState
-                ) -> tuple[ClusterAdapter, str, str]:
+    def _choose(
+        self, Xp: np.ndarray, rng: np.random.RandomState
+    ) -> tuple[ClusterAdapter, str, str]:
         seed = int(rng.randint(2**31 - 1))
         self.candidates_ = None
         if not isinstance(self.clusterer, str):
-            adapter = SklearnAdapter(self.clusterer, n_clusters=self.n_segments,
-                                     random_state=seed)
+            adapter = SklearnAdapter(
+                self.clusterer, n_clusters=self.n_segments, random_state=seed
+            )
             return adapter, type(self.clusterer).__name__, "estimator given by the user"
         if self.clusterer != "auto":
             spec = CLUSTERERS[self.clusterer]
             k = self.n_segments or (6 if spec.needs_k else None)
-            why = ("given by the user" if self.n_segments or not spec.needs_k
-                   else "clusterer given, k defaulted to 6")
+            why = (
+                "given by the user"
+                if self.n_segments or not spec.needs_k
+                else "clusterer given, k defaulted to 6"
+            )
             if spec.needs_k and self.n_segments is None:
-                sel = sweep(Xp, [spec], range(self.k_range[0], self.k_range[1] + 1),
-                            random_state=seed)
+                sel = sweep(
+                    Xp,
+                    [spec],
+                    range(self.k_range[0], self.k_range[1] + 1),
+                    random_state=seed,
+                )
                 self.candidates_ = sel.candidates
                 k, why = sel.n_segments, "k chosen by " + sel.reason
             return spec.factory(n_clusters=k, random_state=seed), spec.name, why
         specs = [s for s in CLUSTERERS.values() if s.in_auto]
-        ks = ([self.n_segments] if self.n_segments
-              else list(range(self.k_range[0], self.k_range[1] + 1)))
+        ks = (
+            [self.n_segments]
+            if self.n_segments
+            else list(range(self.k_range[0], self.k_range[1] + 1))
+        )
         sel = sweep(Xp, specs, ks, random_state=seed)
         self.candidates_ = sel.candidates
         spec = CLUSTERERS[sel.clusterer]
-        return (spec.factory(n_clusters=sel.n_segments, random_state=seed), spec.name,
-                sel.reason)
+        return (
+            spec.factory(n_clusters=sel.n_segments, random_state=seed),
+            spec.name,
+            sel.reason,
+        )
 
-    def _cluster(self, adapter: ClusterAdapter, Xp: np.ndarray, name: str,
-                 rng: np.random.RandomState
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def _cluster(
+        self,
+        adapter: ClusterAdapter,
+        Xp: np.ndarray,
+        name: str,
+        rng: np.random.RandomState,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         n = Xp.shape[0]
         spec = CLUSTERERS.get(name)
         limit = self.max_fit_rows or (spec.max_fit_rows if spec else None)
@@ -307,12 +431,15 @@ class Segmenter:
         else:
             adapter.fit(Xp)
             labels = adapter.labels_.copy()
-            _, conf = adapter.assign(Xp) if adapter.native_assign else \
-                (None, np.ones(n))
+            _, conf = (
+                adapter.assign(Xp) if adapter.native_assign else (None, np.ones(n))
+            )
             fit_rows = n
         if adapter.n_segments_ < 1:
-            msg = (f"The clusterer {name} found no segment: it called all {n} customers "
-                   "noise. Try a smaller min_cluster_size or another clusterer.")
+            msg = (
+                f"The clusterer {name} found no segment: it called all {n} customers "
+                "noise. Try a smaller min_cluster_size or another clusterer."
+            )
             raise InputError(msg)
         raw_noise = labels < 0
         if raw_noise.any() and self.noise == "assign":
@@ -322,8 +449,13 @@ class Segmenter:
         return labels, conf, raw_noise, fit_rows
 
     # ------------------------------------------------------------ explain
-    def _explain(self, labels: np.ndarray, conf: np.ndarray, raw_noise: np.ndarray,
-                 rng: np.random.RandomState) -> None:
+    def _explain(
+        self,
+        labels: np.ndarray,
+        conf: np.ndarray,
+        raw_noise: np.ndarray,
+        rng: np.random.RandomState,
+    ) -> None:
         n = labels.size
         segs = sorted(int(s) for s in np.unique(labels[labels >= 0]))
         self.n_segments_ = len(segs)
@@ -336,10 +468,17 @@ class Segmenter:
         names = [c["name"] for c in cols]
         ok = labels >= 0
         if len(segs) >= 2:
-            sur = fit_surrogate(Xraw[ok], labels[ok], cat_idx,
-                                max_rows=self.surrogate_max_rows, n_jobs=self.n_jobs,
-                                random_state=rng)
-            idx = np.flatnonzero(ok)[stratified_sample(labels[ok], self.shap_max_rows, rng)]
+            sur = fit_surrogate(
+                Xraw[ok],
+                labels[ok],
+                cat_idx,
+                max_rows=self.surrogate_max_rows,
+                n_jobs=self.n_threads_,
+                random_state=rng,
+            )
+            idx = np.flatnonzero(ok)[
+                stratified_sample(labels[ok], self.shap_max_rows, rng)
+            ]
             sv = shap_values(sur, Xraw[idx])
             self.fidelity_, self.macro_f1_ = sur.fidelity, sur.macro_f1
             per_f1 = sur.per_segment_f1
@@ -353,10 +492,12 @@ class Segmenter:
             self.surrogate_ = None
         if self.fidelity_ < self.fidelity_threshold:
             weak = [s for s, f in per_f1.items() if f < self.fidelity_threshold]
-            msg = (f"Surrogate fidelity {self.fidelity_:.2f} is below "
-                   f"{self.fidelity_threshold:.2f}: explanations are unreliable for "
-                   f"segment(s) {weak}. The segments may not be separable on these "
-                   "features.")
+            msg = (
+                f"Surrogate fidelity {self.fidelity_:.2f} is below "
+                f"{self.fidelity_threshold:.2f}: explanations are unreliable for "
+                f"segment(s) {weak}. The segments may not be separable on these "
+                "features."
+            )
             self.warnings_.append(msg)
             warnings.warn(msg, SegdiscoverWarning, stacklevel=3)
         named = make_names(drivers, meta)
@@ -366,30 +507,62 @@ class Segmenter:
             size = int((labels == s).sum())
             name, name_features = named[s]
             text = narrative(name, size, size / n, n, drivers[s], meta, per_f1.get(s))
-            ds = [{**{k: _sig(d[k]) for k in ("feature", "direction", "importance",
-                                         "importance_share", "segment_median",
-                                         "segment_mean", "population_mean",
-                                         "population_median", "lift", "effect_size",
-                                         "effect_measure", "percentile_low",
-                                         "percentile_high", "passes")},
-                   "category": None if d["category"] is None else str(d["category"]),
-                   "label": meta[d["feature"]].label,
-                   "in_name": d["feature"] in name_features}
-                  for d in drivers[s]]
-            self.profiles_[s] = SegmentProfile(s, name, size, size / n, ds, text,
-                                               per_f1.get(s), meta)
-            rows.append({"segment_id": s, "name": name, "size": size, "share": size / n,
-                         "drivers": ds,
-                         "top_drivers": ", ".join(
-                             f"{d['feature']} {d['direction']}" for d in ds[:3]),
-                         "narrative": text, "fidelity_f1": per_f1.get(s),
-                         "noise_assigned": int((raw_noise & (labels == s)).sum())})
+            ds = [
+                {
+                    **{
+                        k: _sig(d[k])
+                        for k in (
+                            "feature",
+                            "direction",
+                            "importance",
+                            "importance_share",
+                            "segment_median",
+                            "segment_mean",
+                            "population_mean",
+                            "population_median",
+                            "lift",
+                            "effect_size",
+                            "effect_measure",
+                            "percentile_low",
+                            "percentile_high",
+                            "passes",
+                        )
+                    },
+                    "category": None if d["category"] is None else str(d["category"]),
+                    "label": meta[d["feature"]].label,
+                    "in_name": d["feature"] in name_features,
+                }
+                for d in drivers[s]
+            ]
+            self.profiles_[s] = SegmentProfile(
+                s, name, size, size / n, ds, text, per_f1.get(s), meta
+            )
+            rows.append(
+                {
+                    "segment_id": s,
+                    "name": name,
+                    "size": size,
+                    "share": size / n,
+                    "drivers": ds,
+                    "top_drivers": ", ".join(
+                        f"{d['feature']}={d['category']}"
+                        if d["category"] is not None
+                        else f"{d['feature']} {d['direction']}"
+                        for d in ds[:3]
+                    ),
+                    "narrative": text,
+                    "fidelity_f1": per_f1.get(s),
+                    "noise_assigned": int((raw_noise & (labels == s)).sum()),
+                }
+            )
         self.segments_ = pl.DataFrame(rows, infer_schema_length=None)
         self.labels_ = self.features_.select(self.id).with_columns(
             pl.Series("segment_id", labels, dtype=pl.Int64),
-            pl.Series("segment_name",
-                      [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
-                      dtype=pl.String),
+            pl.Series(
+                "segment_name",
+                [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
+                dtype=pl.String,
+            ),
             # Rounded: polars' parallel sums make features differ in the last ulp
             # between runs; outputs must be identical for the same data and seed.
             pl.Series("confidence", np.round(conf, 6), dtype=pl.Float64),
@@ -399,21 +572,32 @@ class Segmenter:
     def _outcome_means(self, outcomes: pl.DataFrame | None) -> pl.DataFrame | None:
         if outcomes is None:
             return None
-        cols = [c for c in outcomes.columns if c != self.id and
-                (outcomes.schema[c].is_numeric() or outcomes.schema[c] == pl.Boolean)]
+        outcomes = binary_outcomes(outcomes, self.id)
+        cols = [c for c in outcomes.columns if c != self.id]
         if not cols:
             return None
-        j = self.labels_.select(self.id, "segment_id").join(outcomes, on=self.id,
-                                                            how="left")
+        j = self.labels_.select(self.id, "segment_id").join(
+            outcomes, on=self.id, how="left"
+        )
         overall = {c: j.get_column(c).cast(pl.Float64).mean() for c in cols}
-        per = j.group_by("segment_id").agg(pl.col(c).cast(pl.Float64).mean() for c in cols)
+        per = j.group_by("segment_id").agg(
+            pl.col(c).cast(pl.Float64).mean() for c in cols
+        )
         rows = []
         for r in per.sort("segment_id").iter_rows(named=True):
             for c in cols:
-                rows.append({"segment_id": r["segment_id"], "outcome": c,
-                             "value": r[c], "overall": overall[c]})
+                rows.append(
+                    {
+                        "segment_id": r["segment_id"],
+                        "outcome": c,
+                        "value": r[c],
+                        "overall": overall[c],
+                    }
+                )
                 self.profiles_[r["segment_id"]].outcomes[c] = {
-                    "value": r[c], "overall": overall[c]}
+                    "value": r[c],
+                    "overall": overall[c],
+                }
         return pl.DataFrame(rows)
 
     # ------------------------------------------------------------ access
@@ -423,10 +607,12 @@ class Segmenter:
             raise NotFittedError(msg)
 
     def profile(self, segment_id: int) -> SegmentProfile:
-        """The profile card of one segment (HTML in notebooks, text when printed)."""
+        """Return one segment's profile card (HTML in notebooks, text when printed)."""
         self._check_fitted()
         if segment_id not in self.profiles_:
-            msg = (f"There is no segment {segment_id}; segments are "
-                   f"{sorted(self.profiles_)}.")
+            msg = (
+                f"There is no segment {segment_id}; segments are "
+                f"{sorted(self.profiles_)}."
+            )
             raise InputError(msg)
         return self.profiles_[segment_id]

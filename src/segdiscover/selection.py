@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import (
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
 from sklearn.utils import check_random_state
 
 from segdiscover.clusterers import ClustererSpec
@@ -36,23 +40,40 @@ class Selection:
     reason: str
 
 
-def _score(X: np.ndarray, labels: np.ndarray, score_idx: np.ndarray) -> dict[str, float]:
+def _score(
+    X: np.ndarray, labels: np.ndarray, score_idx: np.ndarray
+) -> dict[str, float]:
     ok = labels >= 0
     k = len(np.unique(labels[ok]))
     if k < 2:
-        return {"silhouette": float("nan"), "calinski_harabasz": float("nan"),
-                "davies_bouldin": float("nan")}
+        return {
+            "silhouette": float("nan"),
+            "calinski_harabasz": float("nan"),
+            "davies_bouldin": float("nan"),
+        }
     s_idx = score_idx[ok[score_idx]]
-    sil = (silhouette_score(X[s_idx], labels[s_idx])
-           if len(np.unique(labels[s_idx])) > 1 else float("nan"))
-    return {"silhouette": float(sil),
-            "calinski_harabasz": float(calinski_harabasz_score(X[ok], labels[ok])),
-            "davies_bouldin": float(davies_bouldin_score(X[ok], labels[ok]))}
+    sil = (
+        silhouette_score(X[s_idx], labels[s_idx])
+        if len(np.unique(labels[s_idx])) > 1
+        else float("nan")
+    )
+    return {
+        "silhouette": float(sil),
+        "calinski_harabasz": float(calinski_harabasz_score(X[ok], labels[ok])),
+        "davies_bouldin": float(davies_bouldin_score(X[ok], labels[ok])),
+    }
 
 
-def sweep(X: np.ndarray, specs: Sequence[ClustererSpec], ks: Sequence[int], *,
-          random_state: Any = None, max_rows: int = 20_000, score_rows: int = 3_000,
-          min_share: float = 0.01) -> Selection:
+def sweep(
+    X: np.ndarray,
+    specs: Sequence[ClustererSpec],
+    ks: Sequence[int],
+    *,
+    random_state: Any = None,
+    max_rows: int = 20_000,
+    score_rows: int = 3_000,
+    min_share: float = 0.01,
+) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
     Examples
@@ -65,20 +86,27 @@ def sweep(X: np.ndarray, specs: Sequence[ClustererSpec], ks: Sequence[int], *,
     """
     rng = check_random_state(random_state)
     n = X.shape[0]
-    fit_idx = np.sort(rng.choice(n, max_rows, replace=False)) if n > max_rows \
+    fit_idx = (
+        np.sort(rng.choice(n, max_rows, replace=False))
+        if n > max_rows
         else np.arange(n)
+    )
     Xs = X[fit_idx]
-    score_idx = np.sort(rng.choice(len(fit_idx), min(score_rows, len(fit_idx)),
-                                   replace=False))
+    score_idx = np.sort(
+        rng.choice(len(fit_idx), min(score_rows, len(fit_idx)), replace=False)
+    )
     seed = int(rng.randint(2**31 - 1))
     rows = []
     for order, spec in enumerate(specs):
-        for k in (ks if spec.needs_k else [None]):
+        for k in ks if spec.needs_k else [None]:
             if k is not None and k >= len(fit_idx):
                 continue
             if spec.max_fit_rows is not None and len(fit_idx) > spec.max_fit_rows:
-                sub = np.sort(check_random_state(seed).choice(
-                    len(fit_idx), spec.max_fit_rows, replace=False))
+                sub = np.sort(
+                    check_random_state(seed).choice(
+                        len(fit_idx), spec.max_fit_rows, replace=False
+                    )
+                )
             else:
                 sub = None
             t0 = time.perf_counter()
@@ -93,17 +121,26 @@ def sweep(X: np.ndarray, specs: Sequence[ClustererSpec], ks: Sequence[int], *,
             secs = time.perf_counter() - t0
             ok = labels >= 0
             counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
-            rows.append({"clusterer": spec.name, "order": order,
-                         "n_segments": int(adapter.n_segments_),
-                         "k_requested": k, **_score(Xs, labels, score_idx),
-                         "min_share": float(counts.min() / len(labels)),
-                         "noise_share": float((~ok).mean()), "fit_seconds": secs})
+            rows.append(
+                {
+                    "clusterer": spec.name,
+                    "order": order,
+                    "n_segments": int(adapter.n_segments_),
+                    "k_requested": k,
+                    **_score(Xs, labels, score_idx),
+                    "min_share": float(counts.min() / len(labels)),
+                    "noise_share": float((~ok).mean()),
+                    "fit_seconds": secs,
+                }
+            )
     table = pl.DataFrame(rows)
     return _pick(table, min_share)
 
 
 def _pick(table: pl.DataFrame, min_share: float) -> Selection:
-    usable = table.filter(pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2))
+    usable = table.filter(
+        pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2)
+    )
     big = usable.filter(pl.col("min_share") >= min_share)
     note = ""
     if big.height:
@@ -112,13 +149,21 @@ def _pick(table: pl.DataFrame, min_share: float) -> Selection:
         note = f" (every candidate has a segment under {min_share:.0%} of customers)"
     best = usable["silhouette"].max()
     near = usable.filter(pl.col("silhouette") >= best - 0.005).sort(
-        ["n_segments", "order"])
+        ["n_segments", "order"]
+    )
     row = near.row(0, named=True)
-    reason = (f"highest silhouette ({row['silhouette']:.3f}) among "
-              f"{usable.height} candidates with every segment >= {min_share:.0%} "
-              f"of customers{note}; ties within 0.005 go to fewer segments")
-    chosen = (pl.col("clusterer") == row["clusterer"]) & \
-        (pl.col("n_segments") == row["n_segments"])
+    reason = (
+        f"highest silhouette ({row['silhouette']:.3f}) among "
+        f"{usable.height} candidates with every segment >= {min_share:.0%} "
+        f"of customers{note}; ties within 0.005 go to fewer segments"
+    )
+    chosen = (pl.col("clusterer") == row["clusterer"]) & (
+        pl.col("n_segments") == row["n_segments"]
+    )
     table = table.with_columns(chosen.alias("chosen")).drop("order")
-    return Selection(candidates=table, clusterer=row["clusterer"],
-                     n_segments=int(row["n_segments"]), reason=reason)
+    return Selection(
+        candidates=table,
+        clusterer=row["clusterer"],
+        n_segments=int(row["n_segments"]),
+        reason=reason,
+    )

@@ -4,5 +4,10 @@ from segdiscover.clusterers._base import ClusterAdapter, ClustererSpec
 from segdiscover.clusterers._registry import CLUSTERERS
 from segdiscover.clusterers.sklearn_any import SklearnAdapter, check_estimator_contract
 
-__all__ = ["CLUSTERERS", "ClusterAdapter", "ClustererSpec", "SklearnAdapter",
-           "check_estimator_contract"]
+__all__ = [
+    "CLUSTERERS",
+    "ClusterAdapter",
+    "ClustererSpec",
+    "SklearnAdapter",
+    "check_estimator_contract",
+]

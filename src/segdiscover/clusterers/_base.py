@@ -97,8 +97,11 @@ class ClusterAdapter:
         self.labels_ = self._map(raw)
         k = len(order)
         self.n_segments_ = k
-        self.centroids_ = np.vstack([X[self.labels_ == i].mean(0) for i in range(k)]) \
-            if k else np.zeros((0, X.shape[1]))
+        self.centroids_ = (
+            np.vstack([X[self.labels_ == i].mean(0) for i in range(k)])
+            if k
+            else np.zeros((0, X.shape[1]))
+        )
         if not self.native_assign and k:
             self._fit_fallback(X, self.labels_, rng)
         return self
@@ -109,8 +112,9 @@ class ClusterAdapter:
             out[raw == r] = lab
         return out
 
-    def _fit_fallback(self, X: np.ndarray, labels: np.ndarray,
-                      rng: np.random.RandomState) -> None:
+    def _fit_fallback(
+        self, X: np.ndarray, labels: np.ndarray, rng: np.random.RandomState
+    ) -> None:
         keep = np.flatnonzero(labels >= 0)
         if keep.size > FALLBACK_REFERENCE_ROWS:
             keep = np.sort(rng.choice(keep, FALLBACK_REFERENCE_ROWS, replace=False))
@@ -123,11 +127,12 @@ class ClusterAdapter:
             k = int(min(15, len(self.reference_labels_)))
             # Distance weights: a fitted customer (distance 0) gets its own label back.
             self._knn_ = KNeighborsClassifier(n_neighbors=k, weights="distance").fit(
-                self.reference_X_, self.reference_labels_)
+                self.reference_X_, self.reference_labels_
+            )
         return self._knn_
 
     def assign(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return labels (``0..k-1``, ``-1`` only for noise) and confidence in [0, 1]."""
+        """Return labels (``0..k-1``, ``-1`` only for noise) and confidence."""
         if not hasattr(self, "labels_"):
             msg = f"{type(self).__name__} is not fitted yet; call fit first."
             raise NotFittedError(msg)

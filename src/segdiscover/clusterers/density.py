@@ -30,9 +30,14 @@ class HDBSCANAdapter(ClusterAdapter):
 
     native_assign = False
 
-    def __init__(self, n_clusters: int | None = None, random_state: Any = None,
-                 min_cluster_size: int | None = None, min_samples: int | None = None,
-                 n_components: int = 5) -> None:
+    def __init__(
+        self,
+        n_clusters: int | None = None,
+        random_state: Any = None,
+        min_cluster_size: int | None = None,
+        min_samples: int | None = None,
+        n_components: int = 5,
+    ) -> None:
         super().__init__(n_clusters, random_state)
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
@@ -53,10 +58,12 @@ class HDBSCANAdapter(ClusterAdapter):
             # hdbscan calls sklearn APIs that warn about renamed arguments.
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            model = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=self.min_samples,
-                                    core_dist_n_jobs=1).fit(Z)
+            model = hdbscan.HDBSCAN(
+                min_cluster_size=mcs, min_samples=self.min_samples, core_dist_n_jobs=1
+            ).fit(Z)
         return model.labels_
 
-    def _fit_fallback(self, X: np.ndarray, labels: np.ndarray,
-                      rng: np.random.RandomState) -> None:
+    def _fit_fallback(
+        self, X: np.ndarray, labels: np.ndarray, rng: np.random.RandomState
+    ) -> None:
         super()._fit_fallback(X, labels, rng)

@@ -29,15 +29,23 @@ class BirchAdapter(ClusterAdapter):
     Deterministic for a given row order (it has no random state).
     """
 
-    def __init__(self, n_clusters: int | None = 6, random_state: Any = None,
-                 threshold: float = 1.5, branching_factor: int = 50) -> None:
+    def __init__(
+        self,
+        n_clusters: int | None = 6,
+        random_state: Any = None,
+        threshold: float = 1.5,
+        branching_factor: int = 50,
+    ) -> None:
         super().__init__(n_clusters, random_state)
         self.threshold = threshold
         self.branching_factor = branching_factor
 
     def _fit_raw(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-        self.model_ = Birch(n_clusters=self.n_clusters, threshold=self.threshold,
-                            branching_factor=self.branching_factor).fit(X)
+        self.model_ = Birch(
+            n_clusters=self.n_clusters,
+            threshold=self.threshold,
+            branching_factor=self.branching_factor,
+        ).fit(X)
         return self.model_.labels_
 
     def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

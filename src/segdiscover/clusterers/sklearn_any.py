@@ -18,10 +18,14 @@ def check_estimator_contract(estimator: Any) -> None:
     ``labels_`` attribute or a ``fit_predict`` method.
     """
     name = type(estimator).__name__
-    missing = [m for m in ("fit", "get_params") if not callable(getattr(estimator, m, None))]
+    missing = [
+        m for m in ("fit", "get_params") if not callable(getattr(estimator, m, None))
+    ]
     if missing:
-        msg = (f"The clusterer {name} lacks {', '.join(missing)}; pass a scikit-learn-"
-               "style estimator (with fit and get_params) or a registered name.")
+        msg = (
+            f"The clusterer {name} lacks {', '.join(missing)}; pass a scikit-learn-"
+            "style estimator (with fit and get_params) or a registered name."
+        )
         raise InvalidParameterError(msg)
 
 
@@ -32,8 +36,12 @@ class SklearnAdapter(ClusterAdapter):
     fallback. Negative labels are treated as noise.
     """
 
-    def __init__(self, estimator: Any = None, n_clusters: int | None = None,
-                 random_state: Any = None) -> None:
+    def __init__(
+        self,
+        estimator: Any = None,
+        n_clusters: int | None = None,
+        random_state: Any = None,
+    ) -> None:
         super().__init__(n_clusters, random_state)
         self.estimator = estimator
 
@@ -56,13 +64,17 @@ class SklearnAdapter(ClusterAdapter):
                 labels = est.predict(X)
             else:
                 name = type(est).__name__
-                msg = (f"The clusterer {name} has no labels_ after fit and no predict; "
-                       "segdiscover cannot read its segments.")
+                msg = (
+                    f"The clusterer {name} has no labels_ after fit and no predict; "
+                    "segdiscover cannot read its segments."
+                )
                 raise InvalidParameterError(msg)
         labels = np.asarray(labels)
         if labels.shape != (X.shape[0],):
-            msg = (f"The clusterer {type(est).__name__} gave {labels.shape} labels "
-                   f"for {X.shape[0]} rows.")
+            msg = (
+                f"The clusterer {type(est).__name__} gave {labels.shape} labels "
+                f"for {X.shape[0]} rows."
+            )
             raise InvalidParameterError(msg)
         self.model_ = est
         return labels.astype(np.int64)
@@ -71,8 +83,9 @@ class SklearnAdapter(ClusterAdapter):
         labels = np.asarray(self.model_.predict(X)).astype(np.int64)
         if callable(getattr(self.model_, "predict_proba", None)):
             conf = np.asarray(self.model_.predict_proba(X)).max(1)
-        elif callable(getattr(self.model_, "transform", None)) and \
-                hasattr(self.model_, "cluster_centers_"):
+        elif callable(getattr(self.model_, "transform", None)) and hasattr(
+            self.model_, "cluster_centers_"
+        ):
             from segdiscover.clusterers._base import margin_confidence
 
             conf = margin_confidence(self.model_.transform(X))

@@ -19,16 +19,39 @@ import polars as pl
 from segdiscover._params import Interval, validate_params
 
 CHANNELS = ("web", "mobile", "phone", "sales_rep", "marketplace")
-CATEGORIES = ("office", "it", "furniture", "cleaning", "catering", "safety",
-              "print", "packaging", "lab", "medical")
-INDUSTRIES = ("retail", "hospitality", "manufacturing", "finance", "healthcare",
-              "government", "education", "tech")
+CATEGORIES = (
+    "office",
+    "it",
+    "furniture",
+    "cleaning",
+    "catering",
+    "safety",
+    "print",
+    "packaging",
+    "lab",
+    "medical",
+)
+INDUSTRIES = (
+    "retail",
+    "hospitality",
+    "manufacturing",
+    "finance",
+    "healthcare",
+    "government",
+    "education",
+    "tech",
+)
 REGIONS = ("north", "south", "east", "west", "central")
 SEVERITIES = ("low", "medium", "high", "critical")
 TOPICS = ("billing", "delivery", "returns", "technical", "onboarding", "compliance")
 TICKET_COST = {"low": 15.0, "medium": 30.0, "high": 60.0, "critical": 120.0}
-ORDER_COST = {"web": 1.0, "mobile": 1.0, "phone": 8.0, "sales_rep": 25.0,
-              "marketplace": 3.0}
+ORDER_COST = {
+    "web": 1.0,
+    "mobile": 1.0,
+    "phone": 8.0,
+    "sales_rep": 25.0,
+    "marketplace": 3.0,
+}
 
 
 @dataclass(frozen=True)
@@ -59,41 +82,183 @@ class Archetype:
 
 #: The planted segments, in the order ``n_segments`` takes them.
 ARCHETYPES: tuple[Archetype, ...] = (
-    Archetype("frequent_small_orders", 0.22, 6.0, 25, 0.30, 0.10, 0.03, 0.05, 0.10, 8,
-              0.05, (0.55, 0.40, 0.02, 0.0, 0.03), 3, 0.08, 20,
-              features=(("orders_per_month", "+"), ("avg_basket", "-"),
-                        ("active_days_90d", "+"))),
-    Archetype("bulk_monthly_buyers", 0.18, 1.0, 900, 0.22, 0.05, 0.02, 0.10, 0.10, 12,
-              0.05, (0.62, 0.05, 0.25, 0.03, 0.05), 6, 0.06, 200,
-              features=(("avg_basket", "+"), ("category_breadth", "+"),
-                        ("share_phone", "+"))),
-    Archetype("promo_driven_returners", 0.15, 2.5, 60, 0.12, 0.75, 0.30, 0.60, 0.15, 20,
-              0.15, (0.20, 0.20, 0.05, 0.0, 0.55), 4, 0.30, 15,
-              topics=(0.2, 0.2, 0.4, 0.1, 0.05, 0.05),
-              features=(("discount_share", "+"), ("return_rate", "+"),
-                        ("share_marketplace", "+"), ("margin_rate", "-"))),
-    Archetype("vip_premium", 0.10, 2.0, 400, 0.48, 0.03, 0.03, 0.50, 0.45, 4, 0.05,
-              (0.25, 0.15, 0.50, 0.05, 0.05), 8, 0.04, 300,
-              features=(("margin_rate", "+"), ("high_severity_share", "+"),
-                        ("share_phone", "+"), ("revenue_365d", "+"))),
-    Archetype("self_serve", 0.20, 1.2, 45, 0.35, 0.10, 0.04, 0.02, 0.05, 6, 0.02,
-              (0.38, 0.57, 0.0, 0.0, 0.05), 1.5, 0.12, 10,
-              features=(("tickets_per_month", "-"), ("share_mobile", "+"),
-                        ("category_breadth", "-"))),
-    Archetype("compliance_sales_led", 0.08, 0.5, 3000, 0.28, 0.02, 0.01, 0.40, 0.50, 72,
-              0.25, (0.05, 0.0, 0.15, 0.80, 0.0), 5, 0.03, 2000,
-              industries=(0.02, 0.02, 0.1, 0.3, 0.3, 0.2, 0.04, 0.02),
-              topics=(0.15, 0.1, 0.05, 0.2, 0.1, 0.4),
-              features=(("share_sales_rep", "+"), ("median_resolution_hours", "+"),
-                        ("avg_basket", "+"), ("orders_per_month", "-"))),
-    Archetype("lapsing", 0.09, 1.5, 80, 0.30, 0.15, 0.05, 0.10, 0.15, 10, 0.05,
-              (0.45, 0.35, 0.1, 0.0, 0.10), 3, 0.55, 25, lapsed=True,
-              features=(("recency_days", "+"), ("active_days_90d", "-"),
-                        ("activity_trend", "-"))),
-    Archetype("new_onboarding", 0.07, 3.0, 120, 0.30, 0.10, 0.03, 0.90, 0.15, 10, 0.10,
-              (0.50, 0.30, 0.15, 0.0, 0.05), 3, 0.20, 40, new=True,
-              topics=(0.1, 0.1, 0.05, 0.15, 0.55, 0.05),
-              features=(("tenure_days", "-"), ("tickets_per_month", "+"))),
+    Archetype(
+        "frequent_small_orders",
+        0.22,
+        6.0,
+        25,
+        0.30,
+        0.10,
+        0.03,
+        0.05,
+        0.10,
+        8,
+        0.05,
+        (0.55, 0.40, 0.02, 0.0, 0.03),
+        3,
+        0.08,
+        20,
+        features=(
+            ("orders_per_month", "+"),
+            ("avg_basket", "-"),
+            ("active_days_90d", "+"),
+        ),
+    ),
+    Archetype(
+        "bulk_monthly_buyers",
+        0.18,
+        1.0,
+        900,
+        0.22,
+        0.05,
+        0.02,
+        0.10,
+        0.10,
+        12,
+        0.05,
+        (0.62, 0.05, 0.25, 0.03, 0.05),
+        6,
+        0.06,
+        200,
+        features=(("avg_basket", "+"), ("category_breadth", "+"), ("share_phone", "+")),
+    ),
+    Archetype(
+        "promo_driven_returners",
+        0.15,
+        2.5,
+        60,
+        0.12,
+        0.75,
+        0.30,
+        0.60,
+        0.15,
+        20,
+        0.15,
+        (0.20, 0.20, 0.05, 0.0, 0.55),
+        4,
+        0.30,
+        15,
+        topics=(0.2, 0.2, 0.4, 0.1, 0.05, 0.05),
+        features=(
+            ("discount_share", "+"),
+            ("return_rate", "+"),
+            ("share_marketplace", "+"),
+            ("margin_rate", "-"),
+        ),
+    ),
+    Archetype(
+        "vip_premium",
+        0.10,
+        2.0,
+        400,
+        0.48,
+        0.03,
+        0.03,
+        0.50,
+        0.45,
+        4,
+        0.05,
+        (0.25, 0.15, 0.50, 0.05, 0.05),
+        8,
+        0.04,
+        300,
+        features=(
+            ("margin_rate", "+"),
+            ("high_severity_share", "+"),
+            ("share_phone", "+"),
+            ("revenue_365d", "+"),
+        ),
+    ),
+    Archetype(
+        "self_serve",
+        0.20,
+        1.2,
+        45,
+        0.35,
+        0.10,
+        0.04,
+        0.02,
+        0.05,
+        6,
+        0.02,
+        (0.38, 0.57, 0.0, 0.0, 0.05),
+        1.5,
+        0.12,
+        10,
+        features=(
+            ("tickets_per_month", "-"),
+            ("share_mobile", "+"),
+            ("category_breadth", "-"),
+        ),
+    ),
+    Archetype(
+        "compliance_sales_led",
+        0.08,
+        0.5,
+        3000,
+        0.28,
+        0.02,
+        0.01,
+        0.40,
+        0.50,
+        72,
+        0.25,
+        (0.05, 0.0, 0.15, 0.80, 0.0),
+        5,
+        0.03,
+        2000,
+        industries=(0.02, 0.02, 0.1, 0.3, 0.3, 0.2, 0.04, 0.02),
+        topics=(0.15, 0.1, 0.05, 0.2, 0.1, 0.4),
+        features=(
+            ("share_sales_rep", "+"),
+            ("median_resolution_hours", "+"),
+            ("avg_basket", "+"),
+            ("orders_per_month", "-"),
+        ),
+    ),
+    Archetype(
+        "lapsing",
+        0.09,
+        1.5,
+        80,
+        0.30,
+        0.15,
+        0.05,
+        0.10,
+        0.15,
+        10,
+        0.05,
+        (0.45, 0.35, 0.1, 0.0, 0.10),
+        3,
+        0.55,
+        25,
+        lapsed=True,
+        features=(
+            ("recency_days", "+"),
+            ("active_days_90d", "-"),
+            ("activity_trend", "-"),
+        ),
+    ),
+    Archetype(
+        "new_onboarding",
+        0.07,
+        3.0,
+        120,
+        0.30,
+        0.10,
+        0.03,
+        0.90,
+        0.15,
+        10,
+        0.10,
+        (0.50, 0.30, 0.15, 0.0, 0.05),
+        3,
+        0.20,
+        40,
+        new=True,
+        topics=(0.1, 0.1, 0.05, 0.15, 0.55, 0.05),
+        features=(("tenure_days", "-"), ("tickets_per_month", "+")),
+    ),
 )
 
 
@@ -143,7 +308,7 @@ def _separate(values: np.ndarray, separation: float, *, kind: str) -> np.ndarray
     return 1 / (1 + np.exp(-z))
 
 
-def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
+def make_customers(
     n_customers: int = 20_000,
     n_segments: int = 6,
     *,
@@ -152,7 +317,7 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     noise: float = 1.0,
     history_days: int = 400,
     outcome_days: int = 90,
-    as_of: dt.date | dt.datetime = dt.datetime(2025, 7, 1),  # noqa: B008 - immutable
+    as_of: dt.date | dt.datetime = dt.datetime(2025, 7, 1),
     null_rate: float = 0.04,
 ) -> CustomerData:
     """Generate related customer tables with planted segments and outcomes.
@@ -194,17 +359,26 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     """
     validate_params(
         "make_customers",
-        {"n_customers": n_customers, "n_segments": n_segments, "separation": separation,
-         "noise": noise, "history_days": history_days, "outcome_days": outcome_days,
-         "null_rate": null_rate, "seed": seed},
-        {"n_customers": [Interval(int, 10, None)],
-         "n_segments": [Interval(int, 2, len(ARCHETYPES))],
-         "separation": [Interval(float, 0, 10, "right")],
-         "noise": [Interval(float, 0, 10)],
-         "history_days": [Interval(int, 100, 3650)],
-         "outcome_days": [Interval(int, 1, 730)],
-         "null_rate": [Interval(float, 0, 0.5)],
-         "seed": [Interval(int, 0, None)]},
+        {
+            "n_customers": n_customers,
+            "n_segments": n_segments,
+            "separation": separation,
+            "noise": noise,
+            "history_days": history_days,
+            "outcome_days": outcome_days,
+            "null_rate": null_rate,
+            "seed": seed,
+        },
+        {
+            "n_customers": [Interval(int, 10, None)],
+            "n_segments": [Interval(int, 2, len(ARCHETYPES))],
+            "separation": [Interval(float, 0, 10, "right")],
+            "noise": [Interval(float, 0, 10)],
+            "history_days": [Interval(int, 100, 3650)],
+            "outcome_days": [Interval(int, 1, 730)],
+            "null_rate": [Interval(float, 0, 0.5)],
+            "seed": [Interval(int, 0, None)],
+        },
     )
     rng = np.random.default_rng(seed)
     if not isinstance(as_of, dt.datetime):
@@ -226,17 +400,27 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     sd = 0.3 * noise
     rate = param("orders_per_month", "log") * np.exp(rng.normal(0, sd, n))
     basket = param("basket", "log") * np.exp(rng.normal(0, sd, n))
-    margin_rate = np.clip(param("margin_rate", "logit") + rng.normal(0, 0.03 * noise, n),
-                          0.01, 0.9)
-    discount_p = np.clip(param("discount_p", "logit") + rng.normal(0, 0.04 * noise, n), 0, 1)
-    return_p = np.clip(param("return_p", "logit") + rng.normal(0, 0.02 * noise, n), 0, 1)
+    margin_rate = np.clip(
+        param("margin_rate", "logit") + rng.normal(0, 0.03 * noise, n), 0.01, 0.9
+    )
+    discount_p = np.clip(
+        param("discount_p", "logit") + rng.normal(0, 0.04 * noise, n), 0, 1
+    )
+    return_p = np.clip(
+        param("return_p", "logit") + rng.normal(0, 0.02 * noise, n), 0, 1
+    )
     ticket_rate = param("tickets_per_month", "log") * np.exp(rng.normal(0, sd, n))
-    high_p = np.clip(param("high_sev_p", "logit") + rng.normal(0, 0.04 * noise, n), 0, 1)
+    high_p = np.clip(
+        param("high_sev_p", "logit") + rng.normal(0, 0.04 * noise, n), 0, 1
+    )
     res_hours = param("resolution_hours", "log") * np.exp(rng.normal(0, sd, n))
-    reopen_p = np.clip(param("reopen_p", "logit") + rng.normal(0, 0.02 * noise, n), 0, 1)
+    reopen_p = np.clip(
+        param("reopen_p", "logit") + rng.normal(0, 0.02 * noise, n), 0, 1
+    )
     churn_p = param("churn_p", "logit")
-    breadth = np.clip(1 + rng.poisson(param("breadth", "log") - 1 + 1e-9), 1,
-                      len(CATEGORIES))
+    breadth = np.clip(
+        1 + rng.poisson(param("breadth", "log") - 1 + 1e-9), 1, len(CATEGORIES)
+    )
     size_med = param("company_size", "log")
 
     # Channel mix: a Dirichlet around the segment's mix; separation acts on the logit
@@ -282,25 +466,31 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     perm = np.argsort(rng.random((n, len(CATEGORIES))), axis=1)
     cat_idx = perm[oc, (rng.random(m) * breadth[oc]).astype(int)]
     order_rank = np.argsort(o_day, kind="stable")
-    orders = pl.DataFrame({
-        "order_id": np.arange(1, m + 1, dtype=np.int64),
-        "customer_id": ids[oc][order_rank],
-        "ts": at(o_day)[order_rank],
-        "amount": np.round(amount, 2)[order_rank],
-        "margin": np.round(margin, 2)[order_rank],
-        "discount": np.round(discount, 2)[order_rank],
-        "returned": returned[order_rank],
-        "category": np.array(CATEGORIES)[cat_idx][order_rank],
-        "channel": np.array(CHANNELS)[channel_idx][order_rank],
-    })
+    orders = pl.DataFrame(
+        {
+            "order_id": np.arange(1, m + 1, dtype=np.int64),
+            "customer_id": ids[oc][order_rank],
+            "ts": at(o_day)[order_rank],
+            "amount": np.round(amount, 2)[order_rank],
+            "margin": np.round(margin, 2)[order_rank],
+            "discount": np.round(discount, 2)[order_rank],
+            "returned": returned[order_rank],
+            "category": np.array(CATEGORIES)[cat_idx][order_rank],
+            "channel": np.array(CHANNELS)[channel_idx][order_rank],
+        }
+    )
 
     # ---- tickets
     n_tix = rng.poisson(ticket_rate * np.maximum(months, 0.1))
     tc = np.repeat(np.arange(n), n_tix)
     t = tc.size
-    t_day = start[tc] + rng.random(t) * (np.maximum(stop[tc], start[tc] + 3) - start[tc])
+    t_day = start[tc] + rng.random(t) * (
+        np.maximum(stop[tc], start[tc] + 3) - start[tc]
+    )
     high = rng.random(t) < high_p[tc]
-    sev_idx = np.where(high, 2 + (rng.random(t) < 0.3), (rng.random(t) < 0.4).astype(int))
+    sev_idx = np.where(
+        high, 2 + (rng.random(t) < 0.3), (rng.random(t) < 0.4).astype(int)
+    )
     hours = res_hours[tc] * np.exp(rng.normal(0, 0.5, t))
     topic_p = np.array([a.topics for a in arch], dtype=float)
     topic_p = topic_p / topic_p.sum(1, keepdims=True)
@@ -308,39 +498,54 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     topic_idx = np.minimum(topic_idx, len(TOPICS) - 1)
     resolved_day = t_day + hours / 24
     unresolved = rng.random(t) < 0.02
-    tickets = pl.DataFrame({
-        "ticket_id": np.arange(1, t + 1, dtype=np.int64),
-        "customer_id": ids[tc],
-        "opened": at(t_day),
-        "resolved": at(resolved_day),
-        "severity": np.array(SEVERITIES)[sev_idx],
-        "topic": np.array(TOPICS)[topic_idx],
-        "reopened": rng.random(t) < reopen_p[tc],
-    }).with_columns(
-        pl.when(pl.Series(unresolved)).then(None).otherwise(pl.col("resolved"))
-        .alias("resolved")
-    ).sort("opened", "ticket_id")
+    tickets = (
+        pl.DataFrame(
+            {
+                "ticket_id": np.arange(1, t + 1, dtype=np.int64),
+                "customer_id": ids[tc],
+                "opened": at(t_day),
+                "resolved": at(resolved_day),
+                "severity": np.array(SEVERITIES)[sev_idx],
+                "topic": np.array(TOPICS)[topic_idx],
+                "reopened": rng.random(t) < reopen_p[tc],
+            }
+        )
+        .with_columns(
+            pl.when(pl.Series(unresolved))
+            .then(None)
+            .otherwise(pl.col("resolved"))
+            .alias("resolved")
+        )
+        .sort("opened", "ticket_id")
+    )
 
     # ---- customers
-    ind_p = np.array([a.industries or (1 / len(INDUSTRIES),) * len(INDUSTRIES)
-                      for a in arch], dtype=float)
+    ind_p = np.array(
+        [a.industries or (1 / len(INDUSTRIES),) * len(INDUSTRIES) for a in arch],
+        dtype=float,
+    )
     ind_idx = (rng.random(n)[:, None] > np.cumsum(ind_p, 1)[seg]).sum(1)
     ind_idx = np.minimum(ind_idx, len(INDUSTRIES) - 1)
     industry = np.array(INDUSTRIES, dtype=object)[ind_idx]
     industry[rng.random(n) < null_rate / 2] = None
-    csize = np.maximum(1, np.round(size_med * np.exp(rng.normal(0, 0.8, n)))).astype(float)
+    csize = np.maximum(1, np.round(size_med * np.exp(rng.normal(0, 0.8, n)))).astype(
+        float
+    )
     csize[rng.random(n) < null_rate] = np.nan
-    customers = pl.DataFrame({
-        "customer_id": ids,
-        "signup_date": at(signup).astype("datetime64[D]"),
-        "industry": pl.Series(industry.tolist(), dtype=pl.String),
-        "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
-        "company_size": pl.Series(csize).fill_nan(None).cast(pl.Int64),
-    })
+    customers = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_date": at(signup).astype("datetime64[D]"),
+            "industry": pl.Series(industry.tolist(), dtype=pl.String),
+            "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
+            "company_size": pl.Series(csize).fill_nan(None).cast(pl.Int64),
+        }
+    )
 
     outcomes = _outcomes(customers, orders, tickets, as_of, outcome_days, churned)
-    truth = pl.DataFrame({"customer_id": ids,
-                          "segment": np.array([a.name for a in arch])[seg]})
+    truth = pl.DataFrame(
+        {"customer_id": ids, "segment": np.array([a.name for a in arch])[seg]}
+    )
     return CustomerData(
         tables={"customers": customers, "orders": orders, "tickets": tickets},
         as_of=as_of,
@@ -351,21 +556,39 @@ def make_customers(  # noqa: PLR0913 - a generator is configured by its knobs
     )
 
 
-def _outcomes(customers: pl.DataFrame, orders: pl.DataFrame, tickets: pl.DataFrame,
-              as_of: dt.datetime, days: int, churned: np.ndarray) -> pl.DataFrame:
+def _outcomes(
+    customers: pl.DataFrame,
+    orders: pl.DataFrame,
+    tickets: pl.DataFrame,
+    as_of: dt.datetime,
+    days: int,
+    churned: np.ndarray,
+) -> pl.DataFrame:
     """Measure outcomes from the events in (as_of, as_of + days]."""
     end = as_of + dt.timedelta(days=days)
-    o = (orders.filter((pl.col("ts") >= as_of) & (pl.col("ts") < end))
-         .with_columns(pl.col("channel").replace_strict(ORDER_COST, return_dtype=pl.Float64)
-                       .alias("cost"))
-         .group_by("customer_id")
-         .agg(pl.col("margin").sum().alias("next_margin_90d"),
-              pl.col("cost").sum().alias("order_cost")))
-    t = (tickets.filter((pl.col("opened") >= as_of) & (pl.col("opened") < end))
-         .with_columns(pl.col("severity").replace_strict(TICKET_COST, return_dtype=pl.Float64)
-                       .alias("cost"))
-         .group_by("customer_id")
-         .agg(pl.len().alias("tickets_90d"), pl.col("cost").sum().alias("ticket_cost")))
+    o = (
+        orders.filter((pl.col("ts") >= as_of) & (pl.col("ts") < end))
+        .with_columns(
+            pl.col("channel")
+            .replace_strict(ORDER_COST, return_dtype=pl.Float64)
+            .alias("cost")
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("margin").sum().alias("next_margin_90d"),
+            pl.col("cost").sum().alias("order_cost"),
+        )
+    )
+    t = (
+        tickets.filter((pl.col("opened") >= as_of) & (pl.col("opened") < end))
+        .with_columns(
+            pl.col("severity")
+            .replace_strict(TICKET_COST, return_dtype=pl.Float64)
+            .alias("cost")
+        )
+        .group_by("customer_id")
+        .agg(pl.len().alias("tickets_90d"), pl.col("cost").sum().alias("ticket_cost"))
+    )
     return (
         customers.select("customer_id")
         .with_columns(pl.Series("churned", churned))
@@ -375,8 +598,14 @@ def _outcomes(customers: pl.DataFrame, orders: pl.DataFrame, tickets: pl.DataFra
             pl.col("next_margin_90d").fill_null(0.0).round(2),
             pl.col("tickets_90d").fill_null(0).cast(pl.Int64),
             (pl.col("order_cost").fill_null(0.0) + pl.col("ticket_cost").fill_null(0.0))
-            .round(2).alias("cost_to_serve_90d"),
+            .round(2)
+            .alias("cost_to_serve_90d"),
         )
-        .select("customer_id", "churned", "next_margin_90d", "cost_to_serve_90d",
-                "tickets_90d")
+        .select(
+            "customer_id",
+            "churned",
+            "next_margin_90d",
+            "cost_to_serve_90d",
+            "tickets_90d",
+        )
     )

@@ -15,6 +15,15 @@ from segdiscover.explain.surrogate import (
     stratified_sample,
 )
 
-__all__ = ["CLIFF_THRESHOLD", "COHEN_H_THRESHOLD", "SurrogateResult", "cliffs_delta",
-           "cohens_h", "feature_statistics", "fit_surrogate", "rank_drivers",
-           "shap_values", "stratified_sample"]
+__all__ = [
+    "CLIFF_THRESHOLD",
+    "COHEN_H_THRESHOLD",
+    "SurrogateResult",
+    "cliffs_delta",
+    "cohens_h",
+    "feature_statistics",
+    "fit_surrogate",
+    "rank_drivers",
+    "shap_values",
+    "stratified_sample",
+]

@@ -46,35 +46,53 @@ def cohens_h(p1: float, p2: float) -> float:
     return float(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2)))
 
 
-def _numeric_stats(x: np.ndarray, member: np.ndarray, sorted_pop: np.ndarray
-                   ) -> dict[str, Any]:
+def _numeric_stats(
+    x: np.ndarray, member: np.ndarray, sorted_pop: np.ndarray
+) -> dict[str, Any]:
     seg, rest = x[member], x[~member]
     segf, popf = seg[np.isfinite(seg)], x[np.isfinite(x)]
     seg_med = float(np.median(segf)) if segf.size else float("nan")
     pop_med = float(np.median(popf)) if popf.size else float("nan")
     seg_mean = float(segf.mean()) if segf.size else float("nan")
     pop_mean = float(popf.mean()) if popf.size else float("nan")
-    lift = seg_mean / pop_mean if pop_mean not in (0.0,) and math.isfinite(pop_mean) \
+    lift = (
+        seg_mean / pop_mean
+        if pop_mean not in (0.0,) and math.isfinite(pop_mean)
         else float("nan")
-    q25, q75 = (np.quantile(segf, [0.25, 0.75]) if segf.size else (np.nan, np.nan))
-    band = [float(np.searchsorted(sorted_pop, q, side="right") / max(sorted_pop.size, 1))
-            for q in (q25, q75)]
+    )
+    q25, q75 = np.quantile(segf, [0.25, 0.75]) if segf.size else (np.nan, np.nan)
+    band = [
+        float(np.searchsorted(sorted_pop, q, side="right") / max(sorted_pop.size, 1))
+        for q in (q25, q75)
+    ]
     delta = cliffs_delta(seg, rest)
-    return {"segment_median": seg_med, "population_median": pop_med,
-            "segment_mean": seg_mean, "population_mean": pop_mean, "lift": lift,
-            "percentile_low": band[0], "percentile_high": band[1],
-            "effect_size": delta, "effect_measure": "cliffs_delta", "category": None,
-            "direction": "+" if delta > 0 else "-" if delta < 0 else
-            ("+" if seg_med > pop_med else "-"),
-            "passes": abs(delta) >= CLIFF_THRESHOLD}
+    return {
+        "segment_median": seg_med,
+        "population_median": pop_med,
+        "segment_mean": seg_mean,
+        "population_mean": pop_mean,
+        "lift": lift,
+        "percentile_low": band[0],
+        "percentile_high": band[1],
+        "effect_size": delta,
+        "effect_measure": "cliffs_delta",
+        "category": None,
+        "direction": "+"
+        if delta > 0
+        else "-"
+        if delta < 0
+        else ("+" if seg_med > pop_med else "-"),
+        "passes": abs(delta) >= CLIFF_THRESHOLD,
+    }
 
 
 def _categorical_stats(v: np.ndarray, member: np.ndarray) -> dict[str, Any]:
     levels, pop_counts = np.unique(v, return_counts=True)
     pop_share = pop_counts / v.size
     seg_levels, seg_counts = np.unique(v[member], return_counts=True)
-    seg_share = dict(zip(seg_levels.tolist(), (seg_counts / member.sum()).tolist(),
-                         strict=True))
+    seg_share = dict(
+        zip(seg_levels.tolist(), (seg_counts / member.sum()).tolist(), strict=True)
+    )
     best, best_h, best_lift = None, -np.inf, float("nan")
     for lv, ps in zip(levels.tolist(), pop_share.tolist(), strict=True):
         ss = seg_share.get(lv, 0.0)
@@ -83,16 +101,28 @@ def _categorical_stats(v: np.ndarray, member: np.ndarray) -> dict[str, Any]:
             best, best_h, best_lift = lv, h, (ss / ps if ps else float("nan"))
     ss = seg_share.get(best, 0.0)
     ps = float(pop_share[levels.tolist().index(best)]) if best is not None else 0.0
-    return {"segment_median": float("nan"), "population_median": float("nan"),
-            "segment_mean": ss, "population_mean": ps, "lift": best_lift,
-            "percentile_low": float("nan"), "percentile_high": float("nan"),
-            "effect_size": float(best_h) if best is not None else 0.0,
-            "effect_measure": "cohens_h", "category": best, "direction": "+",
-            "passes": best is not None and best_h >= COHEN_H_THRESHOLD}
+    return {
+        "segment_median": float("nan"),
+        "population_median": float("nan"),
+        "segment_mean": ss,
+        "population_mean": ps,
+        "lift": best_lift,
+        "percentile_low": float("nan"),
+        "percentile_high": float("nan"),
+        "effect_size": float(best_h) if best is not None else 0.0,
+        "effect_measure": "cohens_h",
+        "category": best,
+        "direction": "+",
+        "passes": best is not None and best_h >= COHEN_H_THRESHOLD,
+    }
 
 
-def feature_statistics(frame: pl.DataFrame, meta: list[FeatureMeta], labels: np.ndarray,
-                       segments: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+def feature_statistics(
+    frame: pl.DataFrame,
+    meta: list[FeatureMeta],
+    labels: np.ndarray,
+    segments: list[int],
+) -> dict[int, dict[str, dict[str, Any]]]:
     """Per segment, per feature, the plain statistics (one pass per feature)."""
     out: dict[int, dict[str, dict[str, Any]]] = {s: {} for s in segments}
     for m in meta:
@@ -109,9 +139,14 @@ def feature_statistics(frame: pl.DataFrame, meta: list[FeatureMeta], labels: np.
     return out
 
 
-def rank_drivers(shap_vals: np.ndarray, sample_labels: np.ndarray, names: list[str],
-                 stats: dict[int, dict[str, dict[str, Any]]], segments: list[int],
-                 top: int = 8) -> dict[int, list[dict[str, Any]]]:
+def rank_drivers(
+    shap_vals: np.ndarray,
+    sample_labels: np.ndarray,
+    names: list[str],
+    stats: dict[int, dict[str, dict[str, Any]]],
+    segments: list[int],
+    top: int = 8,
+) -> dict[int, list[dict[str, Any]]]:
     """Rank features per segment by mean SHAP toward it over its members.
 
     Parameters
@@ -133,8 +168,14 @@ def rank_drivers(shap_vals: np.ndarray, sample_labels: np.ndarray, names: list[s
             if toward[f] <= 0:
                 break
             st = stats[seg][names[f]]
-            drivers.append({"feature": names[f], "direction": st["direction"],
-                            "importance": float(toward[f]),
-                            "importance_share": float(toward[f] / total), **st})
+            drivers.append(
+                {
+                    "feature": names[f],
+                    "direction": st["direction"],
+                    "importance": float(toward[f]),
+                    "importance_share": float(toward[f] / total),
+                    **st,
+                }
+            )
         out[seg] = drivers
     return out

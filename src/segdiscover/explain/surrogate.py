@@ -18,8 +18,9 @@ from sklearn.utils import check_random_state
 from segdiscover._resources import resolve_n_jobs
 
 
-def stratified_sample(labels: np.ndarray, cap: int, rng: np.random.RandomState,
-                      min_per_class: int = 50) -> np.ndarray:
+def stratified_sample(
+    labels: np.ndarray, cap: int, rng: np.random.RandomState, min_per_class: int = 50
+) -> np.ndarray:
     """Sorted row indices: at most ``cap`` rows, every class represented.
 
     Each class gets a share proportional to its size but at least
@@ -29,10 +30,13 @@ def stratified_sample(labels: np.ndarray, cap: int, rng: np.random.RandomState,
     if n <= cap:
         return np.arange(n)
     classes, counts = np.unique(labels, return_counts=True)
-    want = np.maximum(np.minimum(counts, min_per_class),
-                      np.floor(counts / n * cap).astype(int))
-    idx = [rng.choice(np.flatnonzero(labels == c), int(min(w, cnt)), replace=False)
-           for c, w, cnt in zip(classes, want, counts, strict=True)]
+    want = np.maximum(
+        np.minimum(counts, min_per_class), np.floor(counts / n * cap).astype(int)
+    )
+    idx = [
+        rng.choice(np.flatnonzero(labels == c), int(min(w, cnt)), replace=False)
+        for c, w, cnt in zip(classes, want, counts, strict=True)
+    ]
     return np.sort(np.concatenate(idx))
 
 
@@ -49,10 +53,18 @@ class SurrogateResult:
     n_holdout: int
 
 
-def fit_surrogate(X: np.ndarray, labels: np.ndarray, categorical: list[int], *,
-                  max_rows: int = 50_000, holdout: float = 0.25, n_estimators: int = 150,
-                  num_leaves: int = 15, n_jobs: int | None = None,
-                  random_state: Any = None) -> SurrogateResult:
+def fit_surrogate(
+    X: np.ndarray,
+    labels: np.ndarray,
+    categorical: list[int],
+    *,
+    max_rows: int = 50_000,
+    holdout: float = 0.25,
+    n_estimators: int = 150,
+    num_leaves: int = 15,
+    n_jobs: int | None = None,
+    random_state: Any = None,
+) -> SurrogateResult:
     """Fit LightGBM on (a stratified sample of) the labelled customers.
 
     Parameters
@@ -84,23 +96,37 @@ def fit_surrogate(X: np.ndarray, labels: np.ndarray, categorical: list[int], *,
         test[rng.choice(members, n_test, replace=False)] = True
     classes = np.unique(ys)
     model = lgb.LGBMClassifier(
-        n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=0.1,
-        min_child_samples=10, subsample=1.0, colsample_bytree=1.0,
-        n_jobs=resolve_n_jobs(n_jobs), random_state=int(rng.randint(2**31 - 1)),
-        deterministic=True, force_row_wise=True, verbose=-1)
+        n_estimators=n_estimators,
+        num_leaves=num_leaves,
+        learning_rate=0.1,
+        min_child_samples=10,
+        subsample=1.0,
+        colsample_bytree=1.0,
+        n_jobs=resolve_n_jobs(n_jobs),
+        random_state=int(rng.randint(2**31 - 1)),
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # lightgbm's categorical notices
-        model.fit(Xs[~test], ys[~test],
-                  categorical_feature=categorical if categorical else "auto")
+        model.fit(
+            Xs[~test],
+            ys[~test],
+            categorical_feature=categorical if categorical else "auto",
+        )
     pred = model.predict(Xs[test])
     truth = ys[test]
     f1 = f1_score(truth, pred, labels=classes, average=None, zero_division=0.0)
     return SurrogateResult(
-        model=model, classes=classes,
+        model=model,
+        classes=classes,
         fidelity=float((pred == truth).mean()),
         macro_f1=float(np.mean(f1)),
         per_segment_f1={int(c): float(v) for c, v in zip(classes, f1, strict=True)},
-        n_train=int((~test).sum()), n_holdout=int(test.sum()))
+        n_train=int((~test).sum()),
+        n_holdout=int(test.sum()),
+    )
 
 
 def shap_values(result: SurrogateResult, X: np.ndarray) -> np.ndarray:
@@ -114,6 +140,8 @@ def shap_values(result: SurrogateResult, X: np.ndarray) -> np.ndarray:
     sv = np.asarray(sv)
     if sv.ndim == 2:  # two segments: shap returns the positive class only
         sv = np.stack([-sv, sv], axis=-1)
-    if sv.shape[0] != X.shape[0] and sv.shape[-1] == X.shape[0]:  # list-of-classes layout
+    if (
+        sv.shape[0] != X.shape[0] and sv.shape[-1] == X.shape[0]
+    ):  # list-of-classes layout
         sv = np.moveaxis(sv, 0, -1)
     return sv

@@ -9,5 +9,15 @@ from segdiscover.features.channel import Channel
 from segdiscover.features.service import Service
 from segdiscover.features.value import Value
 
-__all__ = ["BUILDERS", "Attributes", "Behavioural", "Builder", "BuiltFeatures",
-           "Channel", "FeatureMeta", "FeatureSet", "Service", "Value"]
+__all__ = [
+    "BUILDERS",
+    "Attributes",
+    "Behavioural",
+    "Builder",
+    "BuiltFeatures",
+    "Channel",
+    "FeatureMeta",
+    "FeatureSet",
+    "Service",
+    "Value",
+]

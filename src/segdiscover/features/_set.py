@@ -25,13 +25,21 @@ from segdiscover.features.channel import Channel
 from segdiscover.features.service import Service
 from segdiscover.features.value import Value
 
-INT_KINDS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32,
-             pl.UInt64)
+INT_KINDS = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+)
 
 
 @dataclass(frozen=True)
 class BuiltFeatures:
-    """Result of :meth:`FeatureSet.build`: the table, its metadata and learned levels."""
+    """Result of :meth:`FeatureSet.build`: table, metadata and learned levels."""
 
     frame: pl.DataFrame
     meta: list[FeatureMeta]
@@ -72,9 +80,15 @@ class FeatureSet:
     (300, 'recency_days')
     """
 
-    def __init__(self, builders: Sequence[Builder], *, id: str = "customer_id",  # noqa: A002
-                 customers_table: str = "customers", signup: str | None = "signup_date",
-                 skip_missing_tables: bool = True) -> None:
+    def __init__(
+        self,
+        builders: Sequence[Builder],
+        *,
+        id: str = "customer_id",
+        customers_table: str = "customers",
+        signup: str | None = "signup_date",
+        skip_missing_tables: bool = True,
+    ) -> None:
         self.builders = builders
         self.id = id
         self.customers_table = customers_table
@@ -82,27 +96,35 @@ class FeatureSet:
         self.skip_missing_tables = skip_missing_tables
 
     @classmethod
-    def default(cls, *, id: str = "customer_id", window_days: int = 365,  # noqa: A002
-                recent_days: int = 90) -> FeatureSet:
+    def default(
+        cls, *, id: str = "customer_id", window_days: int = 365, recent_days: int = 90
+    ) -> FeatureSet:
         """Behavioural, value, service, channel and attribute features with defaults.
 
         Column names match :func:`segdiscover.datasets.make_customers`; pass builders
         yourself to read other names.
         """
-        return cls([
-            Behavioural(id=id, window_days=window_days, recent_days=recent_days),
-            Value(id=id, window_days=window_days),
-            Service(id=id, window_days=window_days),
-            Channel(id=id, window_days=window_days),
-            Attributes(id=id),
-        ], id=id)
+        return cls(
+            [
+                Behavioural(id=id, window_days=window_days, recent_days=recent_days),
+                Value(id=id, window_days=window_days),
+                Service(id=id, window_days=window_days),
+                Channel(id=id, window_days=window_days),
+                Attributes(id=id),
+            ],
+            id=id,
+        )
 
     def get_params(self) -> dict[str, Any]:
         """Parameters, with each builder's, for reports and saved models."""
-        return {"id": self.id, "customers_table": self.customers_table,
-                "signup": self.signup,
-                "builders": [{"type": type(b).__name__, **b.get_params()}
-                             for b in self.builders]}
+        return {
+            "id": self.id,
+            "customers_table": self.customers_table,
+            "signup": self.signup,
+            "builders": [
+                {"type": type(b).__name__, **b.get_params()} for b in self.builders
+            ],
+        }
 
     # ------------------------------------------------------------------ build
     def _active(self, tables: Mapping[str, pl.DataFrame]) -> list[Builder]:
@@ -113,34 +135,46 @@ class FeatureSet:
             elif self.skip_missing_tables:
                 warnings.warn(
                     f"No {b.table!r} table was given: the {b.family} features "
-                    f"({type(b).__name__}) are skipped.", SegdiscoverWarning,
-                    stacklevel=4)
+                    f"({type(b).__name__}) are skipped.",
+                    SegdiscoverWarning,
+                    stacklevel=4,
+                )
             else:
                 msg = f"The {type(b).__name__} builder needs a table named {b.table!r}."
                 raise InputError(msg)
         if not active:
-            msg = (f"None of the feature builders' tables were given "
-                   f"(need one of {sorted({b.table for b in self.builders})}; "
-                   f"got {sorted(tables)}).")
+            msg = (
+                f"None of the feature builders' tables were given "
+                f"(need one of {sorted({b.table for b in self.builders})}; "
+                f"got {sorted(tables)})."
+            )
             raise InputError(msg)
         return active
 
     def _id_dtype(self, tables: Mapping[str, pl.DataFrame]) -> pl.DataType:
-        dtypes = {tables[t].schema[self.id] for t in tables if self.id in tables[t].columns}
+        dtypes = {
+            tables[t].schema[self.id] for t in tables if self.id in tables[t].columns
+        }
         return pl.Int64 if dtypes and all(d in INT_KINDS for d in dtypes) else pl.String
 
-    def _events(self, frame: pl.DataFrame, b: Builder, id_dtype: pl.DataType,
-                as_of: Any) -> pl.LazyFrame:
+    def _events(
+        self, frame: pl.DataFrame, b: Builder, id_dtype: pl.DataType, as_of: Any
+    ) -> pl.LazyFrame:
         lf = frame.lazy().with_columns(pl.col(self.id).cast(id_dtype).alias("_id"))
         tcols = b.time_columns()
         if tcols:
-            lf = lf.with_columns(to_datetime_expr(c, frame.schema[c]).alias(a)
-                                 for a, c in tcols.items())
+            lf = lf.with_columns(
+                to_datetime_expr(c, frame.schema[c]).alias(a) for a, c in tcols.items()
+            )
             lf = lf.filter(pl.col("_t").is_not_null() & (pl.col("_t") < pl.lit(as_of)))
         return lf
 
-    def build(self, tables: Mapping[str, Any], as_of: Any,
-              levels: Mapping[str, Any] | None = None) -> BuiltFeatures:
+    def build(
+        self,
+        tables: Mapping[str, Any],
+        as_of: Any,
+        levels: Mapping[str, Any] | None = None,
+    ) -> BuiltFeatures:
         """Build one row per customer from the raw tables, as of ``as_of``.
 
         Parameters
@@ -165,7 +199,9 @@ class FeatureSet:
             for c in b.time_columns().values():
                 check_time_column(t, c, b.table)
         id_dtype = self._id_dtype(tables)
-        events = {id(b): self._events(tables[b.table], b, id_dtype, as_of) for b in active}
+        events = {
+            id(b): self._events(tables[b.table], b, id_dtype, as_of) for b in active
+        }
         if levels is None:
             levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
         else:
@@ -186,33 +222,59 @@ class FeatureSet:
             msg = f"Two feature builders emit the same column(s) {dup}; rename one."
             raise InputError(msg)
         if frame.height == 0:
-            msg = (f"No customer has any event before as_of={as_of:%Y-%m-%d %H:%M} "
-                   "in the tables given; check as_of and the time columns.")
+            msg = (
+                f"No customer has any event before as_of={as_of:%Y-%m-%d %H:%M} "
+                "in the tables given; check as_of and the time columns."
+            )
             raise InputError(msg)
-        return BuiltFeatures(frame=frame.select(self.id, *names), meta=meta,
-                             levels=dict(levels), id=self.id)
+        return BuiltFeatures(
+            frame=frame.select(self.id, *names),
+            meta=meta,
+            levels=dict(levels),
+            id=self.id,
+        )
 
-    def _base(self, tables: Mapping[str, pl.DataFrame], active: list[Builder],
-              events: Mapping[int, pl.LazyFrame], id_dtype: pl.DataType,
-              as_of: Any) -> pl.LazyFrame:
-        """Customer universe with ``_tenure_days`` (never null)."""
-        firsts = [events[id(b)].group_by("_id").agg(pl.col("_t").min().alias("_first"))
-                  for b in active if b.time_columns()]
-        seen = (pl.concat(firsts).group_by("_id").agg(pl.col("_first").min())
-                if firsts else None)
+    def _base(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        active: list[Builder],
+        events: Mapping[int, pl.LazyFrame],
+        id_dtype: pl.DataType,
+        as_of: Any,
+    ) -> pl.LazyFrame:
+        """Return the customer universe with ``_tenure_days`` (never null)."""
+        firsts = [
+            events[id(b)].group_by("_id").agg(pl.col("_t").min().alias("_first"))
+            for b in active
+            if b.time_columns()
+        ]
+        seen = (
+            pl.concat(firsts).group_by("_id").agg(pl.col("_first").min())
+            if firsts
+            else None
+        )
         cust = tables.get(self.customers_table)
         if cust is not None and self.id in cust.columns:
-            c = cust.lazy().select(pl.col(self.id).cast(id_dtype).alias("_id"),
-                                   *([to_datetime_expr(self.signup, cust.schema[self.signup])
-                                      .alias("_signup")]
-                                     if self.signup and self.signup in cust.columns else []))
+            c = cust.lazy().select(
+                pl.col(self.id).cast(id_dtype).alias("_id"),
+                *(
+                    [
+                        to_datetime_expr(self.signup, cust.schema[self.signup]).alias(
+                            "_signup"
+                        )
+                    ]
+                    if self.signup and self.signup in cust.columns
+                    else []
+                ),
+            )
             if "_signup" in c.collect_schema():
                 c = c.filter(pl.col("_signup").is_null() | (pl.col("_signup") < as_of))
             else:
                 c = c.with_columns(pl.lit(None, pl.Datetime("us")).alias("_signup"))
             c = c.unique("_id", keep="first")
-            base = (c if seen is None else
-                    c.join(seen, on="_id", how="full", coalesce=True))
+            base = (
+                c if seen is None else c.join(seen, on="_id", how="full", coalesce=True)
+            )
         else:
             base = seen.with_columns(pl.lit(None, pl.Datetime("us")).alias("_signup"))
         if "_first" not in base.collect_schema():
@@ -220,6 +282,8 @@ class FeatureSet:
         start = pl.coalesce("_signup", "_first")
         return base.with_columns(start.alias("_start")).select(
             "_id",
-            days_before(as_of, "_start").fill_null(0.0).clip(lower_bound=0.0)
+            days_before(as_of, "_start")
+            .fill_null(0.0)
+            .clip(lower_bound=0.0)
             .alias("_tenure_days"),
         )

@@ -1,4 +1,4 @@
-"""What every feature builder shares: feature metadata, the builder base, time helpers."""
+"""What every feature builder shares: metadata, the builder base, time helpers."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class FeatureMeta:
     fill: str = "0"
 
     def word(self, direction: str, category: str | None = None) -> str:
-        """Return the name word for a direction ("+"/"-") or an over-represented level."""
+        """Return the name word for a direction ("+"/"-") or a category level."""
         if self.kind == "categorical":
             return f"{category} {self.label}" if category is not None else self.label
         word = self.high if direction == "+" else self.low
@@ -146,8 +146,10 @@ class Builder:
         """Levels learned on the training window; empty for most builders."""
         return {}
 
-    def build(self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-              ) -> pl.LazyFrame:
+    def build(
+        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> pl.LazyFrame:
+        """Build this family's features (see the class docstring)."""
         """Return features keyed by ``_id`` from events already cut at ``as_of``."""
         raise NotImplementedError
 
@@ -156,5 +158,5 @@ class Builder:
         raise NotImplementedError
 
     def get_params(self) -> dict[str, Any]:
-        """The builder's constructor parameters (for reports and saved models)."""
+        """Return the constructor parameters (for reports and saved models)."""
         return dict(vars(self))

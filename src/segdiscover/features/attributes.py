@@ -36,8 +36,13 @@ class Attributes(Builder):
 
     family = "attribute"
 
-    def __init__(self, id: str = "customer_id", columns: Sequence[str] | None = None,  # noqa: A002
-                 signup: str | None = "signup_date", table: str = "customers") -> None:
+    def __init__(
+        self,
+        id: str = "customer_id",
+        columns: Sequence[str] | None = None,
+        signup: str | None = "signup_date",
+        table: str = "customers",
+    ) -> None:
         self.id = id
         self.pass_columns = columns
         self.signup = signup
@@ -45,8 +50,12 @@ class Attributes(Builder):
         self.time_column = ""  # type: ignore[misc]
 
     def get_params(self) -> dict[str, Any]:  # noqa: D102
-        return {"id": self.id, "columns": self.pass_columns, "signup": self.signup,
-                "table": self.table}
+        return {
+            "id": self.id,
+            "columns": self.pass_columns,
+            "signup": self.signup,
+            "table": self.table,
+        }
 
     def columns(self) -> list[str]:  # noqa: D102
         return [self.id, *(self.pass_columns or [])]
@@ -58,20 +67,34 @@ class Attributes(Builder):
         schema = events.collect_schema()
         names = self.pass_columns
         if names is None:
-            names = [c for c, t in schema.items()
-                     if c not in (self.id, "_id", self.signup)
-                     and not c.startswith("_")
-                     and t not in (pl.Date, pl.Time) and not isinstance(t, pl.Datetime)
-                     and not isinstance(t, pl.Duration)]
-        kinds = {c: ("numeric" if schema[c] in NUMERIC_KINDS or schema[c] == pl.Boolean
-                     else "categorical") for c in names}
+            names = [
+                c
+                for c, t in schema.items()
+                if c not in (self.id, "_id", self.signup)
+                and not c.startswith("_")
+                and t not in (pl.Date, pl.Time)
+                and not isinstance(t, pl.Datetime)
+                and not isinstance(t, pl.Duration)
+            ]
+        kinds = {
+            c: (
+                "numeric"
+                if schema[c] in NUMERIC_KINDS or schema[c] == pl.Boolean
+                else "categorical"
+            )
+            for c in names
+        }
         return {"columns": list(names), "kinds": kinds}
 
-    def build(self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-              ) -> pl.LazyFrame:  # noqa: D102
+    def build(
+        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> pl.LazyFrame:
+        """Build this family's features (see the class docstring)."""
         lv = ctx["levels"][self.family]
-        exprs = [pl.col(c).cast(pl.Float64) if k == "numeric" else pl.col(c).cast(pl.String)
-                 for c, k in lv["kinds"].items()]
+        exprs = [
+            pl.col(c).cast(pl.Float64) if k == "numeric" else pl.col(c).cast(pl.String)
+            for c, k in lv["kinds"].items()
+        ]
         attrs = events.select("_id", *exprs).unique("_id", keep="first")
         return base.join(attrs, on="_id", how="left").select("_id", *lv["columns"])
 
@@ -79,6 +102,15 @@ class Attributes(Builder):
         out = []
         for c, k in levels.get("kinds", {}).items():
             label = c.replace("_", " ")
-            out.append(FeatureMeta(c, self.family, label, kind=k,
-                                   high=f"high {label}", low=f"low {label}", fill="null"))
+            out.append(
+                FeatureMeta(
+                    c,
+                    self.family,
+                    label,
+                    kind=k,
+                    high=f"high {label}",
+                    low=f"low {label}",
+                    fill="null",
+                )
+            )
         return out

@@ -40,10 +40,17 @@ class Value(Builder):
 
     family = "value"
 
-    def __init__(self, id: str = "customer_id", ts: str = "ts", amount: str = "amount",  # noqa: A002
-                 margin: str | None = "margin", discount: str | None = "discount",
-                 returned: str | None = "returned", window_days: int = 365,
-                 table: str = "orders") -> None:
+    def __init__(
+        self,
+        id: str = "customer_id",
+        ts: str = "ts",
+        amount: str = "amount",
+        margin: str | None = "margin",
+        discount: str | None = "discount",
+        returned: str | None = "returned",
+        window_days: int = 365,
+        table: str = "orders",
+    ) -> None:
         self.id = id
         self.ts = ts
         self.amount = amount
@@ -55,32 +62,52 @@ class Value(Builder):
         self.time_column = ts  # type: ignore[misc]
 
     def columns(self) -> list[str]:  # noqa: D102
-        return [c for c in (self.id, self.ts, self.amount, self.margin, self.discount,
-                            self.returned) if c]
+        return [
+            c
+            for c in (
+                self.id,
+                self.ts,
+                self.amount,
+                self.margin,
+                self.discount,
+                self.returned,
+            )
+            if c
+        ]
 
     def _names(self) -> tuple[str, str]:
         return f"revenue_{self.window_days}d", f"margin_{self.window_days}d"
 
-    def build(self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-              ) -> pl.LazyFrame:  # noqa: D102
+    def build(
+        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> pl.LazyFrame:
+        """Build this family's features (see the class docstring)."""
         rev, mar = self._names()
         ev = events.filter(days_before(ctx["as_of"]) <= self.window_days)
         aggs = [pl.col(self.amount).sum().alias(rev), pl.len().alias("_n")]
         if self.margin:
             aggs.append(pl.col(self.margin).sum().alias(mar))
         if self.discount:
-            aggs.append((pl.col(self.discount).fill_null(0) > 0).mean().alias("discount_share"))
+            aggs.append(
+                (pl.col(self.discount).fill_null(0) > 0).mean().alias("discount_share")
+            )
         if self.returned:
-            aggs.append(pl.col(self.returned).cast(pl.Float64).mean().alias("return_rate"))
+            aggs.append(
+                pl.col(self.returned).cast(pl.Float64).mean().alias("return_rate")
+            )
         g = ev.group_by("_id").agg(aggs)
         out = base.join(g, on="_id", how="left").with_columns(
-            pl.col(rev).fill_null(0.0).cast(pl.Float64))
+            pl.col(rev).fill_null(0.0).cast(pl.Float64)
+        )
         cols = [rev]
         if self.margin:
             out = out.with_columns(
                 pl.col(mar).fill_null(0.0).cast(pl.Float64),
-                pl.when(pl.col(rev) > 0).then(pl.col(mar) / pl.col(rev)).otherwise(None)
-                .alias("margin_rate"))
+                pl.when(pl.col(rev) > 0)
+                .then(pl.col(mar) / pl.col(rev))
+                .otherwise(None)
+                .alias("margin_rate"),
+            )
             cols += [mar, "margin_rate"]
         if self.discount:
             cols.append("discount_share")
@@ -91,20 +118,58 @@ class Value(Builder):
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
         rev, mar = self._names()
         f, w = self.family, self.window_days
-        metas = [FeatureMeta(rev, f, f"revenue, last {w} days", "currency",
-                             high="high-revenue", low="low-revenue")]
+        metas = [
+            FeatureMeta(
+                rev,
+                f,
+                f"revenue, last {w} days",
+                "currency",
+                high="high-revenue",
+                low="low-revenue",
+            )
+        ]
         if self.margin:
             metas += [
-                FeatureMeta(mar, f, f"margin, last {w} days", "currency",
-                            high="high-margin", low="low-margin"),
-                FeatureMeta("margin_rate", f, "margin rate", "share",
-                            high="premium-margin", low="thin-margin", fill="null"),
+                FeatureMeta(
+                    mar,
+                    f,
+                    f"margin, last {w} days",
+                    "currency",
+                    high="high-margin",
+                    low="low-margin",
+                ),
+                FeatureMeta(
+                    "margin_rate",
+                    f,
+                    "margin rate",
+                    "share",
+                    high="premium-margin",
+                    low="thin-margin",
+                    fill="null",
+                ),
             ]
         if self.discount:
-            metas.append(FeatureMeta("discount_share", f, "share of orders discounted",
-                                     "share", high="promo-driven",
-                                     low="full-price", fill="null"))
+            metas.append(
+                FeatureMeta(
+                    "discount_share",
+                    f,
+                    "share of orders discounted",
+                    "share",
+                    high="promo-driven",
+                    low="full-price",
+                    fill="null",
+                )
+            )
         if self.returned:
-            metas.append(FeatureMeta("return_rate", f, "return rate", "share",
-                                     high="high-return", low="low-return", fill="null"))
+            metas.append(
+                FeatureMeta(
+                    "return_rate",
+                    f,
+                    "return rate",
+                    "share",
+                    high="high-return",
+                    low="low-return",
+                    fill="null",
+                )
+            )
         return metas

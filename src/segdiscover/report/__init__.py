@@ -1,4 +1,4 @@
-"""Outputs of a run: assignments (parquet), segments.json (+ schema), HTML and Markdown."""
+"""Outputs of a run: assignments, segments.json (+ schema), HTML and Markdown."""
 
 from segdiscover.report._write import SCHEMA_PATH, segments_document, write_outputs
 

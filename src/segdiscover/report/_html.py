@@ -8,12 +8,13 @@ from typing import Any
 from segdiscover.profiles import fmt
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
-color:#222;padding:0 1em}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;
+margin:2em auto;color:#222;padding:0 1em}
 h1{margin-bottom:.2em} .meta{color:#666} table{border-collapse:collapse;margin:.6em 0}
 td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left;vertical-align:top}
-th{background:#f5f5f5} .sd-card{border:1px solid #ddd;border-radius:8px;padding:.4em 1.2em;
-margin:1.2em 0} .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6em 1em}
+th{background:#f5f5f5} .sd-card{border:1px solid #ddd;border-radius:8px;
+padding:.4em 1.2em;margin:1.2em 0}
+.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6em 1em}
 .bar{background:#4a78c2;height:.8em;display:inline-block}
 """
 
@@ -26,29 +27,34 @@ def _summary_rows(doc: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{s['segment_id']}</td><td>{html.escape(s['name'])}</td>"
             f"<td>{s['size']:,}</td><td><span class='bar' style='width:{width}px'>"
-            f"</span> {fmt(s['share'], 'share')}</td><td>{html.escape(top)}</td></tr>")
+            f"</span> {fmt(s['share'], 'share')}</td><td>{html.escape(top)}</td></tr>"
+        )
     return "".join(rows)
 
 
 def render_html(seg: Any, doc: dict[str, Any]) -> str:
-    """The report as one HTML file (no external assets)."""
+    """Render the report as one HTML file (no external assets)."""
     run = doc["run"]
     warn = "".join(f"<p class='warn'>⚠ {html.escape(w)}</p>" for w in run["warnings"])
     cards = "".join(seg.profile(s["segment_id"])._repr_html_() for s in doc["segments"])
-    fit_note = (f"fitted on a sample of {run['fit_rows']:,} customers and assigned "
-                "the rest" if run["sampled_fit"] else "fitted on all customers")
+    fit_note = (
+        f"fitted on a sample of {run['fit_rows']:,} customers and assigned the rest"
+        if run["sampled_fit"]
+        else "fitted on all customers"
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>segdiscover report</title><style>{CSS}</style></head><body>
 <h1>Customer segments</h1>
-<p class="meta">{run['n_customers']:,} customers · {run['n_features']} features ·
-clusterer <b>{html.escape(str(run['clusterer']))}</b> with {run['n_segments']} segments
-({fit_note}) · surrogate fidelity <b>{run['fidelity']:.3f}</b> (macro-F1
-{run['macro_f1']:.3f}, SHAP on {run['shap_rows']:,} customers) · segdiscover
-{html.escape(run['segdiscover_version'])}</p>
-<p class="meta">Why this segmentation: {html.escape(str(run['selection']))}.</p>
+<p class="meta">{run["n_customers"]:,} customers · {run["n_features"]} features ·
+clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} segments
+({fit_note}) · surrogate fidelity <b>{run["fidelity"]:.3f}</b> (macro-F1
+{run["macro_f1"]:.3f}, SHAP on {run["shap_rows"]:,} customers) · segdiscover
+{html.escape(run["segdiscover_version"])}</p>
+<p class="meta">Why this segmentation: {html.escape(str(run["selection"]))}.</p>
 {warn}
 <h2>Summary</h2><table><thead><tr><th>id</th><th>name</th><th>customers</th>
-<th>share</th><th>top drivers</th></tr></thead><tbody>{_summary_rows(doc)}</tbody></table>
+<th>share</th><th>top drivers</th></tr></thead>
+<tbody>{_summary_rows(doc)}</tbody></table>
 <h2>Profile cards</h2>{cards}
 <p class="meta">Drivers: mean SHAP value toward the segment from a gradient-boosted
 surrogate; ✓ marks an effect size of at least medium (|Cliff's delta| ≥ 0.33, Cohen's
@@ -58,19 +64,29 @@ h ≥ 0.5), the only drivers a name may use.</p>
 
 
 def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
-    """The report as Markdown."""
+    """Render the report as Markdown."""
     run = doc["run"]
-    lines = ["# Customer segments", "",
-             f"{run['n_customers']:,} customers, {run['n_features']} features, "
-             f"clusterer **{run['clusterer']}**, {run['n_segments']} segments, "
-             f"surrogate fidelity **{run['fidelity']:.3f}**.", "",
-             f"Why this segmentation: {run['selection']}.", ""]
+    lines = [
+        "# Customer segments",
+        "",
+        f"{run['n_customers']:,} customers, {run['n_features']} features, "
+        f"clusterer **{run['clusterer']}**, {run['n_segments']} segments, "
+        f"surrogate fidelity **{run['fidelity']:.3f}**.",
+        "",
+        f"Why this segmentation: {run['selection']}.",
+        "",
+    ]
     lines += [f"> ⚠ {w}" for w in run["warnings"]]
-    lines += ["| id | name | customers | share | top drivers |", "|---|---|---|---|---|"]
+    lines += [
+        "| id | name | customers | share | top drivers |",
+        "|---|---|---|---|---|",
+    ]
     for s in doc["segments"]:
         top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
-        lines.append(f"| {s['segment_id']} | {s['name']} | {s['size']:,} | "
-                     f"{fmt(s['share'], 'share')} | {top} |")
+        lines.append(
+            f"| {s['segment_id']} | {s['name']} | {s['size']:,} | "
+            f"{fmt(s['share'], 'share')} | {top} |"
+        )
     lines.append("")
     lines += [seg.profile(s["segment_id"]).to_markdown() for s in doc["segments"]]
     return "\n".join(lines)

@@ -35,29 +35,42 @@ def _clean(x: Any) -> Any:
 
 
 def segments_document(seg: Any) -> dict[str, Any]:
-    """The ``segments.json`` content of a fitted Segmenter (see SCHEMA_PATH)."""
+    """Build the ``segments.json`` content of a fitted Segmenter (see SCHEMA_PATH)."""
     seg._check_fitted()
     outcomes: dict[int, list[dict[str, Any]]] = {}
     if seg.outcomes_ is not None:
         for r in seg.outcomes_.iter_rows(named=True):
             outcomes.setdefault(r["segment_id"], []).append(
-                {k: v for k, v in r.items() if k != "segment_id"})
+                {k: v for k, v in r.items() if k != "segment_id"}
+            )
     segments = []
     for row in seg.segments_.iter_rows(named=True):
-        segments.append({
-            "segment_id": row["segment_id"], "name": row["name"], "size": row["size"],
-            "share": row["share"], "drivers": row["drivers"],
-            "rule": row.get("rule"), "narrative": row["narrative"],
-            "fidelity_f1": row["fidelity_f1"],
-            "outcomes": outcomes.get(row["segment_id"], []),
-        })
-    candidates = (seg.candidates_.to_dicts() if seg.candidates_ is not None else None)
-    return _clean({"schema_version": 1, "run": {**seg.run_, "candidates": candidates},
-                   "segments": segments})
+        segments.append(
+            {
+                "segment_id": row["segment_id"],
+                "name": row["name"],
+                "size": row["size"],
+                "share": row["share"],
+                "drivers": row["drivers"],
+                "rule": row.get("rule"),
+                "narrative": row["narrative"],
+                "fidelity_f1": row["fidelity_f1"],
+                "outcomes": outcomes.get(row["segment_id"], []),
+            }
+        )
+    candidates = seg.candidates_.to_dicts() if seg.candidates_ is not None else None
+    return _clean(
+        {
+            "schema_version": 1,
+            "run": {**seg.run_, "candidates": candidates},
+            "segments": segments,
+        }
+    )
 
 
-def write_outputs(seg: Any, out: str | os.PathLike[str], *, model: bool = False
-                  ) -> dict[str, Path]:
+def write_outputs(
+    seg: Any, out: str | os.PathLike[str], *, model: bool = False
+) -> dict[str, Path]:
     """Write ``assignments.parquet``, ``segments.json``, ``report.html``, ``report.md``.
 
     Parameters
@@ -90,10 +103,14 @@ def write_outputs(seg: Any, out: str | os.PathLike[str], *, model: bool = False
         files = {
             "assignments.parquet": lambda p: seg.labels_.write_parquet(p),
             "segments.json": lambda p: p.write_text(
-                json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8"),
-            "report.html": lambda p: p.write_text(render_html(seg, doc), encoding="utf-8"),
-            "report.md": lambda p: p.write_text(render_markdown(seg, doc),
-                                                encoding="utf-8"),
+                json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8"
+            ),
+            "report.html": lambda p: p.write_text(
+                render_html(seg, doc), encoding="utf-8"
+            ),
+            "report.md": lambda p: p.write_text(
+                render_markdown(seg, doc), encoding="utf-8"
+            ),
         }
         for name, write in files.items():
             write(tmp / name)
