@@ -359,6 +359,8 @@ class Segmenter:
             if table_outcomes is not None:
                 outcome_frame = table_outcomes
         if outcome_frame is not None:
+            # Fail fast: a bad outcome column is refused before any fitting.
+            outcome_frame = binary_outcomes(outcome_frame, self.id)
             feats = {m.name for m in meta}
             leak = [c for c in outcome_frame.columns if c in feats and c != self.id]
             if leak:
@@ -572,7 +574,6 @@ class Segmenter:
     def _outcome_means(self, outcomes: pl.DataFrame | None) -> pl.DataFrame | None:
         if outcomes is None:
             return None
-        outcomes = binary_outcomes(outcomes, self.id)
         cols = [c for c in outcomes.columns if c != self.id]
         if not cols:
             return None
