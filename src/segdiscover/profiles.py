@@ -146,6 +146,11 @@ class SegmentProfile:
     meta: dict[str, FeatureMeta] = field(repr=False)
     outcomes: dict[str, dict[str, float]] = field(default_factory=dict)
     families: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rule: str | None = None
+    rule_precision: float | None = None
+    rule_coverage: float | None = None
+    name_source: str = "generated"
+    stability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
@@ -160,7 +165,7 @@ class SegmentProfile:
             "outcomes": self.outcomes,
         }
 
-    def _driver_rows(self) -> list[tuple[str, str, str, str, str]]:
+    def _driver_rows(self) -> list[tuple[str, ...]]:
         rows = []
         for d in self.drivers[:6]:
             m = self.meta[d["feature"]]
@@ -182,65 +187,115 @@ class SegmentProfile:
             )
         return rows
 
+    def facts(self) -> list[str]:
+        """One-line facts: rule, fidelity, stability (when known)."""
+        out = []
+        if self.rule:
+            out.append(
+                f"Rule: {self.rule} (precision {fmt(self.rule_precision, 'share')}"
+                f", coverage {fmt(self.rule_coverage, 'share')} on held-out "
+                "customers)"
+            )
+        if self.fidelity_f1 is not None:
+            out.append(f"Surrogate F1 for this segment: {self.fidelity_f1:.2f}")
+        if self.stability is not None:
+            out.append(f"Stability (Jaccard): {self.stability:.2f}")
+        return out
+
+    def sections(self) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
+        """Return the card tables as (title, header, rows), in template order."""
+        out = [
+            (
+                "Key behaviours and signals",
+                ("driver", "dir", "segment", "population", "effect"),
+                self._driver_rows(),
+            )
+        ]
+        for title, rows in self.families.items():
+            if rows:
+                out.append(
+                    (
+                        title,
+                        ("feature", "segment median", "population median"),
+                        [
+                            (
+                                r["label"],
+                                fmt(r["segment_median"], r["unit"]),
+                                fmt(r["population_median"], r["unit"]),
+                            )
+                            for r in rows
+                        ],
+                    )
+                )
+        if self.outcomes:
+            out.append(
+                (
+                    "Outcomes",
+                    ("outcome", "segment", "overall"),
+                    [
+                        (k, fmt(v["value"]), fmt(v["overall"]))
+                        for k, v in self.outcomes.items()
+                    ],
+                )
+            )
+        return out
+
+    def _headline(self) -> str:
+        return f"{self.size:,} customers ({fmt(self.share, 'share')})"
+
     def to_markdown(self) -> str:
         """Render the card as Markdown."""
         lines = [
             f"### {self.segment_id}. {self.name}",
             "",
-            f"**{self.size:,} customers ({fmt(self.share, 'share')})**"
-            + (
-                f" · fidelity F1 {self.fidelity_f1:.2f}"
-                if self.fidelity_f1 is not None
-                else ""
-            ),
+            f"**{self._headline()}**",
             "",
             self.narrative,
             "",
-            "| driver | dir | segment median | population median | effect |",
-            "|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in self._driver_rows()
-        ]
-        if self.outcomes:
-            lines += ["", "| outcome | segment | overall |", "|---|---|---|"]
+        lines += [f"- {f}" for f in self.facts()]
+        for title, header, rows in self.sections():
             lines += [
-                f"| {k} | {fmt(v['value'])} | {fmt(v['overall'])} |"
-                for k, v in self.outcomes.items()
+                "",
+                f"**{title}**",
+                "",
+                "| " + " | ".join(header) + " |",
+                "|" + "---|" * len(header),
             ]
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:
-        rows = self._driver_rows()
         out = [
             f"Segment {self.segment_id}: {self.name}",
-            f"  {self.size:,} customers ({fmt(self.share, 'share')})",
+            f"  {self._headline()}",
             "",
             "  " + self.narrative,
             "",
-            "  Drivers (segment vs population):",
         ]
-        out += [
-            f"   {d:1s} {a:<34s} {c:>14s} vs {dd:>10s}  {e}" for a, d, c, dd, e in rows
-        ]
+        out += [f"  {f}" for f in self.facts()]
+        for title, _header, rows in self.sections():
+            out += ["", f"  {title}:"]
+            for r in rows:
+                out.append(
+                    "    " + f"{r[0]:<36s}" + "  ".join(f"{x:>14s}" for x in r[1:])
+                )
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
         e = html.escape
-        rows = "".join(
-            f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td>"
-            f"<td>{e(x)}</td></tr>"
-            for a, b, c, d, x in self._driver_rows()
-        )
-        fid = (
-            f" · fidelity F1 {self.fidelity_f1:.2f}"
-            if self.fidelity_f1 is not None
-            else ""
-        )
-        return (
-            f"<div class='sd-card'><h3>{self.segment_id}. {e(self.name)}</h3>"
-            f"<p><b>{self.size:,} customers ({fmt(self.share, 'share')})</b>{fid}</p>"
-            f"<p>{e(self.narrative)}</p><table><thead><tr><th>driver</th>"
-            "<th>dir</th><th>segment</th><th>population</th><th>effect</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table></div>"
-        )
+        parts = [
+            f"<div class='sd-card'><h3>{self.segment_id}. {e(self.name)}</h3>",
+            f"<p><b>{e(self._headline())}</b></p><p>{e(self.narrative)}</p>",
+        ]
+        parts += [f"<p class='meta'>{e(f)}</p>" for f in self.facts()]
+        for title, header, rows in self.sections():
+            head = "".join(f"<th>{e(h)}</th>" for h in header)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows
+            )
+            parts.append(
+                f"<h4>{e(title)}</h4><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>"
+            )
+        return "".join(parts) + "</div>"

@@ -27,16 +27,10 @@ from segdiscover._table import prepare_table
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.clusterers.sklearn_any import check_estimator_contract
 from segdiscover.exceptions import InputError, NotFittedError, SegdiscoverWarning
-from segdiscover.explain import (
-    feature_statistics,
-    fit_surrogate,
-    rank_drivers,
-    shap_values,
-    stratified_sample,
-)
+from segdiscover.explain._segments import explain_segments, segments_frame
 from segdiscover.features import FeatureMeta, FeatureSet
-from segdiscover.preprocess import Preprocessor, categorical_codes
-from segdiscover.profiles import SegmentProfile, make_names, narrative
+from segdiscover.preprocess import Preprocessor
+from segdiscover.profiles import SegmentProfile
 from segdiscover.selection import sweep
 
 POSITIVE = ("yes", "y", "true", "t", "1", "churned", "churn", "lost", "left")
@@ -76,11 +70,6 @@ def binary_outcomes(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
             .alias(f"{c}={positive}")
         )
     return frame.select(out)
-
-
-def _sig(v: Any) -> Any:
-    """Round floats to 10 significant digits (see the note on confidence below)."""
-    return float(f"{v:.10g}") if isinstance(v, float) else v
 
 
 class Segmenter:
@@ -458,106 +447,29 @@ class Segmenter:
         raw_noise: np.ndarray,
         rng: np.random.RandomState,
     ) -> None:
-        n = labels.size
-        segs = sorted(int(s) for s in np.unique(labels[labels >= 0]))
-        self.n_segments_ = len(segs)
-        self.warnings_: list[str] = []
-        meta = {m.name: m for m in self.feature_meta_}
-        feat = self.features_
-        cols = self.preprocessor_.columns_
-        Xraw = categorical_codes(feat, cols)
-        cat_idx = [j for j, c in enumerate(cols) if c["kind"] == "categorical"]
-        names = [c["name"] for c in cols]
-        ok = labels >= 0
-        if len(segs) >= 2:
-            sur = fit_surrogate(
-                Xraw[ok],
-                labels[ok],
-                cat_idx,
-                max_rows=self.surrogate_max_rows,
-                n_jobs=self.n_threads_,
-                random_state=rng,
-            )
-            idx = np.flatnonzero(ok)[
-                stratified_sample(labels[ok], self.shap_max_rows, rng)
-            ]
-            sv = shap_values(sur, Xraw[idx])
-            self.fidelity_, self.macro_f1_ = sur.fidelity, sur.macro_f1
-            per_f1 = sur.per_segment_f1
-            self.shap_rows_ = int(idx.size)
-            stats = feature_statistics(feat, self.feature_meta_, labels, segs)
-            drivers = rank_drivers(sv, labels[idx], names, stats, segs)
-            self.surrogate_ = sur
-        else:
-            self.fidelity_, self.macro_f1_, per_f1, self.shap_rows_ = 1.0, 1.0, {}, 0
-            drivers = {s: [] for s in segs}
-            self.surrogate_ = None
-        if self.fidelity_ < self.fidelity_threshold:
-            weak = [s for s, f in per_f1.items() if f < self.fidelity_threshold]
-            msg = (
-                f"Surrogate fidelity {self.fidelity_:.2f} is below "
-                f"{self.fidelity_threshold:.2f}: explanations are unreliable for "
-                f"segment(s) {weak}. The segments may not be separable on these "
-                "features."
-            )
-            self.warnings_.append(msg)
-            warnings.warn(msg, SegdiscoverWarning, stacklevel=3)
-        named = make_names(drivers, meta)
-        self.drivers_ = drivers
-        rows, self.profiles_ = [], {}
-        for s in segs:
-            size = int((labels == s).sum())
-            name, name_features = named[s]
-            text = narrative(name, size, size / n, n, drivers[s], meta, per_f1.get(s))
-            ds = [
-                {
-                    **{
-                        k: _sig(d[k])
-                        for k in (
-                            "feature",
-                            "direction",
-                            "importance",
-                            "importance_share",
-                            "segment_median",
-                            "segment_mean",
-                            "population_mean",
-                            "population_median",
-                            "lift",
-                            "effect_size",
-                            "effect_measure",
-                            "percentile_low",
-                            "percentile_high",
-                            "passes",
-                        )
-                    },
-                    "category": None if d["category"] is None else str(d["category"]),
-                    "label": meta[d["feature"]].label,
-                    "in_name": d["feature"] in name_features,
-                }
-                for d in drivers[s]
-            ]
-            self.profiles_[s] = SegmentProfile(
-                s, name, size, size / n, ds, text, per_f1.get(s), meta
-            )
-            rows.append(
-                {
-                    "segment_id": s,
-                    "name": name,
-                    "size": size,
-                    "share": size / n,
-                    "drivers": ds,
-                    "top_drivers": ", ".join(
-                        f"{d['feature']}={d['category']}"
-                        if d["category"] is not None
-                        else f"{d['feature']} {d['direction']}"
-                        for d in ds[:3]
-                    ),
-                    "narrative": text,
-                    "fidelity_f1": per_f1.get(s),
-                    "noise_assigned": int((raw_noise & (labels == s)).sum()),
-                }
-            )
-        self.segments_ = pl.DataFrame(rows, infer_schema_length=None)
+        ex = explain_segments(
+            self.features_.drop(self.id),
+            self.feature_meta_,
+            self.preprocessor_,
+            labels,
+            shap_max_rows=self.shap_max_rows,
+            surrogate_max_rows=self.surrogate_max_rows,
+            n_threads=self.n_threads_,
+            fidelity_threshold=self.fidelity_threshold,
+            rng=rng,
+        )
+        for msg in ex.warnings:
+            warnings.warn(msg, SegdiscoverWarning, stacklevel=4)
+        self.explanation_ = ex
+        self.warnings_ = list(ex.warnings)
+        self.n_segments_ = len(ex.profiles)
+        self.fidelity_, self.macro_f1_ = ex.fidelity, ex.macro_f1
+        self.shap_rows_, self.surrogate_ = ex.shap_rows, ex.surrogate
+        self.drivers_, self.rules_, self.profiles_ = ex.drivers, ex.rules, ex.profiles
+        self._noise_assigned = {
+            s: int((raw_noise & (labels == s)).sum()) for s in ex.profiles
+        }
+        self.segments_ = segments_frame(self.profiles_, self._noise_assigned)
         self.labels_ = self.features_.select(self.id).with_columns(
             pl.Series("segment_id", labels, dtype=pl.Int64),
             pl.Series(
@@ -565,11 +477,57 @@ class Segmenter:
                 [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
                 dtype=pl.String,
             ),
-            # Rounded: polars' parallel sums make features differ in the last ulp
-            # between runs; outputs must be identical for the same data and seed.
+            # Rounded like every user-facing float (see explain._segments.sig).
             pl.Series("confidence", np.round(conf, 6), dtype=pl.Float64),
             pl.Series("is_noise", raw_noise, dtype=pl.Boolean),
         )
+
+    def rename(self, names: Mapping[int, str]) -> Segmenter:
+        """Give segments custom names; they replace the generated ones everywhere.
+
+        Parameters
+        ----------
+        names : mapping of int to str
+            Segment id -> new name. Names must stay unique and non-empty.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        >>> seg = seg.fit(data.tables, as_of=data.as_of).rename({0: "Core"})
+        >>> seg.segments_["name"][0], seg.segments_["name_source"][0]
+        ('Core', 'custom')
+        """
+        self._check_fitted()
+        unknown = [k for k in names if k not in self.profiles_]
+        if unknown:
+            msg = f"No segment(s) {unknown}; segments are {sorted(self.profiles_)}."
+            raise InputError(msg)
+        new = {s: p.name for s, p in self.profiles_.items()}
+        for k, v in names.items():
+            if not isinstance(v, str) or not v.strip():
+                msg = f"The new name of segment {k} must be a non-empty string."
+                raise InputError(msg)
+            new[k] = v.strip()
+        if len(set(new.values())) != len(new):
+            msg = f"Segment names must be unique; got {sorted(new.values())}."
+            raise InputError(msg)
+        for k in names:
+            p = self.profiles_[k]
+            p.narrative = p.narrative.replace(p.name, new[k], 1)
+            p.name, p.name_source = new[k], "custom"
+        self.segments_ = segments_frame(self.profiles_, self._noise_assigned)
+        self.labels_ = self.labels_.with_columns(
+            pl.col("segment_id")
+            .replace_strict(new, default="no segment", return_dtype=pl.String)
+            .alias("segment_name")
+        )
+        return self
 
     def _outcome_means(self, outcomes: pl.DataFrame | None) -> pl.DataFrame | None:
         if outcomes is None:

@@ -8,6 +8,7 @@ from segdiscover.explain.drivers import (
     feature_statistics,
     rank_drivers,
 )
+from segdiscover.explain.rules import Condition, Rule, fit_rules
 from segdiscover.explain.surrogate import (
     SurrogateResult,
     fit_surrogate,
@@ -18,10 +19,13 @@ from segdiscover.explain.surrogate import (
 __all__ = [
     "CLIFF_THRESHOLD",
     "COHEN_H_THRESHOLD",
+    "Condition",
+    "Rule",
     "SurrogateResult",
     "cliffs_delta",
     "cohens_h",
     "feature_statistics",
+    "fit_rules",
     "fit_surrogate",
     "rank_drivers",
     "shap_values",

@@ -51,6 +51,8 @@ class SurrogateResult:
     per_segment_f1: dict[int, float]
     n_train: int
     n_holdout: int
+    rows: np.ndarray  # indices (into the rows given) of the sample used
+    holdout: np.ndarray  # boolean over ``rows``: held out from training
 
 
 def fit_surrogate(
@@ -126,15 +128,18 @@ def fit_surrogate(
         per_segment_f1={int(c): float(v) for c, v in zip(classes, f1, strict=True)},
         n_train=int((~test).sum()),
         n_holdout=int(test.sum()),
+        rows=idx,
+        holdout=test,
     )
 
 
 def shap_values(result: SurrogateResult, X: np.ndarray) -> np.ndarray:
     """SHAP values of the surrogate, shape ``(rows, features, segments)``."""
-    import shap
-
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # shap's numba/tqdm import chatter
+        # shap's import warns (numba, tqdm, matplotlib colormaps): not the user's issue.
+        warnings.simplefilter("ignore")
+        import shap
+
         explainer = shap.TreeExplainer(result.model)
         sv = explainer.shap_values(X)
     sv = np.asarray(sv)

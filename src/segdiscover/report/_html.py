@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import Any
 
@@ -32,11 +33,23 @@ def _summary_rows(doc: dict[str, Any]) -> str:
     return "".join(rows)
 
 
-def render_html(seg: Any, doc: dict[str, Any]) -> str:
-    """Render the report as one HTML file (no external assets)."""
+def _img(data: bytes | None, alt: str) -> str:
+    if not data:
+        return ""
+    b64 = base64.b64encode(data).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{b64}'>"
+
+
+def render_html(seg: Any, doc: dict[str, Any], images: dict[str, bytes] | None = None
+                ) -> str:
+    """Render the report as one HTML file (charts embedded, no external assets)."""
+    images = images or {}
     run = doc["run"]
     warn = "".join(f"<p class='warn'>⚠ {html.escape(w)}</p>" for w in run["warnings"])
-    cards = "".join(seg.profile(s["segment_id"])._repr_html_() for s in doc["segments"])
+    cards = "".join(
+        seg.profile(s["segment_id"])._repr_html_()
+        + _img(images.get(f"segment_{s['segment_id']}_drivers.png"), "drivers")
+        for s in doc["segments"])
     fit_note = (
         f"fitted on a sample of {run['fit_rows']:,} customers and assigned the rest"
         if run["sampled_fit"]
@@ -55,6 +68,7 @@ clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} s
 <h2>Summary</h2><table><thead><tr><th>id</th><th>name</th><th>customers</th>
 <th>share</th><th>top drivers</th></tr></thead>
 <tbody>{_summary_rows(doc)}</tbody></table>
+{_img(images.get("heatmap.png"), "segments vs population")}
 <h2>Profile cards</h2>{cards}
 <p class="meta">Drivers: mean SHAP value toward the segment from a gradient-boosted
 surrogate; ✓ marks an effect size of at least medium (|Cliff's delta| ≥ 0.33, Cohen's

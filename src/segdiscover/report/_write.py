@@ -17,6 +17,7 @@ from typing import Any
 
 from segdiscover.exceptions import InputError
 from segdiscover.report._html import render_html, render_markdown
+from segdiscover.report._plots import render_plots
 
 SCHEMA_PATH = Path(__file__).with_name("segments.schema.json")
 
@@ -53,6 +54,10 @@ def segments_document(seg: Any) -> dict[str, Any]:
                 "share": row["share"],
                 "drivers": row["drivers"],
                 "rule": row.get("rule"),
+                "rule_precision": row.get("rule_precision"),
+                "rule_coverage": row.get("rule_coverage"),
+                "name_source": row.get("name_source"),
+                "families": seg.profiles_[row["segment_id"]].families,
                 "narrative": row["narrative"],
                 "fidelity_f1": row["fidelity_f1"],
                 "outcomes": outcomes.get(row["segment_id"], []),
@@ -71,7 +76,7 @@ def segments_document(seg: Any) -> dict[str, Any]:
 def write_outputs(
     seg: Any, out: str | os.PathLike[str], *, model: bool = False
 ) -> dict[str, Path]:
-    """Write ``assignments.parquet``, ``segments.json``, ``report.html``, ``report.md``.
+    """Write assignments, ``segments.json``, the reports and ``plots/*.png``.
 
     Parameters
     ----------
@@ -100,13 +105,17 @@ def write_outputs(
         raise InputError(msg) from exc
     try:
         doc = segments_document(seg)
+        images = render_plots(seg)
+        (tmp / "plots").mkdir()
+        for name, data in images.items():
+            (tmp / "plots" / name).write_bytes(data)
         files = {
             "assignments.parquet": lambda p: seg.labels_.write_parquet(p),
             "segments.json": lambda p: p.write_text(
                 json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8"
             ),
             "report.html": lambda p: p.write_text(
-                render_html(seg, doc), encoding="utf-8"
+                render_html(seg, doc, images), encoding="utf-8"
             ),
             "report.md": lambda p: p.write_text(
                 render_markdown(seg, doc), encoding="utf-8"
@@ -117,6 +126,11 @@ def write_outputs(
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
         written = {}
+        # Charts first: the report that points at them lands last.
+        (out / "plots").mkdir(exist_ok=True)
+        for name in images:
+            os.replace(tmp / "plots" / name, out / "plots" / name)
+            written[f"plots/{name}"] = out / "plots" / name
         for name in files:
             os.replace(tmp / name, out / name)
             written[name] = out / name
