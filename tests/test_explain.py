@@ -36,9 +36,11 @@ def planted_rule_data(n: int = 6000, seed: int = 0):
     labels[(opm >= 6) & (basket < 40)] = 0
     labels[(opm < 6) & (basket >= 100)] = 1
     raw = np.column_stack([opm, basket, (region == "south").astype(float)])
-    cols = [{"name": "orders_per_month", "kind": "numeric"},
-            {"name": "avg_basket", "kind": "numeric"},
-            {"name": "region", "kind": "categorical", "levels": ["north", "south"]}]
+    cols = [
+        {"name": "orders_per_month", "kind": "numeric"},
+        {"name": "avg_basket", "kind": "numeric"},
+        {"name": "region", "kind": "categorical", "levels": ["north", "south"]},
+    ]
     return raw, labels, cols
 
 
@@ -64,7 +66,7 @@ def test_rules_recover_planted_cut_points():
 
 
 def test_surrogate_fidelity_on_rule_defined_segments():
-    raw, labels, cols = planted_rule_data()
+    raw, labels, _cols = planted_rule_data()
     sur = fit_surrogate(raw, labels, [2], random_state=0)
     assert sur.fidelity >= 0.95
     assert sur.n_holdout > 0
@@ -97,8 +99,9 @@ def test_names_unique_and_every_word_backed(seed, clusterer):
     data = sd.datasets.make_customers(n_customers=1200, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seg = sd.Segmenter(clusterer=clusterer, n_segments=6, shap_max_rows=600,
-                           random_state=seed).fit(data.tables, as_of=data.as_of)
+        seg = sd.Segmenter(
+            clusterer=clusterer, n_segments=6, shap_max_rows=600, random_state=seed
+        ).fit(data.tables, as_of=data.as_of)
     names = seg.segments_["name"].to_list()
     assert len(set(names)) == len(names)
     meta = {m.name: m for m in seg.feature_meta_}
@@ -109,14 +112,19 @@ def test_names_unique_and_every_word_backed(seed, clusterer):
             assert not backed
             continue
         for d in backed:
-            limit = (CLIFF_THRESHOLD if d["effect_measure"] == "cliffs_delta"
-                     else COHEN_H_THRESHOLD)
+            limit = (
+                CLIFF_THRESHOLD
+                if d["effect_measure"] == "cliffs_delta"
+                else COHEN_H_THRESHOLD
+            )
             assert d["passes"]
             assert abs(d["effect_size"]) >= limit
         # every word of the name is the word of one backed driver
-        driver_words = {meta[d["feature"]].word(d["direction"], d["category"]).lower()
-                        for d in backed}
-        assert set(w.split(" #")[0] for w in words) <= driver_words, r["name"]
+        driver_words = {
+            meta[d["feature"]].word(d["direction"], d["category"]).lower()
+            for d in backed
+        }
+        assert {w.split(" #")[0] for w in words} <= driver_words, r["name"]
 
 
 def test_rules_in_pipeline_are_precise(fitted):
@@ -131,15 +139,17 @@ def test_rules_in_pipeline_are_precise(fitted):
 def test_rename_persists_in_every_output(tmp_path, small_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seg = sd.Segmenter(clusterer="kmeans", n_segments=4, shap_max_rows=300,
-                           random_state=0).fit(small_data.tables, as_of=small_data.as_of)
+        seg = sd.Segmenter(
+            clusterer="kmeans", n_segments=4, shap_max_rows=300, random_state=0
+        ).fit(small_data.tables, as_of=small_data.as_of)
     old = seg.profile(1).name
     seg.rename({1: "Key accounts"})
     assert seg.profile(1).name == "Key accounts"
     assert seg.profile(1).narrative.startswith("Key accounts holds")
     assert old not in seg.segments_["name"].to_list()
-    assert (seg.labels_.filter(pl.col("segment_id") == 1)["segment_name"] ==
-            "Key accounts").all()
+    assert (
+        seg.labels_.filter(pl.col("segment_id") == 1)["segment_name"] == "Key accounts"
+    ).all()
     write_outputs(seg, tmp_path)
     doc = json.loads((tmp_path / "segments.json").read_text())
     s1 = next(s for s in doc["segments"] if s["segment_id"] == 1)
@@ -156,8 +166,9 @@ def test_plots_written_and_embedded(tmp_path, fitted):
     assert len(pngs) == fitted.n_segments_ + 1
     for p in pngs:
         assert files[p].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == \
-        len(pngs)
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == len(
+        pngs
+    )
 
 
 def test_profile_card_has_template_sections(fitted):
