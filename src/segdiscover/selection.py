@@ -6,8 +6,15 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
 
 1. drop candidates whose smallest segment holds under ``min_share`` of customers
    (a segment too small to act on), unless every candidate does;
-2. pick the highest silhouette; ties (within 0.005) go to fewer segments, then to the
+2. drop candidates whose *stability* is under ``min_stability`` (0.8), unless every
+   candidate is: stability is the mean adjusted Rand index between the candidate's
+   labels and those of ``n_refits`` refits on random halves of the sample (assigned
+   back to the whole sample). A segmentation that changes when half the customers are
+   left out is not one to act on;
+3. pick the highest silhouette; ties (within 0.005) go to fewer segments, then to the
    clusterer listed first in the registry.
+
+Cost: each candidate is one fit on the sample plus ``n_refits`` fits on half of it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.metrics import (
+    adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     silhouette_score,
@@ -73,6 +81,8 @@ def sweep(
     max_rows: int = 20_000,
     score_rows: int = 3_000,
     min_share: float = 0.01,
+    min_stability: float = 0.8,
+    n_refits: int = 2,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -118,6 +128,7 @@ def sweep(
                 else:
                     adapter.fit(Xs[sub])
                     labels, _ = adapter.assign(Xs)
+            stability = _stability(spec, k, Xs, labels, seed, n_refits)
             secs = time.perf_counter() - t0
             ok = labels >= 0
             counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
@@ -130,14 +141,40 @@ def sweep(
                     **_score(Xs, labels, score_idx),
                     "min_share": float(counts.min() / len(labels)),
                     "noise_share": float((~ok).mean()),
+                    "stability": stability,
                     "fit_seconds": secs,
                 }
             )
     table = pl.DataFrame(rows)
-    return _pick(table, min_share)
+    return _pick(table, min_share, min_stability)
 
 
-def _pick(table: pl.DataFrame, min_share: float) -> Selection:
+def _stability(
+    spec: ClustererSpec,
+    k: int | None,
+    Xs: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    n_refits: int,
+) -> float:
+    """Mean ARI between ``labels`` and refits on random halves assigned back to all."""
+    if n_refits < 1 or len(Xs) < 20:
+        return float("nan")
+    rng = check_random_state(seed + 1)
+    scores = []
+    limit = spec.max_fit_rows or len(Xs)
+    for _ in range(n_refits):
+        half = np.sort(rng.choice(len(Xs), min(len(Xs) // 2, limit), replace=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other = spec.factory(n_clusters=k, random_state=int(rng.randint(2**31 - 1)))
+            other.fit(Xs[half])
+            again, _ = other.assign(Xs)
+        scores.append(adjusted_rand_score(labels, again))
+    return float(np.mean(scores))
+
+
+def _pick(table: pl.DataFrame, min_share: float, min_stability: float) -> Selection:
     usable = table.filter(
         pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2)
     )
@@ -147,15 +184,23 @@ def _pick(table: pl.DataFrame, min_share: float) -> Selection:
         usable = big
     else:
         note = f" (every candidate has a segment under {min_share:.0%} of customers)"
+    stable = usable.filter(
+        pl.col("stability").is_nan() | (pl.col("stability") >= min_stability)
+    )
+    if stable.height:
+        usable = stable
+    else:
+        note += f" (no candidate reaches stability {min_stability})"
     best = usable["silhouette"].max()
     near = usable.filter(pl.col("silhouette") >= best - 0.005).sort(
         ["n_segments", "order"]
     )
     row = near.row(0, named=True)
     reason = (
-        f"highest silhouette ({row['silhouette']:.3f}) among "
-        f"{usable.height} candidates with every segment >= {min_share:.0%} "
-        f"of customers{note}; ties within 0.005 go to fewer segments"
+        f"highest silhouette ({row['silhouette']:.3f}) among {usable.height} "
+        f"candidates with stability >= {min_stability} (this one "
+        f"{row['stability']:.2f}) and every segment >= {min_share:.0%} of "
+        f"customers{note}; ties within 0.005 go to fewer segments"
     )
     chosen = (pl.col("clusterer") == row["clusterer"]) & (
         pl.col("n_segments") == row["n_segments"]

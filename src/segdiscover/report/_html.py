@@ -40,8 +40,9 @@ def _img(data: bytes | None, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{b64}'>"
 
 
-def render_html(seg: Any, doc: dict[str, Any], images: dict[str, bytes] | None = None
-                ) -> str:
+def render_html(
+    seg: Any, doc: dict[str, Any], images: dict[str, bytes] | None = None
+) -> str:
     """Render the report as one HTML file (charts embedded, no external assets)."""
     images = images or {}
     run = doc["run"]
@@ -49,7 +50,8 @@ def render_html(seg: Any, doc: dict[str, Any], images: dict[str, bytes] | None =
     cards = "".join(
         seg.profile(s["segment_id"])._repr_html_()
         + _img(images.get(f"segment_{s['segment_id']}_drivers.png"), "drivers")
-        for s in doc["segments"])
+        for s in doc["segments"]
+    )
     fit_note = (
         f"fitted on a sample of {run['fit_rows']:,} customers and assigned the rest"
         if run["sampled_fit"]

@@ -36,8 +36,9 @@ def driver_chart(profile: Any) -> bytes:
     plt = _pyplot()
     ds = profile.drivers[:TOP][::-1]
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(ds), 2) + 1.0))
-    labels = [f"{d['label']}" + (f" = {d['category']}" if d["category"] else "")
-              for d in ds]
+    labels = [
+        f"{d['label']}" + (f" = {d['category']}" if d["category"] else "") for d in ds
+    ]
     colors = ["#4a78c2" if d["direction"] == "+" else "#e08a2c" for d in ds]
     ax.barh(labels, [d["importance"] for d in ds], color=colors)
     ax.set_xlabel("mean SHAP value toward the segment (members)")
@@ -46,8 +47,9 @@ def driver_chart(profile: Any) -> bytes:
     return _png(fig)
 
 
-def heatmap(features: pl.DataFrame, labels: np.ndarray, profiles: dict[int, Any]
-            ) -> bytes:
+def heatmap(
+    features: pl.DataFrame, labels: np.ndarray, profiles: dict[int, Any]
+) -> bytes:
     """PNG: z-score of each segment's mean on the key numeric features."""
     plt = _pyplot()
     keys: list[str] = []
@@ -67,8 +69,9 @@ def heatmap(features: pl.DataFrame, labels: np.ndarray, profiles: dict[int, Any]
     lim = max(1.0, float(np.nanmax(np.abs(z)))) if z.size else 1.0
     im = ax.imshow(z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(keys)), keys, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(segs)), [f"{s}. {profiles[s].name}"[:40] for s in segs],
-                  fontsize=8)
+    ax.set_yticks(
+        range(len(segs)), [f"{s}. {profiles[s].name}"[:40] for s in segs], fontsize=8
+    )
     for i in range(len(segs)):
         for j in range(len(keys)):
             ax.text(j, i, f"{z[i, j]:+.1f}", ha="center", va="center", fontsize=7)
