@@ -9,6 +9,7 @@ neighbour vote on their fitted customers, which reproduces training labels exact
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,6 +147,123 @@ class ClusterAdapter:
             labels = knn.classes_[proba.argmax(1)].astype(np.int64)
             conf = proba.max(1)
         return labels, np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
+
+    # -- saved models (arrays and plain parameters only, never pickle)
+    def saved_params(self) -> dict[str, Any]:
+        """Return the constructor parameters as JSON-serialisable values.
+
+        A random state object is saved as None: it only matters for fitting, and a
+        saved adapter is never refitted.
+        """
+        names = inspect.signature(type(self).__init__).parameters
+        out = {n: getattr(self, n) for n in names if n != "self"}
+        if not isinstance(out.get("random_state"), int | type(None)):
+            out["random_state"] = None
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the fitted state that assignment needs, as numeric arrays.
+
+        Always ``centroids`` (segment means, ``k x d``) and ``raw_to_label`` (pairs of
+        the algorithm's raw label and the segment id); the k-NN reference customers
+        when the adapter has no native prediction; else the arrays of its native
+        predictor (:meth:`_native_arrays`).
+
+        Returns
+        -------
+        dict of str to ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segdiscover.clusterers.hierarchical import WardAdapter
+        >>> X = np.r_[np.zeros((5, 2)), np.ones((4, 2))]
+        >>> sorted(WardAdapter(n_clusters=2).fit(X).to_arrays())
+        ['centroids', 'raw_to_label', 'reference_X', 'reference_labels']
+        """
+        self._check_saveable()
+        pairs = sorted(self.raw_to_label_.items())
+        out = {
+            "centroids": np.asarray(self.centroids_, dtype=np.float64),
+            "raw_to_label": np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+        }
+        if self.native_assign:
+            out.update(self._native_arrays())
+        else:
+            out["reference_X"] = np.asarray(self.reference_X_, dtype=np.float64)
+            out["reference_labels"] = np.asarray(self.reference_labels_, np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(
+        cls,
+        params: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        *,
+        native_assign: bool | None = None,
+    ) -> ClusterAdapter:
+        """Rebuild an adapter for assignment from :meth:`saved_params` and arrays.
+
+        The result assigns new customers exactly as the fitted adapter did; it cannot
+        be refitted from this state, and its ``labels_`` is empty (the training
+        labels are not part of the model).
+
+        Parameters
+        ----------
+        params : dict
+            Output of :meth:`saved_params`.
+        arrays : dict of str to ndarray
+            Output of :meth:`to_arrays`.
+        native_assign : bool or None
+            Overrides the class's flag (the generic adapter decides it at fit).
+
+        Returns
+        -------
+        ClusterAdapter
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segdiscover.clusterers.hierarchical import WardAdapter
+        >>> X = np.r_[np.zeros((5, 2)), np.ones((4, 2))]
+        >>> a = WardAdapter(n_clusters=2).fit(X)
+        >>> b = WardAdapter.from_arrays(a.saved_params(), a.to_arrays())
+        >>> b.assign(X)[0].tolist() == a.labels_.tolist()
+        True
+        """
+        obj = cls(**params)
+        if native_assign is not None:
+            obj.native_assign = native_assign
+        pairs = np.asarray(arrays["raw_to_label"], dtype=np.int64).reshape(-1, 2)
+        obj.raw_to_label_ = {int(r): int(lab) for r, lab in pairs}
+        obj.centroids_ = np.asarray(arrays["centroids"], dtype=np.float64)
+        obj.n_segments_ = int(obj.centroids_.shape[0])
+        obj.labels_ = np.empty(0, dtype=np.int64)
+        if obj.native_assign:
+            obj._restore_native(arrays)
+        else:
+            obj.reference_X_ = np.asarray(arrays["reference_X"], dtype=np.float64)
+            obj.reference_labels_ = np.asarray(
+                arrays["reference_labels"], dtype=np.int64
+            )
+            obj._knn_ = None
+        return obj
+
+    def _check_saveable(self) -> None:
+        """Raise when the adapter's state cannot be written as arrays."""
+        if not hasattr(self, "labels_"):
+            msg = f"{type(self).__name__} is not fitted yet; call fit first."
+            raise NotFittedError(msg)
+
+    def _native_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays of the native predictor (subclasses with native prediction)."""
+        msg = f"{type(self).__name__} does not say how to save its predictor."
+        raise NotImplementedError(msg)
+
+    def _restore_native(self, arrays: dict[str, np.ndarray]) -> None:
+        """Rebuild the native predictor from :meth:`_native_arrays` output."""
+        msg = f"{type(self).__name__} does not say how to restore its predictor."
+        raise NotImplementedError(msg)
 
 
 def margin_confidence(d: np.ndarray) -> np.ndarray:

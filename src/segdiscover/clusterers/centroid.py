@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.metrics.pairwise import euclidean_distances
 
 from segdiscover.clusterers._base import ClusterAdapter, margin_confidence
 
@@ -36,6 +37,38 @@ class KMeansAdapter(ClusterAdapter):
     def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.model_.transform(X)
         return d.argmin(1), margin_confidence(d)
+
+    def _native_arrays(self) -> dict[str, np.ndarray]:
+        return {"cluster_centers": np.asarray(self.model_.cluster_centers_, float)}
+
+    def _restore_native(self, arrays: dict[str, np.ndarray]) -> None:
+        self.model_ = SavedCenters(arrays["cluster_centers"])
+
+
+class SavedCenters:
+    """The prediction half of a fitted k-means, rebuilt from its centres alone.
+
+    ``transform`` is the computation scikit-learn's ``KMeans.transform`` runs
+    (``euclidean_distances`` on a C-ordered float array), so a loaded model gives
+    bit-identical distances, labels and confidences.
+
+    Parameters
+    ----------
+    cluster_centers : ndarray of shape (n_clusters, n_features)
+
+    Examples
+    --------
+    >>> SavedCenters(np.array([[0.0, 0.0], [3.0, 4.0]])).transform(np.zeros((1, 2)))
+    array([[0., 5.]])
+    """
+
+    def __init__(self, cluster_centers: np.ndarray) -> None:
+        self.cluster_centers_ = np.asarray(cluster_centers, dtype=np.float64)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return the distance of each row to each centre."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        return euclidean_distances(X, self.cluster_centers_)
 
 
 class MiniBatchKMeansAdapter(KMeansAdapter):

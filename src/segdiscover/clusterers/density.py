@@ -67,3 +67,14 @@ class HDBSCANAdapter(ClusterAdapter):
         self, X: np.ndarray, labels: np.ndarray, rng: np.random.RandomState
     ) -> None:
         super()._fit_fallback(X, labels, rng)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the k-NN reference arrays, plus the PCA projection for inspection.
+
+        Assignment uses the reference customers in the full preprocessed space;
+        ``pca_components`` and ``pca_mean`` record the projection HDBSCAN ran on.
+        """
+        out = super().to_arrays()
+        out["pca_components"] = np.asarray(self.pca_.components_, dtype=np.float64)
+        out["pca_mean"] = np.asarray(self.pca_.mean_, dtype=np.float64)
+        return out

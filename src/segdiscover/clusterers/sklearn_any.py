@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import clone
 
 from segdiscover.clusterers._base import ClusterAdapter
-from segdiscover.exceptions import InvalidParameterError
+from segdiscover.exceptions import InvalidParameterError, ModelFileError
 
 
 def check_estimator_contract(estimator: Any) -> None:
@@ -92,3 +92,26 @@ class SklearnAdapter(ClusterAdapter):
         else:
             conf = np.ones(len(labels))
         return labels, conf
+
+    def saved_params(self) -> dict[str, Any]:
+        """Return ``n_clusters`` and ``random_state``; the estimator is not saved.
+
+        A saved generic adapter assigns through the k-NN reference arrays only, so
+        it needs no estimator object (and none could be stored without pickle).
+        """
+        rs = self.random_state if isinstance(self.random_state, int) else None
+        return {"estimator": None, "n_clusters": self.n_clusters, "random_state": rs}
+
+    def _check_saveable(self) -> None:
+        super()._check_saveable()
+        if self.native_assign:
+            name = type(self.model_).__name__
+            msg = (
+                f"The clusterer {name} (your own estimator, with its own predict) "
+                "cannot be saved safely: its fitted state is Python code and "
+                "objects that only pickle could store, and a saved model must assign "
+                "exactly as the fitted one. Use a registered clusterer name (e.g. "
+                "clusterer='kmeans'), or an estimator without predict (assigned by "
+                "the k-NN fallback, which saves as arrays)."
+            )
+            raise ModelFileError(msg)

@@ -1,0 +1,503 @@
+"""Saved models that cannot run code: a JSON manifest, numeric arrays and hashes.
+
+A saved model is a folder::
+
+    model/
+      manifest.json     every parameter, level, schema, profile and run figure
+      checksum          "<sha256 of manifest.json>  manifest.json" (sha256sum format)
+      arrays/*.npy      numeric arrays (centroids, centres, reference customers ...)
+
+Arrays are written with ``np.save(..., allow_pickle=False)`` and read with
+``np.load(..., allow_pickle=False)``; their SHA-256, dtype and shape are recorded in
+the manifest, and the manifest's own hash in ``checksum``. :func:`load` checks the
+format version first (a newer one is refused by number), then the manifest's hash,
+then that every array is present, unmodified and of the recorded dtype and shape.
+Nothing in the folder is code: the clusterer is rebuilt from a fixed list of
+segdiscover's own adapter classes, the feature builders from segdiscover's own
+builders. :func:`save` writes into a temporary folder beside the target and renames
+it into place, so a crash never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import inspect
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from segdiscover import __version__
+from segdiscover.assign import AssignState, assign, fit_assign_state
+from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
+from segdiscover.exceptions import (
+    InputError,
+    ModelFileError,
+    NotFittedError,
+)
+from segdiscover.features import BUILDERS, FeatureMeta, FeatureSet
+from segdiscover.preprocess import Preprocessor
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHECKSUM = "checksum"
+ARRAYS = "arrays"
+#: Adapter classes a saved model may name; nothing else is ever instantiated.
+ADAPTERS: dict[str, type[ClusterAdapter]] = {
+    **{
+        s.factory.__name__: s.factory
+        for s in CLUSTERERS.values()
+        if isinstance(s.factory, type)
+    },
+    SklearnAdapter.__name__: SklearnAdapter,
+}
+_BUILDER_CLASSES = {cls.__name__: cls for cls in BUILDERS.values()}
+_ARRAY_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_REQUIRED = (
+    "id",
+    "noise",
+    "input_kind",
+    "feature_set",
+    "feature_levels",
+    "feature_schema",
+    "feature_meta",
+    "preprocessor",
+    "clusterer",
+    "segments",
+    "run",
+    "arrays",
+)
+
+
+# ------------------------------------------------------------------ JSON helpers
+def _plain(value: Any, where: str) -> Any:
+    """Return ``value`` as strict JSON data (non-finite floats become null)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        return _plain(value.item(), where)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    msg = (
+        f"The model cannot be saved: {where} is a {type(value).__name__}, which a "
+        "safe model file (JSON and arrays, no pickle) cannot hold."
+    )
+    raise ModelFileError(msg)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _npy_bytes(array: np.ndarray, name: str) -> bytes:
+    if array.dtype.kind not in "biuf":
+        msg = f"The array {name!r} has dtype {array.dtype}; only numbers are saved."
+        raise ModelFileError(msg)
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------- save
+def _feature_set_params(model: Any) -> dict[str, Any] | None:
+    if model.input_kind_ != "tables":
+        return None
+    fs = model.features or FeatureSet.default(id=model.id)
+    params: dict[str, Any] = _plain(fs.get_params(), "the FeatureSet parameters")
+    return params
+
+
+def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Return the manifest (without its ``arrays`` hashes) and the array files."""
+    if not hasattr(model, "segments_"):
+        msg = "This model is not fitted yet; call fit(...) before save."
+        raise NotFittedError(msg)
+    adapter = model.clusterer_
+    state = getattr(model, "assign_state_", None) or fit_assign_state(model)
+    arrays = {f"clusterer.{k}": v for k, v in adapter.to_arrays().items()}
+    arrays["assign.noise_X"] = state.noise_X
+    files = {name: _npy_bytes(np.asarray(a), name) for name, a in arrays.items()}
+    manifest = {
+        "format": "segdiscover-model",
+        "format_version": FORMAT_VERSION,
+        "segdiscover_version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "id": model.id,
+        "noise": model.noise,
+        "input_kind": model.input_kind_,
+        "feature_set": _feature_set_params(model),
+        "feature_levels": _plain(model.feature_levels_, "feature_levels_"),
+        "feature_schema": _plain(state.to_dict(), "the feature schema"),
+        "feature_meta": _plain(
+            [dataclasses.asdict(m) for m in model.feature_meta_], "feature_meta_"
+        ),
+        "preprocessor": _plain(model.preprocessor_.to_dict(), "preprocessor_"),
+        "clusterer": {
+            "name": model.clusterer_name_,
+            "adapter": type(adapter).__name__,
+            "native_assign": bool(adapter.native_assign),
+            "params": _plain(adapter.saved_params(), "the clusterer parameters"),
+        },
+        "segments": _plain(model.segments_.to_dicts(), "segments_"),
+        "run": _plain(model.run_, "run_"),
+    }
+    manifest["arrays"] = {
+        name: {
+            "file": f"{ARRAYS}/{name}.npy",
+            "sha256": _sha256(data),
+            "dtype": str(np.asarray(arrays[name]).dtype),
+            "shape": list(np.asarray(arrays[name]).shape),
+        }
+        for name, data in files.items()
+    }
+    return manifest, files
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        msg = f"Cannot save the model to {str(target)!r}: it is a file, not a folder."
+        raise ModelFileError(msg)
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        msg = (
+            f"Cannot save the model to {str(target)!r}: the folder holds other "
+            "files and no saved model. Pass a new or empty folder (a saved model's "
+            "folder is replaced)."
+        )
+        raise ModelFileError(msg)
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Move the finished folder into place; the old model goes only after."""
+    if not target.exists():
+        tmp.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    target.rename(old)
+    try:
+        tmp.rename(target)
+    except OSError:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Save a fitted model to a folder that holds no code.
+
+    Parameters
+    ----------
+    model : Segmenter
+        Fitted.
+    path : str or path-like
+        Folder to create (or a saved model's folder, replaced).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+
+    Raises
+    ------
+    ModelFileError
+        The clusterer's state cannot be stored as arrays (a user estimator with its
+        own ``predict``), or ``path`` is a file or a folder of other files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import segdiscover as sd
+    >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+    >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+    >>> seg = seg.fit(data.tables, as_of=data.as_of)
+    >>> folder = save(seg, tempfile.mkdtemp() + "/model")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['arrays', 'checksum', 'manifest.json']
+    """
+    target = Path(path)
+    manifest, files = _collect(model)
+    _check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tmp.chmod(0o755)
+        (tmp / ARRAYS).mkdir()
+        for name, data in files.items():
+            _write(tmp / ARRAYS / f"{name}.npy", data)
+        text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
+        body = (text + "\n").encode()
+        _write(tmp / MANIFEST, body)
+        _write(tmp / CHECKSUM, f"{_sha256(body)}  {MANIFEST}\n".encode())
+        _swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+# ------------------------------------------------------------------------- load
+def _read_member(folder: Path, name: str) -> bytes:
+    path = folder / name
+    if not path.is_file():
+        msg = (
+            f"The saved model {str(folder)!r} lacks its member {name!r}; the folder "
+            "is incomplete or was modified. Save the model again."
+        )
+        raise ModelFileError(msg)
+    return path.read_bytes()
+
+
+def _parse_manifest(folder: Path, body: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"The manifest of {str(folder)!r} is not valid JSON ({exc})."
+        raise ModelFileError(msg) from exc
+    if not isinstance(manifest, dict):
+        msg = f"The manifest of {str(folder)!r} is not a JSON object."
+        raise ModelFileError(msg)
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        msg = (
+            f"The manifest of {str(folder)!r} has no valid format_version "
+            f"(got {version!r}); it is not a segdiscover model."
+        )
+        raise ModelFileError(msg)
+    if version > FORMAT_VERSION:
+        msg = (
+            f"The model in {str(folder)!r} has format version {version}, written by "
+            f"segdiscover {manifest.get('segdiscover_version', '?')}; this "
+            f"segdiscover ({__version__}) reads format version {FORMAT_VERSION} "
+            "and older. Upgrade segdiscover to load it."
+        )
+        raise ModelFileError(msg)
+    return manifest
+
+
+def _check_checksum(folder: Path, body: bytes) -> None:
+    line = _read_member(folder, CHECKSUM).decode("ascii", "replace").split()
+    expected = line[0] if line else ""
+    got = _sha256(body)
+    if got != expected:
+        msg = (
+            f"The manifest of {str(folder)!r} was modified: its SHA-256 is "
+            f"{got[:12]}..., the checksum file records {expected[:12] or '?'}.... "
+            "Refusing a tampered or corrupted model."
+        )
+        raise ModelFileError(msg)
+
+
+def _read_arrays(folder: Path, records: dict[str, Any]) -> dict[str, np.ndarray]:
+    out = {}
+    for name, rec in records.items():
+        if not _ARRAY_NAME.match(name):
+            msg = f"The manifest names an invalid array {name!r}."
+            raise ModelFileError(msg)
+        member = f"{ARRAYS}/{name}.npy"
+        data = _read_member(folder, member)
+        if _sha256(data) != rec["sha256"]:
+            msg = (
+                f"The array file {member!r} of {str(folder)!r} was modified: its "
+                "SHA-256 differs from the one in the manifest. Refusing a tampered "
+                "or corrupted model."
+            )
+            raise ModelFileError(msg)
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+        if str(array.dtype) != rec["dtype"] or list(array.shape) != rec["shape"]:
+            msg = f"The array {member!r} has an unexpected dtype or shape."
+            raise ModelFileError(msg)
+        out[name] = array
+    return out
+
+
+def _feature_set(params: dict[str, Any]) -> FeatureSet:
+    """Rebuild a FeatureSet from its saved parameters (segdiscover builders only)."""
+    builders = []
+    for p in params["builders"]:
+        cls = _BUILDER_CLASSES.get(p["type"])
+        if cls is None:
+            msg = (
+                f"The model's features come from the builder {p['type']!r}, which is "
+                "not part of segdiscover; a saved model holds no code. Build the "
+                "features yourself (FeatureSet.build(..., levels=model."
+                "feature_levels_)) and assign that customer-level table."
+            )
+            raise ModelFileError(msg)
+        names = inspect.signature(cls.__init__).parameters
+        builder = cls(**{k: v for k, v in p.items() if k in names})
+        again = _plain({"type": p["type"], **builder.get_params()}, "a builder")
+        if again != p:
+            msg = f"The saved builder {p['type']!r} cannot be rebuilt exactly: {p}."
+            raise ModelFileError(msg)
+        builders.append(builder)
+    return FeatureSet(
+        builders,
+        id=params["id"],
+        customers_table=params["customers_table"],
+        signup=params["signup"],
+    )
+
+
+class LoadedModel:
+    """A saved segmentation read back: it assigns exactly as the fitted model did.
+
+    Built by :func:`load`; not fitted again. ``assign`` has the signature of
+    :func:`segdiscover.assign.assign`.
+
+    Attributes
+    ----------
+    id : str
+        Customer id column.
+    noise : str
+        The fitted model's noise policy.
+    input_kind_ : str
+        ``"tables"`` (raw tables and builders) or ``"table"`` (customer-level table).
+    feature_levels_ : dict
+    feature_meta_ : list of FeatureMeta
+    preprocessor_ : Preprocessor
+    clusterer_ : ClusterAdapter
+        Rebuilt for assignment from arrays.
+    clusterer_name_ : str
+    n_segments_ : int
+    segments_ : polars.DataFrame
+    run_ : dict
+    assign_state_ : AssignState
+    manifest_ : dict
+        The manifest as read.
+    """
+
+    def __init__(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+        self.manifest_ = manifest
+        self.id = str(manifest["id"])
+        self.noise = str(manifest["noise"])
+        self.input_kind_ = str(manifest["input_kind"])
+        self.feature_levels_ = manifest["feature_levels"]
+        self.feature_meta_ = [FeatureMeta(**m) for m in manifest["feature_meta"]]
+        self.preprocessor_ = Preprocessor.from_dict(manifest["preprocessor"])
+        spec = manifest["clusterer"]
+        cls = ADAPTERS.get(spec["adapter"])
+        if cls is None:
+            msg = f"The model names an unknown clusterer adapter {spec['adapter']!r}."
+            raise ModelFileError(msg)
+        prefix = "clusterer."
+        self.clusterer_ = cls.from_arrays(
+            spec["params"],
+            {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
+            native_assign=bool(spec["native_assign"]),
+        )
+        self.clusterer_name_ = str(spec["name"])
+        self.n_segments_ = int(self.clusterer_.n_segments_)
+        self.segments_ = pl.DataFrame(manifest["segments"], infer_schema_length=None)
+        self.run_ = manifest["run"]
+        self.assign_state_ = AssignState.from_dict(
+            manifest["feature_schema"], arrays["assign.noise_X"]
+        )
+
+    @property
+    def features(self) -> FeatureSet | None:
+        """The feature builders (None for a model fitted on a customer table)."""
+        params = self.manifest_["feature_set"]
+        return None if params is None else _feature_set(params)
+
+    def assign(
+        self,
+        X: Any,
+        *,
+        as_of: Any = None,
+        force: bool = False,
+        allow_unassigned: bool = False,
+    ) -> pl.DataFrame:
+        """Assign customers; see :func:`segdiscover.assign.assign`."""
+        return assign(
+            self, X, as_of=as_of, force=force, allow_unassigned=allow_unassigned
+        )
+
+    def profile(self, segment_id: int) -> dict[str, Any]:
+        """Return one segment's saved profile (its ``segments_`` row) as a dict."""
+        rows = self.segments_.filter(pl.col("segment_id") == segment_id).to_dicts()
+        if not rows:
+            msg = (
+                f"There is no segment {segment_id}; segments are "
+                f"{self.segments_['segment_id'].to_list()}."
+            )
+            raise InputError(msg)
+        return rows[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedModel({self.clusterer_name_}, {self.n_segments_} segments, "
+            f"id={self.id!r}, input={self.input_kind_})"
+        )
+
+
+def load(path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a model saved by :func:`save`, checking version and hashes.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model folder.
+
+    Returns
+    -------
+    LoadedModel
+
+    Raises
+    ------
+    ModelFileError
+        Not a model folder, a member missing, a hash that does not match (tampered
+        or corrupted), or a format version newer than this segdiscover reads.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import segdiscover as sd
+    >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+    >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+    >>> seg = seg.fit(data.tables, as_of=data.as_of)
+    >>> model = load(save(seg, tempfile.mkdtemp() + "/model"))
+    >>> out = model.assign(data.tables, as_of=data.as_of)
+    >>> out["segment_id"].equals(seg.labels_["segment_id"])
+    True
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        msg = f"There is no saved model at {str(folder)!r} (not a folder)."
+        raise ModelFileError(msg)
+    body = _read_member(folder, MANIFEST)
+    manifest = _parse_manifest(folder, body)
+    _check_checksum(folder, body)
+    missing = [k for k in _REQUIRED if k not in manifest]
+    if missing:
+        msg = f"The manifest of {str(folder)!r} lacks the entries {missing}."
+        raise ModelFileError(msg)
+    try:
+        return LoadedModel(manifest, _read_arrays(folder, manifest["arrays"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        msg = f"The manifest of {str(folder)!r} is malformed: {exc!r}."
+        raise ModelFileError(msg) from exc
