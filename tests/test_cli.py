@@ -17,6 +17,7 @@ jsonschema = pytest.importorskip("jsonschema")
 def check_outputs(out, id_col: str, n: int) -> dict:
     assert sorted(p.name for p in out.iterdir()) == [
         "assignments.parquet",
+        "model",
         "plots",
         "report.html",
         "report.md",

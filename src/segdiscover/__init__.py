@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from segdiscover import datasets, exceptions
 from segdiscover.features import FeatureSet
+from segdiscover.persist import load
 from segdiscover.segmenter import Segmenter
 
-__all__ = ["FeatureSet", "Segmenter", "__version__", "datasets", "exceptions"]
+__all__ = ["FeatureSet", "Segmenter", "__version__", "datasets", "exceptions", "load"]

@@ -1,4 +1,4 @@
-"""Command-line interface: ``segdiscover demo | discover``.
+"""Command-line interface: ``segdiscover demo | discover | assign``.
 
 Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 3 a quality gate failed; 1 an internal error (a bug: please report it).
@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -70,7 +71,10 @@ def _print_segments(seg: Any, out: Path) -> None:
             f"{r['top_drivers']}"
         )
     print()
-    print(f"Wrote assignments.parquet, segments.json, report.html, report.md to {out}/")
+    print(
+        "Wrote assignments.parquet, segments.json, report.html, report.md, plots/ "
+        f"and model/ to {out}/"
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -105,6 +109,76 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_outputs(seg, out)
     _print_segments(seg, out)
+    return 0
+
+
+def _write_table(frame: pl.DataFrame, path: Path) -> None:
+    """Write parquet (or CSV by suffix) atomically: a temporary file, then a rename."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        msg = (
+            f"Unsupported output type {suffix!r} for {str(path)!r}; use .parquet "
+            "or .csv."
+        )
+        raise InputError(msg)
+    if path.is_dir():
+        msg = f"--out {str(path)!r} is a folder; give a file name (.parquet or .csv)."
+        raise InputError(msg)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            frame.write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        msg = f"Cannot write {str(path)!r}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cmd_assign(args: argparse.Namespace) -> int:
+    import segdiscover as sd
+
+    model = sd.load(args.model)
+    if args.table and args.tables:
+        msg = "Give either --table (a customer-level table) or --tables, not both."
+        raise InputError(msg)
+    if args.tables:
+        tables = {}
+        for item in args.tables:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                msg = (
+                    "--tables takes NAME=FILE (e.g. orders=orders.parquet); "
+                    f"got {item!r}."
+                )
+                raise InputError(msg)
+            tables[name] = read_table(path)
+        X: Any = tables
+    elif args.table:
+        X = read_table(args.table)
+    else:
+        msg = (
+            "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of "
+            "DATE."
+        )
+        raise InputError(msg)
+    out = model.assign(
+        X, as_of=args.as_of, force=args.force, allow_unassigned=args.allow_unassigned
+    )
+    _write_table(out, Path(args.out))
+    counts = out.group_by("segment_id", "segment_name").len().sort("segment_id")
+    print(f"Assigned {out.height:,} customers with {model!r}:")
+    for r in counts.iter_rows(named=True):
+        print(f"{r['segment_id']:>3}  {r['segment_name']:<44} {r['len']:>8,}")
+    novel = int(out["is_novel"].sum())
+    print(f"{novel:,} customers flagged novel (outside what the model was fitted on).")
+    print(f"Wrote {args.out}")
     return 0
 
 
@@ -145,6 +219,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output folder")
     c.set_defaults(func=_cmd_discover)
+
+    a = sub.add_parser("assign", help="assign customers with a saved model")
+    a.add_argument("--model", required=True, help="a saved model folder (DIR/model)")
+    a.add_argument("--table", help="customer-level CSV or parquet")
+    a.add_argument(
+        "--tables",
+        action="append",
+        metavar="NAME=FILE",
+        help="raw table for a model fitted on raw tables (repeatable)",
+    )
+    a.add_argument("--as-of", help="feature cutoff date, with --tables")
+    a.add_argument("--force", action="store_true", help="every customer gets a segment")
+    a.add_argument(
+        "--allow-unassigned",
+        action="store_true",
+        help="novel and noise customers get segment -1",
+    )
+    a.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    a.set_defaults(func=_cmd_assign)
     return p
 
 

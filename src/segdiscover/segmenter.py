@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,11 +26,14 @@ from segdiscover._params import (
 )
 from segdiscover._resources import resolve_n_jobs
 from segdiscover._table import prepare_table
+from segdiscover.assign import assign as _assign
+from segdiscover.assign import fit_assign_state
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.clusterers.sklearn_any import check_estimator_contract
 from segdiscover.exceptions import InputError, NotFittedError, SegdiscoverWarning
 from segdiscover.explain._segments import explain_segments, segments_frame
 from segdiscover.features import FeatureMeta, FeatureSet
+from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
 from segdiscover.profiles import SegmentProfile
 from segdiscover.selection import sweep
@@ -305,6 +310,8 @@ class Segmenter:
                 for k, v in self.get_params().items()
             },
         }
+        # Schema, novelty threshold and noise rows that assign() checks against.
+        self.assign_state_ = fit_assign_state(self)
         return self
 
     def _door(
@@ -433,10 +440,11 @@ class Segmenter:
             )
             raise InputError(msg)
         raw_noise = labels < 0
+        # Noise was not found in a segment: no confidence is claimed, kept or placed.
+        conf[raw_noise] = 0.0
         if raw_noise.any() and self.noise == "assign":
             d = ((Xp[raw_noise, None, :] - adapter.centroids_[None]) ** 2).sum(-1)
             labels[raw_noise] = d.argmin(1)
-            conf[raw_noise] = 0.0  # assigned, not found: no confidence claimed
         return labels, conf, raw_noise, fit_rows
 
     # ------------------------------------------------------------ explain
@@ -558,6 +566,77 @@ class Segmenter:
                     "overall": overall[c],
                 }
         return pl.DataFrame(rows)
+
+    # ------------------------------------------------------------ living
+    def assign(
+        self,
+        X: Any,
+        *,
+        as_of: Any = None,
+        force: bool = False,
+        allow_unassigned: bool = False,
+    ) -> pl.DataFrame:
+        """Assign customers (new or known) to this model's segments.
+
+        Parameters
+        ----------
+        X : dict of DataFrames or DataFrame
+            Raw tables (features built as of ``as_of`` with the fitted builders and
+            learned levels) or a customer-level table with the feature columns.
+        as_of : date, datetime or str, optional
+            Feature cutoff; required with raw tables.
+        force : bool, default False
+            Give every customer its nearest segment, even novel ones.
+        allow_unassigned : bool, default False
+            Give novel and noise customers segment -1 ("no segment").
+
+        Returns
+        -------
+        polars.DataFrame
+            ``<id>``, ``segment_id``, ``segment_name``, ``confidence`` in [0, 1],
+            ``is_novel`` (far outside the fitted customers), ``is_noise``.
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        >>> seg = seg.fit(data.tables, as_of=data.as_of)
+        >>> out = seg.assign(data.tables, as_of=data.as_of)
+        >>> out["segment_id"].equals(seg.labels_["segment_id"])
+        True
+        """
+        self._check_fitted()
+        return _assign(
+            self, X, as_of=as_of, force=force, allow_unassigned=allow_unassigned
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted model to a folder in a format that cannot run code.
+
+        A JSON manifest (versions, feature schema, preprocessing, segments) and
+        ``.npy`` arrays, each with a SHA-256 in the manifest; read it back with
+        :func:`segdiscover.load`. See :func:`segdiscover.persist.save`.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        >>> seg = seg.fit(data.tables, as_of=data.as_of)
+        >>> model = sd.load(seg.save(tempfile.mkdtemp() + "/model"))
+        >>> model.assign(data.tables, as_of=data.as_of)["segment_id"].equals(
+        ...     seg.labels_["segment_id"])
+        True
+        """
+        self._check_fitted()
+        return _save(self, path)
 
     # ------------------------------------------------------------ access
     def _check_fitted(self) -> None:

@@ -12,10 +12,12 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
-from segdiscover.exceptions import InputError
+from segdiscover.exceptions import InputError, ModelFileError, SegdiscoverWarning
+from segdiscover.persist import _check_target, _swap_in, save
 from segdiscover.report._html import render_html, render_markdown
 from segdiscover.report._plots import render_plots
 
@@ -74,9 +76,9 @@ def segments_document(seg: Any) -> dict[str, Any]:
 
 
 def write_outputs(
-    seg: Any, out: str | os.PathLike[str], *, model: bool = False
+    seg: Any, out: str | os.PathLike[str], *, model: bool = True
 ) -> dict[str, Path]:
-    """Write assignments, ``segments.json``, the reports and ``plots/*.png``.
+    """Write assignments, ``segments.json``, reports, ``plots/*.png`` and ``model/``.
 
     Parameters
     ----------
@@ -85,8 +87,10 @@ def write_outputs(
     out : path
         Output folder; created if missing. Existing files of the same names are
         replaced atomically; other files are left alone.
-    model : bool
-        Reserved for the saved model (``model/``); ignored until persistence lands.
+    model : bool, default True
+        Also save the model into ``model/`` (see :func:`segdiscover.persist.save`).
+        A model whose clusterer cannot be stored as arrays (a user estimator with
+        its own ``predict``) is skipped with a warning.
 
     Returns
     -------
@@ -104,6 +108,18 @@ def write_outputs(
         msg = f"Cannot write to the output folder {str(out)!r}: {exc.strerror or exc}."
         raise InputError(msg) from exc
     try:
+        saved = False
+        if model:
+            _check_target(out / "model")
+            # Saved first, inside the temporary folder: if the model cannot be
+            # stored, nothing of an earlier run has been replaced yet.
+            try:
+                save(seg, tmp / "model")
+                saved = True
+            except ModelFileError as exc:
+                warnings.warn(
+                    f"The model was not saved: {exc}", SegdiscoverWarning, stacklevel=2
+                )
         doc = segments_document(seg)
         images = render_plots(seg)
         (tmp / "plots").mkdir()
@@ -134,6 +150,9 @@ def write_outputs(
         for name in files:
             os.replace(tmp / name, out / name)
             written[name] = out / name
+        if saved:
+            _swap_in(tmp / "model", out / "model")
+            written["model"] = out / "model"
         return written
     except OSError as exc:
         msg = f"Writing the outputs into {str(out)!r} failed: {exc.strerror or exc}."
