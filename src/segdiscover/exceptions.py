@@ -16,6 +16,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "QualityGateError",
+    "RunStoreError",
     "SchemaMismatchError",
     "SegdiscoverError",
     "SegdiscoverWarning",
@@ -52,6 +53,10 @@ class NotFittedError(SegdiscoverError, AttributeError):
 
 class ModelFileError(SegdiscoverError, OSError):
     """A saved model cannot be loaded (missing, corrupted, tampered, wrong version)."""
+
+
+class RunStoreError(SegdiscoverError, OSError):
+    """A run-history file cannot be used (not a run store, locked, newer schema)."""
 
 
 class QualityGateError(SegdiscoverError):

@@ -10,13 +10,17 @@ features (``segment_features``). Outcomes (churn, next-period margin, cost-to-se
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from segdiscover._params import Interval, validate_params
+from segdiscover.exceptions import InvalidParameterError
 
 CHANNELS = ("web", "mobile", "phone", "sales_rep", "marketplace")
 CATEGORIES = (
@@ -262,6 +266,119 @@ ARCHETYPES: tuple[Archetype, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Drift:
+    """A change planted in a later period, for testing run history and drift.
+
+    Generate the earlier period without ``drift`` and the later one with it, with the
+    same ``seed`` and ``n_customers``: the customers (ids) are the same, and each keeps
+    its planted segment except where the drift says otherwise.
+
+    Parameters
+    ----------
+    split : str or None, default None
+        Name of a planted segment that splits in two: ``split_fraction`` of its
+        customers take up a new pattern, ``"<name>_offshoot"`` (baskets 6x larger,
+        orders 4x rarer, 6x the support tickets, more discounts, mostly via sales
+        reps), defined on ``avg_basket``, ``orders_per_month``, ``tickets_per_month``
+        and ``share_sales_rep``.
+    split_fraction : float, default 0.5
+        Share of the split segment's customers that move to the offshoot.
+    moves : tuple of (str, str, float), default ()
+        ``(from, to, fraction)``: that fraction of one planted segment's customers
+        behave like another planted segment (shifted shares).
+
+    Examples
+    --------
+    >>> d = Drift(split="bulk_monthly_buyers", split_fraction=0.4)
+    >>> d.split, d.moves
+    ('bulk_monthly_buyers', ())
+    """
+
+    split: str | None = None
+    split_fraction: float = 0.5
+    moves: tuple[tuple[str, str, float], ...] = ()
+
+
+def _offshoot(a: Archetype) -> Archetype:
+    return dataclasses.replace(
+        a,
+        name=f"{a.name}_offshoot",
+        basket=a.basket * 6,
+        orders_per_month=a.orders_per_month / 4,
+        tickets_per_month=a.tickets_per_month * 6,
+        discount_p=max(a.discount_p, 0.45),
+        channels=(0.05, 0.05, 0.05, 0.80, 0.05),
+        features=(
+            ("avg_basket", "+"),
+            ("orders_per_month", "-"),
+            ("tickets_per_month", "+"),
+            ("share_sales_rep", "+"),
+        ),
+    )
+
+
+def _apply_drift(
+    drift: Drift, arch: tuple[Archetype, ...], seg: np.ndarray, seed: int
+) -> tuple[tuple[Archetype, ...], np.ndarray]:
+    """Move customers between planted segments as ``drift`` says (own RNG stream)."""
+    names = [a.name for a in arch]
+
+    def index(name: str) -> int:
+        if name not in names:
+            msg = (
+                f"The drift names the planted segment {name!r}, which is not among "
+                f"the {len(names)} generated: {names}."
+            )
+            raise InvalidParameterError(msg)
+        return names.index(name)
+
+    # A separate stream: the default tables never depend on whether drift exists.
+    rng = np.random.default_rng([seed, 7919])
+    seg = seg.copy()
+    for src, dst, fraction in drift.moves:
+        i, j = index(src), index(dst)
+        members = np.flatnonzero(seg == i)
+        take = rng.choice(members, round(fraction * members.size), replace=False)
+        seg[take] = j
+    if drift.split is not None:
+        i = index(drift.split)
+        members = np.flatnonzero(seg == i)
+        take = rng.choice(
+            members, round(drift.split_fraction * members.size), replace=False
+        )
+        seg[take] = len(arch)
+        arch = (*arch, _offshoot(arch[i]))
+    return arch, seg
+
+
+def _check_drift(drift: Any) -> Drift | None:
+    if drift is None or isinstance(drift, Drift):
+        out = drift
+    elif isinstance(drift, Mapping):
+        try:
+            out = Drift(**drift)
+        except TypeError as exc:
+            msg = f"The 'drift' parameter of make_customers has a bad key: {exc}."
+            raise InvalidParameterError(msg) from exc
+    else:
+        msg = (
+            "The 'drift' parameter of make_customers must be a Drift, a dict of its "
+            f"fields or None. Got {drift!r} instead."
+        )
+        raise InvalidParameterError(msg)
+    if out is None:
+        return None
+    fractions = [out.split_fraction, *(m[2] for m in out.moves)]
+    if not all(0 < float(f) < 1 for f in fractions):
+        msg = (
+            "Drift fractions (split_fraction and each move's fraction) must be in "
+            f"(0, 1). Got {fractions} instead."
+        )
+        raise InvalidParameterError(msg)
+    return out
+
+
 @dataclass
 class CustomerData:
     """What :func:`make_customers` returns.
@@ -319,6 +436,7 @@ def make_customers(
     outcome_days: int = 90,
     as_of: dt.date | dt.datetime = dt.datetime(2025, 7, 1),
     null_rate: float = 0.04,
+    drift: Drift | Mapping[str, Any] | None = None,
 ) -> CustomerData:
     """Generate related customer tables with planted segments and outcomes.
 
@@ -344,6 +462,10 @@ def make_customers(
         Feature cutoff.
     null_rate : float, default 0.04
         Share of nulls in ``company_size`` (and half that in ``industry``).
+    drift : Drift, dict or None, default None
+        A change planted for a later period (see :class:`Drift`): a segment that
+        splits in two, or customers moving between segments. None (the default)
+        generates the tables exactly as without it.
 
     Returns
     -------
@@ -356,6 +478,10 @@ def make_customers(
     ['customers', 'orders', 'tickets']
     >>> data.truth["segment"].n_unique()
     4
+    >>> later = make_customers(500, 4, seed=1, drift={"split": "vip_premium"})
+    >>> later.truth["segment"].n_unique(), later.truth["customer_id"].equals(
+    ...     data.truth["customer_id"])
+    (5, True)
     """
     validate_params(
         "make_customers",
@@ -380,6 +506,7 @@ def make_customers(
             "seed": [Interval(int, 0, None)],
         },
     )
+    drift = _check_drift(drift)
     rng = np.random.default_rng(seed)
     if not isinstance(as_of, dt.datetime):
         as_of = dt.datetime(as_of.year, as_of.month, as_of.day)
@@ -392,6 +519,8 @@ def make_customers(
     sizes = np.floor(shares * n).astype(int)
     sizes[np.argsort(-(shares * n - sizes))[: n - sizes.sum()]] += 1
     seg = rng.permutation(np.repeat(np.arange(len(arch)), sizes))
+    if drift is not None:
+        arch, seg = _apply_drift(drift, arch, seg, seed)
 
     def param(attr: str, kind: str) -> np.ndarray:
         vals = np.array([getattr(a, attr) for a in arch], dtype=float)
