@@ -132,6 +132,21 @@ def narrative(
     return " ".join(sents)
 
 
+def _outcome_row(name: str, v: dict[str, Any]) -> tuple[str, ...]:
+    """Return one outcome's table row; a rate reads in % and percentage points."""
+    if v.get("kind") == "rate":
+        val, rest = fmt(v["value"], "share"), fmt(v["rest_value"], "share")
+        diff = f"{100 * v['difference']:+.1f} pp"
+        ci = f"{100 * v['ci_low']:+.1f} to {100 * v['ci_high']:+.1f} pp"
+    else:
+        val, rest = fmt(v["value"]), fmt(v.get("rest_value"))
+        diff = "+" * (v["difference"] > 0) + fmt(v["difference"])
+        ci = f"{fmt(v['ci_low'])} to {fmt(v['ci_high'])}"
+    word = "higher" if v["difference"] > 0 else "lower"
+    verdict = f"materially {word}" if v.get("material") else "not material"
+    return (name, val, rest, diff, ci, verdict)
+
+
 @dataclass
 class SegmentProfile:
     """A segment's profile card; renders as HTML in notebooks and text in terminals."""
@@ -144,13 +159,15 @@ class SegmentProfile:
     narrative: str
     fidelity_f1: float | None
     meta: dict[str, FeatureMeta] = field(repr=False)
-    outcomes: dict[str, dict[str, float]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     families: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rule: str | None = None
     rule_precision: float | None = None
     rule_coverage: float | None = None
     name_source: str = "generated"
     stability: float | None = None
+    stability_threshold: float = 0.6
+    answers: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
@@ -163,6 +180,7 @@ class SegmentProfile:
             "narrative": self.narrative,
             "fidelity_f1": self.fidelity_f1,
             "outcomes": self.outcomes,
+            "answers": self.answers,
         }
 
     def _driver_rows(self) -> list[tuple[str, ...]]:
@@ -188,7 +206,7 @@ class SegmentProfile:
         return rows
 
     def facts(self) -> list[str]:
-        """One-line facts: rule, fidelity, stability (when known)."""
+        """One-line facts: rule, fidelity, stability, outcome verdicts (when known)."""
         out = []
         if self.rule:
             out.append(
@@ -199,7 +217,17 @@ class SegmentProfile:
         if self.fidelity_f1 is not None:
             out.append(f"Surrogate F1 for this segment: {self.fidelity_f1:.2f}")
         if self.stability is not None:
-            out.append(f"Stability (Jaccard): {self.stability:.2f}")
+            flag = (
+                f" (unstable: under {self.stability_threshold:.2f}, the segment often "
+                "dissolves when customers are resampled)"
+                if self.stability < self.stability_threshold
+                else ""
+            )
+            out.append(
+                f"Stability (mean Jaccard recovery over resampled refits): "
+                f"{self.stability:.2f}{flag}"
+            )
+        out += [v["verdict"] for v in self.outcomes.values() if v.get("verdict")]
         return out
 
     def sections(self) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
@@ -231,11 +259,16 @@ class SegmentProfile:
             out.append(
                 (
                     "Outcomes",
-                    ("outcome", "segment", "overall"),
-                    [
-                        (k, fmt(v["value"]), fmt(v["overall"]))
-                        for k, v in self.outcomes.items()
-                    ],
+                    ("outcome", "segment", "rest", "difference", "95% CI", "verdict"),
+                    [_outcome_row(k, v) for k, v in self.outcomes.items()],
+                )
+            )
+        if self.answers:
+            out.append(
+                (
+                    "Operational questions",
+                    ("question", "answer"),
+                    [(a["question"], a["answer"]) for a in self.answers],
                 )
             )
         return out

@@ -33,6 +33,37 @@ def _summary_rows(doc: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+def _outcome_lines(doc: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
+    """Return the outcome summary sentence and per segment its material verdicts."""
+    comp = doc.get("outcomes")
+    if not comp:
+        return "", []
+    rows = []
+    for s in doc["segments"]:
+        material = [o["verdict"] for o in s["outcomes"] if o.get("material")]
+        rows.append(
+            (str(s["segment_id"]), s["name"], " ".join(material) or "none material")
+        )
+    return comp["summary"], rows
+
+
+def _outcome_html(doc: dict[str, Any]) -> str:
+    summary, rows = _outcome_lines(doc)
+    if not summary:
+        return ""
+    e = html.escape
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows
+    )
+    return (
+        f"<h2>Outcomes</h2><p><b>{e(summary)}</b></p><table><thead><tr><th>id</th>"
+        f"<th>name</th><th>material differences vs the rest</th></tr></thead>"
+        f"<tbody>{body}</tbody></table><p class='meta'>Material: significant after "
+        "Benjamini-Hochberg across all comparisons and the 95% bootstrap interval "
+        "clears the smallest difference that matters.</p>"
+    )
+
+
 def _img(data: bytes | None, alt: str) -> str:
     if not data:
         return ""
@@ -70,6 +101,7 @@ clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} s
 <h2>Summary</h2><table><thead><tr><th>id</th><th>name</th><th>customers</th>
 <th>share</th><th>top drivers</th></tr></thead>
 <tbody>{_summary_rows(doc)}</tbody></table>
+{_outcome_html(doc)}
 {_img(images.get("heatmap.png"), "segments vs population")}
 <h2>Profile cards</h2>{cards}
 <p class="meta">Drivers: mean SHAP value toward the segment from a gradient-boosted
@@ -104,5 +136,11 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
             f"{fmt(s['share'], 'share')} | {top} |"
         )
     lines.append("")
+    summary, rows = _outcome_lines(doc)
+    if summary:
+        lines += ["## Outcomes", "", f"**{summary}**", ""]
+        lines += ["| id | name | material differences vs the rest |", "|---|---|---|"]
+        lines += [f"| {' | '.join(r)} |" for r in rows]
+        lines.append("")
     lines += [seg.profile(s["segment_id"]).to_markdown() for s in doc["segments"]]
     return "\n".join(lines)
