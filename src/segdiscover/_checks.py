@@ -49,6 +49,7 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
         return frame
     module = type(frame).__module__
     if module.startswith("pandas"):
+        _check_pandas(frame, name)
         try:
             return pl.from_pandas(frame, include_index=False)
         except Exception as exc:  # pyarrow/pandas conversion errors are opaque
@@ -58,6 +59,35 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
         f"The {name} must be a polars or pandas DataFrame; got {type(frame).__name__}."
     )
     raise InputError(msg)
+
+
+def _check_pandas(frame: Any, name: str) -> None:
+    """Name the pandas columns polars cannot hold: duplicated or of mixed types.
+
+    Without this the user gets pyarrow's "Expected bytes, got a 'int' object", which
+    names no column (regression: tests/hostile, ``mixed-type-ids``).
+    """
+    columns = [str(c) for c in frame.columns]
+    dup = sorted({c for c in columns if columns.count(c) > 1})
+    if dup:
+        msg = (
+            f"The {name} has duplicated column names "
+            f"{', '.join(repr(c) for c in dup)}; rename them."
+        )
+        raise InputError(msg)
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        kinds = {type(v).__name__ for v in s.dropna().head(100_000)}
+        kinds.discard("NAType")
+        if len(kinds) > 1:
+            msg = (
+                f"Column {str(col)!r} of the {name} mixes value types "
+                f"({', '.join(sorted(kinds))}); give it one type (e.g. "
+                f"df[{str(col)!r}].astype(str))."
+            )
+            raise InputError(msg)
 
 
 def require_columns(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -173,6 +203,50 @@ def check_finite(
                 f"Column {col!r} of the {name} has {n_bad} values that are NaN, "
                 f"infinite or beyond ±{MAX_ABS_VALUE:g} (e.g. {_example(vals, 2)} "
                 f"for id {_example(ids, 2)}). Fix them or set them to null."
+            )
+            raise InputError(msg)
+
+
+def check_event_columns(
+    frame: pl.DataFrame, columns: Sequence[str], id_col: str, table: str
+) -> pl.DataFrame:
+    """Check the columns a feature builder reads from a raw table.
+
+    Numbers stored as text are parsed (junk refused), and NaN, inf and absurd
+    magnitudes are refused with the column, table, count and an example id; the
+    builders would otherwise fail inside polars or hide them in a mean.
+    """
+    name = f"{table!r} table"
+    cols = [c for c in columns if c != id_col and c in frame.columns]
+    frame = coerce_numeric_strings(frame, cols, id_col, name)
+    check_finite(frame, cols, id_col, name)
+    return frame
+
+
+def check_id_overlap(
+    tables: Mapping[str, pl.DataFrame], id_col: str, customers: str
+) -> None:
+    """Refuse an event table whose ids are of another type and match no customer.
+
+    Ids of different types are compared as text, so ``1`` in the orders and
+    ``'C00001'`` in the customers would silently make every order a customer of its
+    own (regression: tests/hostile, ``order-ids-of-another-type``).
+    """
+    if customers not in tables or id_col not in tables[customers].columns:
+        return
+    own = tables[customers].get_column(id_col)
+    for name, t in tables.items():
+        if name == customers or id_col not in t.columns:
+            continue
+        ids = t.get_column(id_col)
+        if ids.dtype == own.dtype or ids.len() == 0:
+            continue
+        if not ids.cast(pl.String).is_in(own.cast(pl.String).implode()).any():
+            msg = (
+                f"None of the {ids.len()} {id_col!r} values of the {name!r} table "
+                f"({ids.dtype}, e.g. {_example(ids, 2)}) is an id of the "
+                f"{customers!r} table ({own.dtype}, e.g. {_example(own, 2)}). "
+                "Give the id columns one type and format."
             )
             raise InputError(msg)
 

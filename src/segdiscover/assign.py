@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics.pairwise import euclidean_distances
 
-from segdiscover._checks import check_finite, check_ids, to_polars
+from segdiscover._checks import check_finite, check_ids, check_not_empty, to_polars
 from segdiscover.exceptions import (
     ColumnNotFoundError,
     InputError,
@@ -132,6 +132,8 @@ def unclipped(pre: Preprocessor) -> Preprocessor:
 def nearest_distance(U: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Distance of each row of ``U`` to its nearest centroid (in blocks of rows)."""
     out = np.empty(U.shape[0])
+    # Rows of inf are ids no longer in use after renumbering across runs.
+    centroids = centroids[np.isfinite(centroids).all(1)]
     step = 65_536
     for i in range(0, U.shape[0], step):
         out[i : i + step] = euclidean_distances(U[i : i + step], centroids).min(1)
@@ -286,6 +288,7 @@ def check_table(model: Any, frame: Any, state: AssignState) -> pl.DataFrame:
     table = to_polars(frame, "table")
     _missing_columns(table, [model.id, *(c["name"] for c in state.columns)])
     check_ids(table, model.id, "table", unique=True)
+    check_not_empty(table, "table")  # tests/hostile: empty-assign-table
     coerced = [_coerce(table, c, model.id) for c in state.columns]
     table = table.select(model.id).with_columns(coerced)
     numeric = [c["name"] for c in state.columns if c["dtype_class"] == "numeric"]

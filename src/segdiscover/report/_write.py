@@ -7,12 +7,15 @@ file, and files of an earlier run are replaced only once the new ones are comple
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,82 @@ from segdiscover.persist import _check_target, _swap_in, save
 from segdiscover.report._html import render_html, render_markdown
 from segdiscover.report._plots import render_plots
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers are not serialised
+    fcntl = None  # type: ignore[assignment]
+
 SCHEMA_PATH = Path(__file__).with_name("segments.schema.json")
+_TEMP = re.compile(r"^\.segdiscover-(\d+)-")
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Lock the folder itself: two runs move their files in one after the other.
+
+    Without it two runs writing one folder at once interleave their renames and
+    leave half of each (regression: tests/hostile, ``two-writers-at-once``). The
+    lock is on the directory, so no lock file is left in the output folder; the
+    kernel releases it when a writer dies.
+    """
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
+def _remove_dead_temps(out: Path) -> None:
+    """Remove temporary folders of writers that were killed (their pid is gone)."""
+    if os.name != "posix":  # pragma: no cover
+        return
+    for p in out.iterdir():
+        m = _TEMP.match(p.name)
+        if not m or not p.is_dir() or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            continue  # alive under another user
+
+
+def _move_in(
+    moves: list[tuple[Path, Path]], keep: Path, then: Callable[[], None] | None
+) -> None:
+    """Move each new file onto its target, then run ``then``; on failure undo all.
+
+    A hard link in ``keep`` holds each old file until all moves succeed, so a
+    failure midway (disk full, quota) leaves the earlier run whole, not a mix of
+    two runs (regression: tests/hostile, ``disk-full-while-moving``).
+    """
+    undo: list[tuple[Path, Path | None]] = []
+    try:
+        for i, (src, dst) in enumerate(moves):
+            old = None
+            if dst.exists():
+                old = keep / f"{i}"
+                try:
+                    os.link(dst, old)
+                except OSError:  # no hard links on this file system
+                    shutil.copy2(dst, old)
+            undo.append((dst, old))
+            os.replace(src, dst)
+        if then is not None:
+            then()  # the model's swap restores the old model itself on failure
+    except BaseException:
+        for dst, old in reversed(undo):
+            with contextlib.suppress(OSError):
+                if old is not None:
+                    os.replace(old, dst)
+                else:
+                    dst.unlink(missing_ok=True)
+        raise
 
 
 def _clean(x: Any) -> Any:
@@ -63,14 +141,23 @@ def segments_document(seg: Any) -> dict[str, Any]:
                 "narrative": row["narrative"],
                 "fidelity_f1": row["fidelity_f1"],
                 "outcomes": outcomes.get(row["segment_id"], []),
+                "answers": seg.profiles_[row["segment_id"]].answers,
             }
         )
     candidates = seg.candidates_.to_dicts() if seg.candidates_ is not None else None
+    comparison = getattr(seg, "outcome_comparison_", None)  # absent on old models
+    if comparison is not None:
+        comparison = {
+            k: v
+            for k, v in comparison.to_dict().items()
+            if k not in ("vs_rest", "answers")  # already under each segment
+        }
     return _clean(
         {
             "schema_version": 1,
             "run": {**seg.run_, "candidates": candidates},
             "segments": segments,
+            "outcomes": comparison,
         }
     )
 
@@ -103,7 +190,9 @@ def write_outputs(
         raise InputError(msg)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".segdiscover-", dir=out))
+        _remove_dead_temps(out)
+        # The pid in the name lets a later run remove it if this process is killed.
+        tmp = Path(tempfile.mkdtemp(prefix=f".segdiscover-{os.getpid()}-", dir=out))
     except OSError as exc:
         msg = f"Cannot write to the output folder {str(out)!r}: {exc.strerror or exc}."
         raise InputError(msg) from exc
@@ -141,17 +230,20 @@ def write_outputs(
             write(tmp / name)
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
-        written = {}
         # Charts first: the report that points at them lands last.
-        (out / "plots").mkdir(exist_ok=True)
-        for name in images:
-            os.replace(tmp / "plots" / name, out / "plots" / name)
-            written[f"plots/{name}"] = out / "plots" / name
-        for name in files:
-            os.replace(tmp / name, out / name)
-            written[name] = out / name
+        written = {f"plots/{name}": out / "plots" / name for name in images}
+        written |= {name: out / name for name in files}
+        moves = [(tmp / "plots" / name, out / "plots" / name) for name in images]
+        moves += [(tmp / name, out / name) for name in files]
+        (tmp / "old").mkdir()
+        with _locked(out):
+            (out / "plots").mkdir(exist_ok=True)
+            _move_in(
+                moves,
+                tmp / "old",
+                (lambda: _swap_in(tmp / "model", out / "model")) if saved else None,
+            )
         if saved:
-            _swap_in(tmp / "model", out / "model")
             written["model"] = out / "model"
         return written
     except OSError as exc:
