@@ -5,6 +5,15 @@ __version__ = "0.1.0"
 from segdiscover import datasets, exceptions
 from segdiscover.features import FeatureSet
 from segdiscover.persist import load
+from segdiscover.runs import RunStore
 from segdiscover.segmenter import Segmenter
 
-__all__ = ["FeatureSet", "Segmenter", "__version__", "datasets", "exceptions", "load"]
+__all__ = [
+    "FeatureSet",
+    "RunStore",
+    "Segmenter",
+    "__version__",
+    "datasets",
+    "exceptions",
+    "load",
+]

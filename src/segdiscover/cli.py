@@ -1,4 +1,4 @@
-"""Command-line interface: ``segdiscover demo | discover | assign``.
+"""Command-line interface: ``segdiscover demo | discover | drift | assign``.
 
 Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 3 a quality gate failed; 1 an internal error (a bug: please report it).
@@ -70,6 +70,9 @@ def _print_segments(seg: Any, out: Path) -> None:
             f"{r['segment_id']:>3}  {name:<44} {r['size']:>8,} {r['share']:>7.1%}  "
             f"{r['top_drivers']}"
         )
+    if run.get("outcomes"):
+        print()
+        print(f"Outcomes: {run['outcomes']['summary']}")
     print()
     print(
         "Wrote assignments.parquet, segments.json, report.html, report.md, plots/ "
@@ -97,18 +100,67 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
+    """Parse ``--min-difference COL=VALUE`` options (VALUE: 0.03, 3pp or 10%)."""
+    out: dict[str, float | str] = {}
+    for item in items:
+        col, sep, value = item.partition("=")
+        if not sep or not col.strip() or not value.strip():
+            msg = (
+                f"--min-difference {item!r} must read COLUMN=VALUE, e.g. "
+                "churned=3pp, margin=10% or cost=25."
+            )
+            raise InputError(msg)
+        try:
+            out[col.strip()] = float(value)
+        except ValueError:
+            out[col.strip()] = value.strip()
+    return out or None
+
+
 def _cmd_discover(args: argparse.Namespace) -> int:
     import segdiscover as sd
     from segdiscover.report import write_outputs
 
     table = read_table(args.table)
     seg = sd.Segmenter(
-        clusterer=args.clusterer, n_segments=args.k, id=args.id, random_state=args.seed
+        clusterer=args.clusterer,
+        n_segments=args.k,
+        id=args.id,
+        random_state=args.seed,
+        min_difference=_min_differences(args.min_difference or []),
     )
     seg.fit(table, outcomes=args.outcome or None, exclude=args.exclude or ())
+    # Recorded before the outputs are written, so they carry the aligned ids.
+    events = _record_run(seg, args.runs, args.run_label) if args.runs else None
     out = Path(args.out)
     write_outputs(seg, out)
     _print_segments(seg, out)
+    if events is not None:
+        run_id, lines = events
+        print(f"Recorded run {run_id} in {args.runs}.")
+        for line in lines:
+            print(f"  {line}")
+    return 0
+
+
+def _record_run(seg: Any, path: str, label: str | None) -> tuple[int, list[str]]:
+    from segdiscover.runs import RunStore
+
+    store = RunStore(path)
+    run_id = store.record(seg, label=label)
+    return run_id, store.lineage(run_id).get_column("text").to_list()
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from segdiscover.runs import RunStore
+
+    report = RunStore(args.runs).drift(args.previous, args.current)
+    for line in report.summary():
+        print(line)
+    if args.out:
+        written = report.write(args.out)
+        print(f"Wrote {', '.join(sorted(written))} to {args.out}/")
     return 0
 
 
@@ -213,11 +265,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--id", required=True, help="customer id column")
     c.add_argument("--outcome", action="append", help="outcome column (repeatable)")
+    c.add_argument(
+        "--min-difference",
+        action="append",
+        metavar="COL=VALUE",
+        help="smallest difference that matters for an outcome: a number in its "
+        "units, 3pp or 10%% of the mean (repeatable; defaults 3pp for rates, 10%%)",
+    )
     c.add_argument("--exclude", action="append", help="column not to use (repeatable)")
     c.add_argument("--clusterer", default="auto", choices=choices)
     c.add_argument("--k", type=int, default=None, help="number of segments")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output folder")
+    c.add_argument(
+        "--runs",
+        metavar="FILE",
+        help="run store (DuckDB file) to append this run to, ids aligned to the last",
+    )
+    c.add_argument("--run-label", help="a name for the recorded run (with --runs)")
     c.set_defaults(func=_cmd_discover)
 
     a = sub.add_parser("assign", help="assign customers with a saved model")
@@ -238,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--out", required=True, help="output file (.parquet or .csv)")
     a.set_defaults(func=_cmd_assign)
+
+    r = sub.add_parser("drift", help="compare the last two runs of a run store")
+    r.add_argument("--runs", required=True, metavar="FILE", help="run store file")
+    r.add_argument("--previous", type=int, help="earlier run (default: the one before)")
+    r.add_argument("--current", type=int, help="later run id (default: the last)")
+    r.add_argument("--out", help="folder for drift.md, drift.json, drift_flows.png")
+    r.set_defaults(func=_cmd_drift)
     return p
 
 

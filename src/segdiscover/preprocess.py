@@ -154,12 +154,14 @@ class Preprocessor:
             transform = "signed_log1p"
         t = _apply(v, transform)
         center = float(np.median(t))
-        q25, q75 = np.quantile(t, [0.25, 0.75])
-        scale = float((q75 - q25) / 1.349)
-        std = float(t.std())
-        # Sparse columns (mostly one value) have IQR 0: fall back to the std.
-        if scale < 0.1 * std or scale <= 0:
-            scale = std
+        q01, q25, q75, q99 = np.quantile(t, [0.01, 0.25, 0.75, 0.99])
+        # The larger of the IQR-based and the winsorised standard deviation: the IQR
+        # alone blows up zero-inflated or mixed columns (a share near 0 for most
+        # customers), whose few high values then pin every clustering; winsorising
+        # keeps single extreme customers from shrinking the column to nothing.
+        scale = max(float((q75 - q25) / 1.349), float(np.clip(t, q01, q99).std()))
+        if scale <= 0:
+            scale = float(t.std())
         return {
             "name": name,
             "kind": "numeric",

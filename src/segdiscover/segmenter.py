@@ -30,13 +30,29 @@ from segdiscover.assign import assign as _assign
 from segdiscover.assign import fit_assign_state
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.clusterers.sklearn_any import check_estimator_contract
-from segdiscover.exceptions import InputError, NotFittedError, SegdiscoverWarning
-from segdiscover.explain._segments import explain_segments, segments_frame
+from segdiscover.exceptions import (
+    InputError,
+    InvalidParameterError,
+    NotFittedError,
+    SegdiscoverWarning,
+)
+from segdiscover.explain._segments import explain_segments, segments_frame, sig
 from segdiscover.features import FeatureMeta, FeatureSet
+from segdiscover.features._spec import normalise_as_of
+from segdiscover.outcomes import (
+    OutcomeComparison,
+    _valid_min_difference,
+    check_outcome_leakage,
+    compare_segments,
+)
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
 from segdiscover.profiles import SegmentProfile
 from segdiscover.selection import sweep
+from segdiscover.stability import merge_tree, stability
+
+#: Customers the stability refits are drawn from (a random sample above this).
+STABILITY_ROWS = 5_000
 
 POSITIVE = ("yes", "y", "true", "t", "1", "churned", "churn", "lost", "left")
 
@@ -55,6 +71,9 @@ def binary_outcomes(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
         dtype = frame.schema[c]
         if dtype.is_numeric() or dtype == pl.Boolean:
             out.append(pl.col(c).cast(pl.Float64))
+            continue
+        if dtype.is_temporal():  # a measurement date: the leakage guard reads it
+            out.append(pl.col(c))
             continue
         s = frame.get_column(c).cast(pl.String).str.strip_chars()
         levels = s.drop_nulls().value_counts(sort=True)
@@ -103,6 +122,11 @@ class Segmenter:
         Cap on customers explained with SHAP (stratified by segment).
     surrogate_max_rows : int, default 50000
         Cap on customers the surrogate trains and is tested on.
+    stability_refits : int, default 10
+        Refits on random 80% subsamples (of at most 5,000 customers) that measure
+        each segment's Jaccard recovery (see :mod:`segdiscover.stability`); 0 skips.
+    stability_threshold : float, default 0.6
+        Mean Jaccard recovery under which a segment is flagged unstable.
     max_fit_rows : int or None, default None
         Fit the clusterer on at most this many customers and assign the rest;
         None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...).
@@ -110,6 +134,13 @@ class Segmenter:
         Threads for clustering and the surrogate; None uses the available cores not
         busy with other work (1-minute load average), so a shared machine is not
         oversubscribed.
+    min_difference : dict or None, default None
+        Outcome column -> the smallest difference that matters: a number in the
+        outcome's units (``0.03`` for a rate is 3 percentage points), ``"3pp"``, or
+        ``"10%"`` of the overall mean. Unlisted outcomes get 3 pp (rates) or 10% of
+        the mean (counts, amounts). See :mod:`segdiscover.outcomes`.
+    n_bootstrap : int, default 500
+        Bootstrap replicates behind the outcome differences' confidence intervals.
     random_state : int, RandomState or None, default None
 
     Attributes
@@ -125,6 +156,14 @@ class Segmenter:
         Surrogate accuracy on held-out customers.
     candidates_ : polars.DataFrame or None
         The ``auto`` sweep's candidate table.
+    outcomes_ : polars.DataFrame or None
+        One row per segment and outcome: ``segment_id``, ``outcome``, ``value``,
+        ``rest_value``, ``difference``, ``ci_low``, ``ci_high``, ``p_adjusted``,
+        ``material``, ``verdict`` and more (see
+        :class:`segdiscover.outcomes.OutcomeComparison`); None without outcomes.
+    outcome_comparison_ : OutcomeComparison or None
+        Every outcome comparison: vs the rest, between pairs, omnibus tests, merge
+        candidates, operational answers.
     run_ : dict
         Run metadata (version, parameters, choice and why, fidelity, timings).
 
@@ -165,6 +204,17 @@ class Segmenter:
         "surrogate_max_rows": [Interval(int, 100, None)],
         "max_fit_rows": [Interval(int, 100, None), NONE],
         "n_jobs": [Interval(int, None, None), NONE],
+        "stability_refits": [Interval(int, 0, 1000)],
+        "stability_threshold": [Interval(float, 0, 1)],
+        "min_difference": [
+            Check(
+                _valid_min_difference,
+                "a dict of outcome column -> smallest difference that matters (a "
+                "number in the outcome's units, '3pp' or '10%' of the mean)",
+            ),
+            NONE,
+        ],
+        "n_bootstrap": [Interval(int, 20, 100_000)],
         "random_state": [
             Interval(int, 0, None),
             NONE,
@@ -186,6 +236,10 @@ class Segmenter:
         surrogate_max_rows: int = 50_000,
         max_fit_rows: int | None = None,
         n_jobs: int | None = None,
+        stability_refits: int = 10,
+        stability_threshold: float = 0.6,
+        min_difference: Mapping[str, float | str] | None = None,
+        n_bootstrap: int = 500,
         random_state: Any = None,
     ) -> None:
         self.features = features
@@ -199,6 +253,10 @@ class Segmenter:
         self.surrogate_max_rows = surrogate_max_rows
         self.max_fit_rows = max_fit_rows
         self.n_jobs = n_jobs
+        self.stability_refits = stability_refits
+        self.stability_threshold = stability_threshold
+        self.min_difference = min_difference
+        self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
     def get_params(self, deep: bool = False) -> dict[str, Any]:  # noqa: FBT001
@@ -209,8 +267,11 @@ class Segmenter:
         """Set constructor parameters; returns self."""
         for k, v in params.items():
             if k not in self._parameter_constraints:
-                msg = f"Segmenter has no parameter {k!r}."
-                raise InputError(msg)
+                msg = (
+                    f"Segmenter has no parameter {k!r}; its parameters are "
+                    f"{sorted(self._parameter_constraints)}."
+                )
+                raise InvalidParameterError(msg)
             setattr(self, k, v)
         return self
 
@@ -256,6 +317,16 @@ class Segmenter:
         rng = check_random_state(self.random_state)
         started = dt.datetime.now(dt.UTC)
         frame, meta, outcome_frame = self._door(X, as_of, outcomes, exclude)
+        # Outcomes aligned with the rows, for the sweep's outcome separation.
+        self._sweep_outcomes = (
+            None
+            if outcome_frame is None
+            else frame.select(self.id)
+            .join(outcome_frame, on=self.id, how="left", maintain_order="left")
+            .drop(self.id)
+            .to_numpy()
+            .astype(float)
+        )
         n = frame.height
         min_rows = max(10, 2 * (self.n_segments or self.k_range[0]))
         if n < min_rows:
@@ -282,7 +353,9 @@ class Segmenter:
         self.clusterer_name_ = name
         self.fit_rows_ = fit_rows
         self._explain(labels, conf, raw_noise, rng)
-        self.outcomes_ = self._outcome_means(outcome_frame)
+        self._assess_stability(adapter, name, Xp, labels, raw_noise, rng)
+        self._outcome_frame = outcome_frame  # kept so merge_segments can re-validate
+        self.outcomes_ = self._compare_outcomes(outcome_frame, rng)
         self.run_ = {
             "segdiscover_version": __version__,
             "started_at": started.isoformat(timespec="seconds"),
@@ -300,6 +373,8 @@ class Segmenter:
             "macro_f1": self.macro_f1_,
             "fidelity_threshold": self.fidelity_threshold,
             "shap_rows": self.shap_rows_,
+            "stability": self.stability_summary_,
+            "outcomes": self._outcome_run_summary(),
             "warnings": self.warnings_,
             "params": {
                 k: (
@@ -365,6 +440,13 @@ class Segmenter:
                     "explain itself. Drop them from the features or rename them."
                 )
                 raise InputError(msg)
+            # Leakage guard: measurement dates after as_of, no copy of a feature.
+            outcome_frame = check_outcome_leakage(
+                outcome_frame,
+                frame,
+                self.id,
+                as_of=normalise_as_of(as_of) if self.input_kind_ == "tables" else None,
+            )
         return frame, meta, outcome_frame
 
     def _choose(
@@ -391,6 +473,7 @@ class Segmenter:
                     [spec],
                     range(self.k_range[0], self.k_range[1] + 1),
                     random_state=seed,
+                    outcomes=self._sweep_outcomes,
                 )
                 self.candidates_ = sel.candidates
                 k, why = sel.n_segments, "k chosen by " + sel.reason
@@ -401,7 +484,7 @@ class Segmenter:
             if self.n_segments
             else list(range(self.k_range[0], self.k_range[1] + 1))
         )
-        sel = sweep(Xp, specs, ks, random_state=seed)
+        sel = sweep(Xp, specs, ks, random_state=seed, outcomes=self._sweep_outcomes)
         self.candidates_ = sel.candidates
         spec = CLUSTERERS[sel.clusterer]
         return (
@@ -437,6 +520,13 @@ class Segmenter:
             msg = (
                 f"The clusterer {name} found no segment: it called all {n} customers "
                 "noise. Try a smaller min_cluster_size or another clusterer."
+            )
+            raise InputError(msg)
+        if adapter.n_segments_ < 2:  # tests/hostile: surrogate-one-segment
+            msg = (
+                f"The clusterer {name} found 1 segment for all {n} customers; there "
+                "is nothing to tell apart or explain. Ask for n_segments >= 2 or try "
+                "another clusterer."
             )
             raise InputError(msg)
         raw_noise = labels < 0
@@ -490,6 +580,182 @@ class Segmenter:
             pl.Series("is_noise", raw_noise, dtype=pl.Boolean),
         )
 
+    def _factory(self, name: str, k: int) -> Any:
+        """Return seed -> unfitted adapter like the chosen one (for refits)."""
+        if name in CLUSTERERS and isinstance(self.clusterer, str):
+            spec = CLUSTERERS[name]
+            return lambda seed: spec.factory(
+                n_clusters=k if spec.needs_k else None, random_state=seed
+            )
+        est = self.clusterer
+        return lambda seed: SklearnAdapter(est, n_clusters=k, random_state=seed)
+
+    def _assess_stability(
+        self,
+        adapter: ClusterAdapter,
+        name: str,
+        Xp: np.ndarray,
+        labels: np.ndarray,
+        raw_noise: np.ndarray,
+        rng: np.random.RandomState,
+    ) -> None:
+        sizes = np.bincount(labels[labels >= 0], minlength=adapter.n_segments_)
+        self.merge_tree_ = merge_tree(adapter.centroids_, sizes)
+        self.stability_ = None
+        self.stability_summary_: dict[str, Any] | None = None
+        # Drawn after the segments are found and always drawn, so turning refits on
+        # or off changes neither the segments nor anything computed after.
+        seed = int(rng.randint(2**31 - 1))
+        if self.stability_refits < 1:
+            return
+        ref = np.where(raw_noise, -1, labels)
+        spec = CLUSTERERS.get(name) if isinstance(self.clusterer, str) else None
+        limit = min(STABILITY_ROWS, spec.max_fit_rows or STABILITY_ROWS) if spec else (
+            STABILITY_ROWS
+        )
+        st = stability(
+            self._factory(name, adapter.n_segments_),
+            Xp,
+            ref,
+            n_refits=self.stability_refits,
+            max_rows=limit,
+            threshold=self.stability_threshold,
+            random_state=seed,
+            n_jobs=self.n_threads_,
+        )
+        if not st.measured:  # too few customers per segment to refit
+            return
+        self.stability_ = st.frame()
+        lo, hi = st.ari_spread
+        unstable = st.unstable()
+        self.stability_summary_ = {
+            "ari_median": sig(st.ari_median),
+            "ari_p10": sig(lo),
+            "ari_p90": sig(hi),
+            "refits": st.n_refits,
+            "fraction": st.fraction,
+            "rows": st.rows,
+            "threshold": self.stability_threshold,
+            "unstable_segments": unstable,
+        }
+        for s, p in self.profiles_.items():
+            p.stability = sig(st.per_segment.get(s, 0.0))
+            p.stability_threshold = self.stability_threshold
+        self.segments_ = segments_frame(self.profiles_, self._noise_assigned)
+        if unstable:
+            shown = ", ".join(
+                f"{s} ({self.profiles_[s].name}: {st.per_segment[s]:.2f})"
+                for s in unstable
+            )
+            msg = (
+                f"{len(unstable)} segment(s) are unstable (mean Jaccard recovery under "
+                f"{self.stability_threshold} over {st.n_refits} resampled refits): "
+                f"{shown}. They may be an artificial split; see merge_tree_ and "
+                "merge_segments()."
+            )
+            self.warnings_.append(msg)
+            warnings.warn(msg, SegdiscoverWarning, stacklevel=4)
+
+    def merge_segments(self, ids: Sequence[int]) -> Segmenter:
+        """Merge segments by hand and explain the result again.
+
+        The merged segment takes the smallest of ``ids``; other segments keep their
+        ids (and custom names). Drivers, rules, names, profiles and outcomes are
+        recomputed; customers keep their confidence (a lower bound for the merged
+        segment). The merged segment's stability is not re-measured (null): a refit
+        does not produce a hand-made merge.
+
+        Parameters
+        ----------
+        ids : sequence of int
+            Two or more segment ids, e.g. a pair read off ``merge_tree_``.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=600, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=4, random_state=0,
+        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
+        >>> first = seg.merge_tree_.row(0, named=True)
+        >>> pair = first["left"] + first["right"]
+        >>> seg = seg.merge_segments(pair)
+        >>> seg.segments_.height, seg.n_segments_
+        (3, 3)
+        """
+        self._check_fitted()
+        try:
+            wanted = sorted({int(i) for i in ids})
+        except (TypeError, ValueError) as exc:
+            msg = f"merge_segments takes a list of segment ids; got {ids!r}."
+            raise InputError(msg) from exc
+        unknown = [i for i in wanted if i not in self.profiles_]
+        if len(wanted) < 2 or unknown:
+            msg = (
+                f"merge_segments needs two or more existing segment ids; got {wanted}"
+                f" (unknown: {unknown}); segments are {sorted(self.profiles_)}."
+            )
+            raise InputError(msg)
+        if len(wanted) == len(self.profiles_):
+            msg = "Merging every segment leaves one segment: nothing to explain."
+            raise InputError(msg)
+        into = wanted[0]
+        custom = {
+            s: p.name
+            for s, p in self.profiles_.items()
+            if p.name_source != "generated" and s not in wanted
+        }
+        kept = {s: p.stability for s, p in self.profiles_.items() if s not in wanted}
+        labels = self.labels_.get_column("segment_id").to_numpy().copy()
+        conf = self.labels_.get_column("confidence").to_numpy().copy()
+        raw_noise = self.labels_.get_column("is_noise").to_numpy()
+        sizes = {s: int((labels == s).sum()) for s in wanted}
+        self.clusterer_.merge(wanted, sizes)
+        labels[np.isin(labels, wanted)] = into
+        rng = check_random_state(self.random_state)
+        with threadpool_limits(limits=self.n_threads_):
+            self._explain(labels, conf, raw_noise, rng)
+        for s, p in self.profiles_.items():
+            p.stability = kept.get(s)
+            p.stability_threshold = self.stability_threshold
+        self.segments_ = segments_frame(self.profiles_, self._noise_assigned)
+        if self.stability_ is not None:
+            self.stability_ = self.stability_.filter(
+                ~pl.col("segment_id").is_in(wanted[1:])
+            ).with_columns(
+                pl.when(pl.col("segment_id") == into)
+                .then(None)
+                .otherwise(pl.col(c))
+                .alias(c)
+                for c in ("jaccard_mean", "jaccard_min", "dissolved", "stable")
+            )
+        ids_now = sorted(self.profiles_)
+        cents = self.clusterer_.centroids_
+        sizes_now = np.array([int((labels == s).sum()) for s in ids_now])
+        tree = merge_tree(cents[ids_now], sizes_now)
+        lut = dict(enumerate(ids_now))
+        self.merge_tree_ = tree.with_columns(
+            pl.col(c).list.eval(pl.element().replace_strict(lut))
+            for c in ("left", "right")
+        )
+        self.outcomes_ = self._compare_outcomes(self._outcome_frame, rng)
+        merges = self.run_.setdefault("merges", [])
+        merges.append({"merged": wanted, "into": into})
+        self.run_.update(
+            n_segments=self.n_segments_,
+            fidelity=self.fidelity_,
+            macro_f1=self.macro_f1_,
+            warnings=self.warnings_,
+            outcomes=self._outcome_run_summary(),
+        )
+        self.assign_state_ = fit_assign_state(self)
+        if custom:
+            self.rename(custom)
+        return self
+
     def rename(self, names: Mapping[int, str]) -> Segmenter:
         """Give segments custom names; they replace the generated ones everywhere.
 
@@ -537,35 +803,59 @@ class Segmenter:
         )
         return self
 
-    def _outcome_means(self, outcomes: pl.DataFrame | None) -> pl.DataFrame | None:
+    def _compare_outcomes(
+        self, outcomes: pl.DataFrame | None, rng: np.random.RandomState
+    ) -> pl.DataFrame | None:
+        """Compare segments on the outcomes (see :mod:`segdiscover.outcomes`)."""
+        self.outcome_comparison_: OutcomeComparison | None = None
         if outcomes is None:
             return None
         cols = [c for c in outcomes.columns if c != self.id]
-        if not cols:
+        if not cols or self.n_segments_ < 2:
             return None
         j = self.labels_.select(self.id, "segment_id").join(
-            outcomes, on=self.id, how="left"
+            outcomes, on=self.id, how="left", maintain_order="left"
         )
-        overall = {c: j.get_column(c).cast(pl.Float64).mean() for c in cols}
-        per = j.group_by("segment_id").agg(
-            pl.col(c).cast(pl.Float64).mean() for c in cols
+        res = compare_segments(
+            j.get_column("segment_id").to_numpy(),
+            j.select(cols),
+            features=self.features_.drop(self.id),
+            min_difference=self.min_difference,
+            n_bootstrap=self.n_bootstrap,
+            random_state=int(rng.randint(2**31 - 1)),
+            ids=j.get_column(self.id),
+            feature_labels={m.name: m.label for m in self.feature_meta_},
         )
-        rows = []
-        for r in per.sort("segment_id").iter_rows(named=True):
-            for c in cols:
-                rows.append(
-                    {
-                        "segment_id": r["segment_id"],
-                        "outcome": c,
-                        "value": r[c],
-                        "overall": overall[c],
-                    }
-                )
-                self.profiles_[r["segment_id"]].outcomes[c] = {
-                    "value": r[c],
-                    "overall": overall[c],
-                }
-        return pl.DataFrame(rows)
+        self.outcome_comparison_ = res
+        keep = ("kind", "value", "rest_value", "overall", "difference", "ci_low",
+                "ci_high", "p_adjusted", "material", "verdict")  # fmt: skip
+        for r in res.vs_rest.iter_rows(named=True):
+            self.profiles_[r["segment_id"]].outcomes[r["outcome"]] = {
+                k: r[k] for k in keep
+            }
+        for r in res.answers.iter_rows(named=True):
+            self.profiles_[r["segment_id"]].answers.append(
+                {k: r[k] for k in ("question", "source", "column", "answer")}
+            )
+        return res.to_polars()
+
+    def _outcome_run_summary(self) -> dict[str, Any] | None:
+        res = self.outcome_comparison_
+        if res is None:
+            return None
+        return {
+            "outcomes": list(res.thresholds),
+            "thresholds": res.thresholds,
+            "n_bootstrap": res.n_bootstrap,
+            "alpha": res.alpha,
+            "n_material": int(res.vs_rest.get_column("material").sum()),
+            "n_operationally_distinct": res.n_distinct,
+            "merge_candidates": [
+                list(p)
+                for p in res.merge_candidates.select("segment_a", "segment_b").rows()
+            ],
+            "summary": res.summary(),
+        }
 
     # ------------------------------------------------------------ living
     def assign(
@@ -654,3 +944,133 @@ class Segmenter:
             )
             raise InputError(msg)
         return self.profiles_[segment_id]
+
+    # ------------------------------------------------------------ run history
+    def renumber(
+        self,
+        mapping: Mapping[int, int],
+        *,
+        names: Mapping[int, str] | None = None,
+        name_sources: Mapping[int, str] | None = None,
+    ) -> Segmenter:
+        """Give segments new ids (and optionally names) everywhere; returns self.
+
+        Used to keep ids stable across runs (:meth:`segdiscover.runs.RunStore.record`
+        aligns a new run to the previous one). Labels, segments, profiles, drivers,
+        rules, outcomes, stability, the merge tree and the clusterer take the new
+        ids, so :meth:`assign` and saved models give the new ids too. Ids need not
+        be contiguous: a segment that died in an earlier run leaves its id unused.
+
+        Parameters
+        ----------
+        mapping : mapping of int to int
+            Current id -> new id; every segment must be mapped, new ids distinct.
+        names : mapping of int to str, optional
+            New id -> name to give that segment (e.g. carried from the last run).
+        name_sources : mapping of int to str, optional
+            New id -> ``name_source`` for the renamed segments (default
+            ``"carried"``).
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        >>> seg = seg.fit(data.tables, as_of=data.as_of)
+        >>> before = seg.labels_["segment_id"]
+        >>> seg = seg.renumber({0: 2, 1: 0, 2: 5}, names={5: "Small"})
+        >>> seg.segments_["segment_id"].to_list(), seg.profile(5).name
+        ([0, 2, 5], 'Small')
+        >>> seg.assign(data.tables, as_of=data.as_of)["segment_id"].equals(
+        ...     seg.labels_["segment_id"])
+        True
+        """
+        self._check_fitted()
+        old_ids = sorted(self.profiles_)
+        m = {int(k): int(v) for k, v in mapping.items()}
+        missing = [s for s in old_ids if s not in m]
+        new_ids = [m.get(s, -1) for s in old_ids]
+        if missing or len(set(new_ids)) != len(new_ids) or min(new_ids) < 0:
+            msg = (
+                f"A renumbering must map every segment {old_ids} to distinct ids "
+                f">= 0; got {dict(sorted(m.items()))}."
+            )
+            raise InputError(msg)
+        names = dict(names or {})
+        unknown = [k for k in names if k not in new_ids]
+        if unknown:
+            msg = f"Names given for unknown segment id(s) {unknown}; ids are {new_ids}."
+            raise InputError(msg)
+        final = {m[s]: names.get(m[s], self.profiles_[s].name) for s in old_ids}
+        if len(set(final.values())) != len(final):
+            msg = f"Segment names must be unique; got {sorted(final.values())}."
+            raise InputError(msg)
+
+        def rekey(d: dict[int, Any]) -> dict[int, Any]:
+            return {m.get(k, k): v for k, v in d.items()}
+
+        self.clusterer_.renumber(m)
+        for s in old_ids:
+            p = self.profiles_[s]
+            p.segment_id = m[s]
+            new_name = final[m[s]]
+            if new_name != p.name:
+                p.narrative = p.narrative.replace(p.name, new_name, 1)
+                p.name = new_name
+                p.name_source = (name_sources or {}).get(m[s], "carried")
+        self.profiles_ = dict(sorted(rekey(self.profiles_).items()))
+        self.drivers_, self.rules_ = rekey(self.drivers_), rekey(self.rules_)
+        self._noise_assigned = rekey(self._noise_assigned)
+        ex = self.explanation_
+        ex.profiles, ex.drivers, ex.rules = self.profiles_, self.drivers_, self.rules_
+        ex.per_segment_f1 = rekey(ex.per_segment_f1)
+        if ex.shap_labels is not None:
+            ex.shap_labels = np.array([m.get(int(v), int(v)) for v in ex.shap_labels])
+        # Composed over successive calls: fit-time id -> current id (the surrogate
+        # and SHAP arrays keep fit-time class order).
+        prev = getattr(self, "renumbered_", {s: s for s in old_ids})
+        self.renumbered_ = {k: m[v] for k, v in prev.items()}
+        remap = pl.col("segment_id").replace_strict(m, default=pl.col("segment_id"))
+        sources = {p.segment_id: p.name_source for p in self.profiles_.values()}
+        self.segments_ = (
+            self.segments_.with_columns(remap)
+            .with_columns(
+                pl.col("segment_id").replace_strict(final).alias("name"),
+                pl.col("segment_id").replace_strict(sources).alias("name_source"),
+                pl.col("segment_id")
+                .replace_strict(
+                    {s: p.narrative for s, p in self.profiles_.items()},
+                    return_dtype=pl.String,
+                )
+                .alias("narrative"),
+            )
+            .sort("segment_id")
+        )
+        self.labels_ = self.labels_.with_columns(remap).with_columns(
+            pl.col("segment_id")
+            .replace_strict(final, default="no segment", return_dtype=pl.String)
+            .alias("segment_name")
+        )
+        if self.outcomes_ is not None and "segment_id" in self.outcomes_.columns:
+            self.outcomes_ = self.outcomes_.with_columns(remap).sort("segment_id")
+        if getattr(self, "outcome_comparison_", None) is not None:  # loaded: absent
+            self.outcome_comparison_ = self.outcome_comparison_.renumber(m)
+            self.outcomes_ = self.outcome_comparison_.to_polars()
+            self.run_["outcomes"] = self._outcome_run_summary()
+        if getattr(self, "stability_", None) is not None:
+            self.stability_ = self.stability_.with_columns(remap).sort("segment_id")
+        if getattr(self, "merge_tree_", None) is not None:
+            self.merge_tree_ = self.merge_tree_.with_columns(
+                pl.col(c).list.eval(pl.element().replace_strict(m)).list.sort()
+                for c in ("left", "right")
+            )
+        summary = getattr(self, "stability_summary_", None)
+        if summary is not None:
+            summary["unstable_segments"] = sorted(
+                m[s] for s in summary.get("unstable_segments", [])
+            )
+        return self

@@ -6,15 +6,36 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
 
 1. drop candidates whose smallest segment holds under ``min_share`` of customers
    (a segment too small to act on), unless every candidate does;
-2. drop candidates whose *stability* is under ``min_stability`` (0.8), unless every
-   candidate is: stability is the mean adjusted Rand index between the candidate's
-   labels and those of ``n_refits`` refits on random halves of the sample (assigned
-   back to the whole sample). A segmentation that changes when half the customers are
-   left out is not one to act on;
-3. pick the highest silhouette; ties (within 0.005) go to fewer segments, then to the
-   clusterer listed first in the registry.
+2. keep the candidates whose *every segment is stable*: ``stability_min``, the
+   smallest mean Jaccard recovery of any of its segments over ``n_refits`` refits on
+   random halves of (at most ``stability_rows`` of) the sample (Hennig's clusterboot
+   measure, see :mod:`segdiscover.stability`), is at least ``min_stability`` (0.8);
+   if none is, keep the most stable candidate (noted in the reason);
+   and whose *every segment is separated* from its nearest neighbour:
+   ``valley_max`` (:func:`valley_ratio`), the density at the emptiest point between
+   a segment and its nearest segment relative to the lower of their two peaks
+   (along the line joining their centres), is under ``max_valley`` (0.5). k-means
+   cuts an elongated group in two the same way on every resample, so stability
+   alone passes such a cut; the missing density valley gives it away. If no
+   candidate passes both, the stable ones are kept; if none is stable, the most
+   stable one (each noted in the reason);
+3. pick the *largest* number of segments among them: the finest segmentation that
+   resampling reproduces segment by segment and whose segments are separated. Too
+   large a k fails step 2; too small a k merges real groups and passes, which is
+   why the largest passing k is taken;
+4. among clusterers at that k, the highest silhouette; ties (within 0.005) go to the
+   higher *outcome separation* when outcomes are given (rounded to 0.01: the share
+   of the outcomes' variance the segments explain on held-out customers, two-fold
+   cross-fitted eta², averaged over the outcomes), then to the clusterer listed
+   first in the registry. Outcomes only break ties: segments are found from
+   behaviour.
 
-Cost: each candidate is one fit on the sample plus ``n_refits`` fits on half of it.
+Internal indices (silhouette, Calinski-Harabasz, Davies-Bouldin) are reported for
+every candidate but do not choose k: on business data with groups of different
+spread they favour the 2-4 coarsest groups (measured in ``benchmarks/RESULTS.md``).
+
+Cost: each candidate is one fit on the sample plus ``n_refits`` fits on half of at
+most ``stability_rows`` customers.
 """
 
 from __future__ import annotations
@@ -28,7 +49,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.metrics import (
-    adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     silhouette_score,
@@ -36,6 +56,7 @@ from sklearn.metrics import (
 from sklearn.utils import check_random_state
 
 from segdiscover.clusterers import ClustererSpec
+from segdiscover.stability import stability as _resample
 
 
 @dataclass
@@ -82,7 +103,10 @@ def sweep(
     score_rows: int = 3_000,
     min_share: float = 0.01,
     min_stability: float = 0.8,
-    n_refits: int = 2,
+    n_refits: int = 5,
+    stability_rows: int = 6_000,
+    max_valley: float = 0.5,
+    outcomes: np.ndarray | None = None,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -90,7 +114,7 @@ def sweep(
     --------
     >>> from sklearn.datasets import make_blobs
     >>> from segdiscover.clusterers import CLUSTERERS
-    >>> X, _ = make_blobs(600, centers=4, random_state=0)
+    >>> X, _ = make_blobs(600, centers=4, random_state=1)
     >>> sweep(X, [CLUSTERERS["kmeans"]], [2, 3, 4, 5], random_state=0).n_segments
     4
     """
@@ -106,6 +130,10 @@ def sweep(
         rng.choice(len(fit_idx), min(score_rows, len(fit_idx)), replace=False)
     )
     seed = int(rng.randint(2**31 - 1))
+    if outcomes is not None:
+        Ys = np.asarray(outcomes, dtype=float).reshape(n, -1)[fit_idx]
+        # Own generator: the sweep's other draws stay as they were without outcomes.
+        fold = check_random_state(seed + 2).rand(len(fit_idx)) < 0.5
     rows = []
     for order, spec in enumerate(specs):
         for k in ks if spec.needs_k else [None]:
@@ -128,7 +156,7 @@ def sweep(
                 else:
                     adapter.fit(Xs[sub])
                     labels, _ = adapter.assign(Xs)
-            stability = _stability(spec, k, Xs, labels, seed, n_refits)
+            ari, jmin = _stability(spec, k, Xs, labels, seed, n_refits, stability_rows)
             secs = time.perf_counter() - t0
             ok = labels >= 0
             counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
@@ -141,12 +169,19 @@ def sweep(
                     **_score(Xs, labels, score_idx),
                     "min_share": float(counts.min() / len(labels)),
                     "noise_share": float((~ok).mean()),
-                    "stability": stability,
+                    "stability": ari,
+                    "stability_min": jmin,
+                    "valley_max": valley_ratio(Xs, labels),
+                    **(
+                        {"outcome_separation": outcome_separation(labels, Ys, fold)}
+                        if outcomes is not None
+                        else {}
+                    ),
                     "fit_seconds": secs,
                 }
             )
     table = pl.DataFrame(rows)
-    return _pick(table, min_share, min_stability)
+    return _pick(table, min_share, min_stability, max_valley)
 
 
 def _stability(
@@ -156,25 +191,118 @@ def _stability(
     labels: np.ndarray,
     seed: int,
     n_refits: int,
-) -> float:
-    """Mean ARI between ``labels`` and refits on random halves assigned back to all."""
-    if n_refits < 1 or len(Xs) < 20:
-        return float("nan")
-    rng = check_random_state(seed + 1)
+    max_rows: int,
+) -> tuple[float, float]:
+    """Median ARI and the smallest per-segment mean Jaccard over half-sample refits."""
+    if n_refits < 1 or len(Xs) < 20 or labels.max(initial=-1) < 0:
+        return float("nan"), float("nan")
+    st = _resample(
+        lambda s: spec.factory(n_clusters=k, random_state=s),
+        Xs,
+        labels,
+        n_refits=n_refits,
+        fraction=0.5,
+        max_rows=max_rows,
+        random_state=seed + 1,
+    )
+    jac = st.jaccard.mean(0)
+    return st.ari_median, float(jac.min()) if jac.size else float("nan")
+
+
+def outcome_separation(labels: np.ndarray, Y: np.ndarray, fold: np.ndarray) -> float:
+    """Held-out share of outcome variance the segments explain (mean over outcomes).
+
+    Two-fold cross-fitting: segment means are estimated on one fold and scored on
+    the other, so many small segments cannot score by memorising noise. Nulls (NaN)
+    and noise labels (-1) are left out.
+
+    Examples
+    --------
+    >>> labels = np.array([0, 0, 1, 1] * 5)
+    >>> Y = (labels * 10.0 + np.tile([0.0, 1.0], 10))[:, None]
+    >>> fold = np.arange(20) % 2 == 0  # by hand: 1 - (10 + 10) / (260 + 260)
+    >>> round(outcome_separation(labels, Y, fold), 3)
+    0.962
+    """
     scores = []
-    limit = spec.max_fit_rows or len(Xs)
-    for _ in range(n_refits):
-        half = np.sort(rng.choice(len(Xs), min(len(Xs) // 2, limit), replace=False))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            other = spec.factory(n_clusters=k, random_state=int(rng.randint(2**31 - 1)))
-            other.fit(Xs[half])
-            again, _ = other.assign(Xs)
-        scores.append(adjusted_rand_score(labels, again))
-    return float(np.mean(scores))
+    for j in range(Y.shape[1]):
+        ok = np.isfinite(Y[:, j]) & (labels >= 0)
+        sse = sst = 0.0
+        for train in (fold, ~fold):
+            tr, te = ok & train, ok & ~train
+            if not tr.any() or not te.any():
+                continue
+            y, grand = Y[:, j], Y[tr, j].mean()
+            k = int(labels[ok].max()) + 1
+            sums = np.bincount(labels[tr], Y[tr, j], minlength=k)
+            counts = np.bincount(labels[tr], minlength=k)
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), grand)
+            sse += float(((y[te] - means[labels[te]]) ** 2).sum())
+            sst += float(((y[te] - grand) ** 2).sum())
+        if sst > 0:
+            scores.append(1 - sse / sst)
+    return float(np.mean(scores)) if scores else float("nan")
 
 
-def _pick(table: pl.DataFrame, min_share: float, min_stability: float) -> Selection:
+def valley_ratio(X: np.ndarray, labels: np.ndarray, bins: int = 30) -> float:
+    """Largest density-valley ratio between a segment and its nearest segment.
+
+    For each segment and the segment with the nearest centre, the customers of both
+    are projected on the line joining the centres; a 30-bin histogram (smoothed over
+    3 bins, between the 0.5th and 99.5th percentiles) gives the density. The ratio is
+    the lowest density between the two segments' medians over the lower of the two
+    peaks outside them: near 0 for a clear gap, near 1 for a cut through one group
+    (1 when the medians fall within two bins). Returns the largest ratio over the
+    segments (nan with fewer than two segments).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> two = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (300, 2))]
+    >>> round(valley_ratio(two, np.repeat([0, 1], 300)), 2)
+    0.0
+    >>> one = rng.normal(0, 1, (600, 2))
+    >>> valley_ratio(one, (one[:, 0] > 0).astype(int)) > 0.5
+    True
+    """
+    ok = labels >= 0
+    X, labels = X[ok], labels[ok]
+    ids = np.unique(labels)
+    if len(ids) < 2:
+        return float("nan")
+    cents = np.vstack([X[labels == i].mean(0) for i in ids])
+    d2 = ((cents[:, None] - cents[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    worst = 0.0
+    for ia, ib in enumerate(d2.argmin(1)):
+        a, b = ids[ia], ids[ib]
+        axis = cents[ib] - cents[ia]
+        norm = float(np.linalg.norm(axis))
+        if norm == 0:
+            return 1.0
+        both = (labels == a) | (labels == b)
+        proj = X[both] @ (axis / norm)
+        lab = labels[both]
+        lo, hi = np.quantile(proj, [0.005, 0.995])
+        if hi <= lo:
+            return 1.0
+        h, _ = np.histogram(proj, bins=bins, range=(lo, hi))
+        h = np.convolve(h, np.ones(3) / 3, mode="same")
+
+        def at(v: float, lo: float = lo, hi: float = hi) -> int:
+            return int(np.clip((v - lo) / (hi - lo) * bins, 0, bins - 1))
+
+        i0, i1 = sorted((at(np.median(proj[lab == a])), at(np.median(proj[lab == b]))))
+        if i1 - i0 < 2:
+            return 1.0
+        peak = min(h[: i0 + 1].max(), h[i1:].max())
+        worst = max(worst, float(h[i0 : i1 + 1].min() / max(peak, 1e-12)))
+    return worst
+
+
+def _pick(
+    table: pl.DataFrame, min_share: float, min_stability: float, max_valley: float
+) -> Selection:
     usable = table.filter(
         pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2)
     )
@@ -185,22 +313,55 @@ def _pick(table: pl.DataFrame, min_share: float, min_stability: float) -> Select
     else:
         note = f" (every candidate has a segment under {min_share:.0%} of customers)"
     stable = usable.filter(
-        pl.col("stability").is_nan() | (pl.col("stability") >= min_stability)
+        pl.col("stability_min").is_nan() | (pl.col("stability_min") >= min_stability)
     )
-    if stable.height:
-        usable = stable
+    separated = stable.filter(
+        pl.col("valley_max").is_nan() | (pl.col("valley_max") < max_valley)
+    )
+    if separated.height:
+        usable = separated.filter(pl.col("n_segments") == separated["n_segments"].max())
+        why_k = (
+            f"the largest number of segments ({usable['n_segments'][0]}) whose every "
+            f"segment is stable (mean Jaccard recovery >= {min_stability} over "
+            f"half-sample refits) and separated from its nearest segment by a "
+            f"density valley (ratio < {max_valley})"
+        )
+    elif stable.height:
+        usable = stable.filter(pl.col("n_segments") == stable["n_segments"].max())
+        why_k = (
+            f"no candidate has every segment separated by a density valley: the "
+            f"largest number of segments ({usable['n_segments'][0]}) whose every "
+            f"segment is stable (mean Jaccard recovery >= {min_stability})"
+        )
     else:
-        note += f" (no candidate reaches stability {min_stability})"
+        top = usable["stability_min"].max()
+        usable = usable.filter(pl.col("stability_min") == top)
+        why_k = (
+            f"no candidate has every segment stable at {min_stability}: the most "
+            f"stable one (smallest segment Jaccard {top:.2f})"
+        )
     best = usable["silhouette"].max()
-    near = usable.filter(pl.col("silhouette") >= best - 0.005).sort(
-        ["n_segments", "order"]
-    )
+    near = usable.filter(pl.col("silhouette") >= best - 0.005)
+    by_outcome = "outcome_separation" in near.columns
+    if by_outcome:
+        near = near.sort(
+            pl.col("outcome_separation").fill_nan(-1.0).round(2),
+            "order",
+            descending=[True, False],
+        )
+    else:
+        near = near.sort(["order"])
     row = near.row(0, named=True)
     reason = (
-        f"highest silhouette ({row['silhouette']:.3f}) among {usable.height} "
-        f"candidates with stability >= {min_stability} (this one "
-        f"{row['stability']:.2f}) and every segment >= {min_share:.0%} of "
-        f"customers{note}; ties within 0.005 go to fewer segments"
+        f"{why_k}, each segment >= {min_share:.0%} of customers{note}; at that k "
+        f"the highest silhouette ({row['silhouette']:.3f}; smallest segment "
+        f"Jaccard {row['stability_min']:.2f})"
+        + (
+            f", ties to higher held-out outcome separation (this one "
+            f"{row['outcome_separation']:.3f})"
+            if by_outcome
+            else ""
+        )
     )
     chosen = (pl.col("clusterer") == row["clusterer"]) & (
         pl.col("n_segments") == row["n_segments"]

@@ -176,6 +176,11 @@ class Stability:
         """Segments whose mean Jaccard recovery is under the threshold."""
         return [s for s, v in self.per_segment.items() if v < self.threshold]
 
+    @property
+    def measured(self) -> bool:
+        """False when the sample was too small to refit (all values nan)."""
+        return bool(np.isfinite(self.jaccard).any())
+
     def frame(self) -> pl.DataFrame:
         """One row per segment with its Jaccard recovery.
 
@@ -259,6 +264,17 @@ def stability(
         else np.arange(n)
     )
     m = max(2, round(fraction * len(base)))
+    if m < 2 * max(k, 1):
+        # Too few customers per segment to refit: stability is not measured.
+        nan = np.full((n_refits, k), np.nan)
+        return Stability(
+            ari=np.full(n_refits, np.nan),
+            jaccard=nan,
+            n_refits=n_refits,
+            fraction=fraction,
+            rows=len(base),
+            threshold=threshold,
+        )
     draws = [
         (np.sort(rng.choice(base, m, replace=False)), int(rng.randint(2**31 - 1)))
         for _ in range(n_refits)

@@ -148,6 +148,90 @@ class ClusterAdapter:
             conf = proba.max(1)
         return labels, np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
 
+    def renumber(self, mapping: dict[int, int]) -> ClusterAdapter:
+        """Give segments new ids (stable ids across runs); returns self.
+
+        Labels, the raw-label map and the k-NN reference labels take the new ids, and
+        ``centroids_`` is re-indexed by them: row ``i`` is segment ``i``'s centre.
+        Ids left unused by the mapping (a segment that died in an earlier run) get a
+        row of ``inf``, a centre infinitely far away that is never the nearest.
+
+        Parameters
+        ----------
+        mapping : dict of int to int
+            Current id -> new id, one entry per segment, new ids distinct and >= 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segdiscover.clusterers.centroid import KMeansAdapter
+        >>> X = np.r_[np.zeros((5, 2)), np.ones((4, 2))]
+        >>> a = KMeansAdapter(n_clusters=2, random_state=0).fit(X)
+        >>> a.renumber({0: 3, 1: 0}).assign(X)[0].tolist()
+        [3, 3, 3, 3, 3, 0, 0, 0, 0]
+        >>> np.isinf(a.centroids_[1:3]).all()
+        np.True_
+        """
+        k = self.centroids_.shape[0]
+        current = [i for i in range(k) if np.isfinite(self.centroids_[i]).all()]
+        new = [int(mapping[i]) for i in current]
+        if len(set(new)) != len(new) or min(new, default=0) < 0:
+            msg = f"A renumbering needs distinct ids >= 0; got {sorted(new)}."
+            raise ValueError(msg)
+        lut = np.arange(max(k, max(new, default=-1) + 1), dtype=np.int64)
+        lut[current] = new
+        cents = np.full((max(new, default=-1) + 1, self.centroids_.shape[1]), np.inf)
+        cents[new] = self.centroids_[current]
+        self.centroids_ = cents
+        self.raw_to_label_ = {r: int(lut[v]) for r, v in self.raw_to_label_.items()}
+        self.labels_ = np.where(self.labels_ >= 0, lut[self.labels_], self.labels_)
+        if not self.native_assign:
+            self.reference_labels_ = lut[self.reference_labels_]
+            self._knn_ = None
+        return self
+
+    def merge(self, ids: list[int], sizes: dict[int, int]) -> ClusterAdapter:
+        """Merge segments ``ids`` into the smallest of them; returns self.
+
+        The other segments keep their ids; the merged ids' centroid rows become
+        ``inf`` (never nearest) and the kept row the size-weighted mean.
+
+        Parameters
+        ----------
+        ids : list of int
+            Two or more existing segment ids.
+        sizes : dict of int to int
+            Customers per segment (weights of the merged centroid).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from segdiscover.clusterers.centroid import KMeansAdapter
+        >>> X = np.r_[np.zeros((5, 2)), np.ones((3, 2)), np.full((2, 2), 9.0)]
+        >>> a = KMeansAdapter(n_clusters=3, random_state=0).fit(X)
+        >>> a.merge([1, 2], {1: 3, 2: 2}).assign(X)[0].tolist()
+        [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+        >>> a.centroids_[1].tolist()
+        [4.2, 4.2]
+        """
+        into = min(ids)
+        w = np.array([sizes[i] for i in ids], dtype=np.float64)
+        merged = (self.centroids_[ids] * w[:, None]).sum(0) / w.sum()
+        self.centroids_ = self.centroids_.copy()
+        self.centroids_[ids] = np.inf
+        self.centroids_[into] = merged
+        gone = set(ids)
+        self.raw_to_label_ = {
+            r: (into if v in gone else v) for r, v in self.raw_to_label_.items()
+        }
+        self.labels_ = np.where(np.isin(self.labels_, ids), into, self.labels_)
+        if not self.native_assign:
+            self.reference_labels_ = np.where(
+                np.isin(self.reference_labels_, ids), into, self.reference_labels_
+            )
+            self._knn_ = None
+        return self
+
     # -- saved models (arrays and plain parameters only, never pickle)
     def saved_params(self) -> dict[str, Any]:
         """Return the constructor parameters as JSON-serialisable values.
@@ -237,7 +321,8 @@ class ClusterAdapter:
         pairs = np.asarray(arrays["raw_to_label"], dtype=np.int64).reshape(-1, 2)
         obj.raw_to_label_ = {int(r): int(lab) for r, lab in pairs}
         obj.centroids_ = np.asarray(arrays["centroids"], dtype=np.float64)
-        obj.n_segments_ = int(obj.centroids_.shape[0])
+        # Rows of inf stand for ids no longer in use (see renumber).
+        obj.n_segments_ = int(np.isfinite(obj.centroids_).all(1).sum())
         obj.labels_ = np.empty(0, dtype=np.int64)
         if obj.native_assign:
             obj._restore_native(arrays)

@@ -46,13 +46,15 @@ DRIVER_KEYS = (
 
 
 def sig(v: Any) -> Any:
-    """Round floats to 10 significant digits.
+    """Round floats to 10 significant digits; NaN and inf become None.
 
     polars sums floats in parallel chunks whose order varies between runs, so
     features can differ in the last bit; rounded outputs are identical run to run.
+    A statistic that does not exist (the median of a categorical driver) is None,
+    never NaN, in every output (regression: tests/hostile, ``null-in-numeric``).
     """
     if isinstance(v, float):
-        return float(f"{v:.10g}") if math.isfinite(v) else v
+        return float(f"{v:.10g}") if math.isfinite(v) else None
     return v
 
 
@@ -225,6 +227,10 @@ def segments_frame(
                 "fidelity_f1": p.fidelity_f1,
                 "name_source": p.name_source,
                 "noise_assigned": noise_assigned.get(s, 0),
+                "stability": p.stability,
             }
         )
-    return pl.DataFrame(rows, infer_schema_length=None)
+    # Stability is null until measured (or after a manual merge): keep it Float64.
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col("stability").cast(pl.Float64)
+    )

@@ -9,11 +9,18 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover._checks import check_tables, require_columns
+from segdiscover._checks import (
+    check_event_columns,
+    check_id_overlap,
+    check_ids,
+    check_tables,
+    require_columns,
+)
 from segdiscover.exceptions import InputError, SegdiscoverWarning
 from segdiscover.features._spec import (
     Builder,
     FeatureMeta,
+    GroupedBuilder,
     check_time_column,
     days_before,
     normalise_as_of,
@@ -35,6 +42,43 @@ INT_KINDS = (
     pl.UInt32,
     pl.UInt64,
 )
+
+
+def _codes(ids: pl.Series) -> pl.DataFrame:
+    """``_id`` (the sorted distinct string ids) -> ``_code``, its position."""
+    return pl.DataFrame({"_id": ids}).with_row_index("_code").cast({"_code": pl.UInt32})
+
+
+def _encode_ids(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """Add ``_code``: the position of the string ``_id`` in ``ids`` (null if absent).
+
+    Joins on a 64-bit hash of the id (much cheaper than joining on the string), then
+    checks that every matched id equals the id at its code; if the hashes of two ids
+    collide, it joins on the strings instead. Either way the codes are exact. Only
+    the id column goes through the join; the other columns are not copied.
+    """
+    key = frame.select("_id")
+    lut = _codes(ids).with_columns(pl.col("_id").hash().alias("_h"))
+    code = None
+    if lut.get_column("_h").n_unique() == lut.height:
+        out = (
+            key.with_columns(pl.col("_id").hash().alias("_h"))
+            .join(lut.select("_h", "_code"), on="_h", how="left", maintain_order="left")
+            .select(
+                "_id",
+                pl.when(pl.col("_id").is_not_null())
+                .then(pl.col("_code"))
+                .alias("_code"),
+            )
+        )
+        same = out.get_column("_id") == ids.gather(out.get_column("_code"))
+        if same.fill_null(True).all():
+            code = out.get_column("_code")
+    if code is None:
+        code = key.join(
+            _codes(ids), on="_id", how="left", maintain_order="left"
+        ).get_column("_code")
+    return frame.with_columns(code)
 
 
 @dataclass(frozen=True)
@@ -198,10 +242,30 @@ class FeatureSet:
             require_columns(t, b.columns(), f"{b.table!r} table")
             for c in b.time_columns().values():
                 check_time_column(t, c, b.table)
+            # Text numbers parsed, NaN/inf refused (tests/hostile: *-raw-amount).
+            tables[b.table] = check_event_columns(t, b.columns(), self.id, b.table)
+        if self.customers_table in tables:
+            check_ids(
+                tables[self.customers_table],
+                self.id,
+                f"{self.customers_table!r} table",
+                unique=True,
+            )
+        check_id_overlap(tables, self.id, self.customers_table)
         id_dtype = self._id_dtype(tables)
-        events = {
-            id(b): self._events(tables[b.table], b, id_dtype, as_of) for b in active
-        }
+        # One pass per source table: the events of every builder that reads the same
+        # table with the same time columns are cut at as_of once, and string ids are
+        # replaced by integer codes once (see _encode), so the group_bys and joins
+        # below run on integers.
+        keys = {id(b): (b.table, tuple(b.time_columns().items())) for b in active}
+        frames: dict[Any, pl.DataFrame] = {}
+        for b in active:
+            if keys[id(b)] not in frames:
+                frames[keys[id(b)]] = self._events(
+                    tables[b.table], b, id_dtype, as_of
+                ).collect()
+        frames, ids = self._encode(tables, frames, id_dtype)
+        events = {id(b): frames[keys[id(b)]].lazy() for b in active}
         if levels is None:
             levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
         else:
@@ -209,12 +273,54 @@ class FeatureSet:
             if missing:
                 msg = f"The saved feature levels lack the builders {missing}."
                 raise InputError(msg)
-        base = self._base(tables, active, events, id_dtype, as_of).cache()
         ctx = {"as_of": as_of, "levels": levels}
-        out = base.select("_id")
-        for b in active:
-            out = out.join(b.build(events[id(b)], base, ctx), on="_id", how="left")
-        frame = out.sort("_id").collect().rename({"_id": self.id})
+        groups = self._groups(active, keys, events, ctx)
+        # Each group's aggregations, with the first event time for the universe.
+        grouped = pl.collect_all(
+            [
+                frames[key]
+                .lazy()
+                .with_columns(prep)
+                .group_by("_id")
+                .agg(*aggs, *([pl.col("_t").min().alias("_first")] if key[1] else []))
+                for key, _, prep, aggs in groups
+            ]
+        )
+        covered = {key for key, *_ in groups}
+        firsts = [g.lazy().select("_id", "_first") for g in grouped if "_first" in g]
+        firsts += [
+            frames[key].lazy().group_by("_id").agg(pl.col("_t").min().alias("_first"))
+            for key in dict.fromkeys(keys.values())
+            if key[1] and key not in covered
+        ]
+        base = self._base(
+            tables,
+            firsts,
+            id_dtype,
+            as_of,
+            ids,
+            frames.get((self.customers_table, ())),
+        ).collect()
+        parts = []
+        for (_, members, _, _), g in zip(groups, grouped, strict=True):
+            joined = base.join(g, on="_id", how="left", maintain_order="left").lazy()
+            parts += [b.finish(joined, ctx).drop("_id") for b in members]
+        in_group = {id(b) for _, members, _, _ in groups for b in members}
+        others = [
+            b.build(events[id(b)], base.lazy(), ctx)
+            for b in active
+            if id(b) not in in_group
+        ]
+        done = pl.collect_all(parts + others)
+        out = base.select("_id").hstack(
+            [c for f in done[: len(parts)] for c in f.get_columns()]
+        )
+        for f in done[len(parts) :]:
+            out = out.join(f, on="_id", how="left", maintain_order="left")
+        out = out.sort("_id")
+        if ids is not None:  # integer codes back to the string ids
+            out = out.with_columns(ids.gather(out.get_column("_id")).alias("_id"))
+        frame = out.rename({"_id": self.id})
         meta = [m for b in active for m in b.metadata(levels[b.family])]
         names = [m.name for m in meta]
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -234,22 +340,110 @@ class FeatureSet:
             id=self.id,
         )
 
+    def _groups(
+        self,
+        active: list[Builder],
+        keys: Mapping[int, Any],
+        events: Mapping[int, pl.LazyFrame],
+        ctx: Mapping[str, Any],
+    ) -> list[tuple[Any, list[GroupedBuilder], list[pl.Expr], list[pl.Expr]]]:
+        """Builders whose aggregations share one group_by: (key, builders, prep, aggs).
+
+        Only builders that keep :class:`GroupedBuilder`'s own ``build`` join a group
+        (a subclass overriding ``build`` runs on its own). A builder whose column
+        names clash with the group's starts another group on the same events.
+        """
+        groups: list[tuple[Any, list[GroupedBuilder], list[pl.Expr], list[pl.Expr]]]
+        groups = []
+        for b in active:
+            if not (
+                isinstance(b, GroupedBuilder) and type(b).build is GroupedBuilder.build
+            ):
+                continue
+            prep, aggs = b.plan(events[id(b)], ctx)
+            for key, members, gprep, gaggs in groups:
+                if key != keys[id(b)]:
+                    continue
+                have = {e.meta.output_name(): e for e in gprep}
+                if any(
+                    e.meta.output_name() in have
+                    and not e.meta.eq(have[e.meta.output_name()])
+                    for e in prep
+                ):
+                    continue
+                names = {e.meta.output_name() for e in gaggs}
+                if any(e.meta.output_name() in names for e in aggs):
+                    continue
+                members.append(b)
+                gprep += [e for e in prep if e.meta.output_name() not in have]
+                gaggs += aggs
+                break
+            else:
+                groups.append((keys[id(b)], [b], list(prep), list(aggs)))
+        return groups
+
+    def _encode(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        frames: dict[Any, pl.DataFrame],
+        id_dtype: pl.DataType,
+    ) -> tuple[dict[Any, pl.DataFrame], pl.Series | None]:
+        """Replace string ids in ``frames`` by integer codes; return them and the ids.
+
+        The codes index the sorted distinct ids, so sorting by code sorts by id, and
+        ``ids.gather(code)`` gives the id back. Grouping and joining on an integer is
+        several times faster than on a string, and each table's ids are hashed once.
+        Null ids stay null. Integer ids are left as they are (``ids`` is None).
+        """
+        if id_dtype != pl.String:
+            return frames, None
+        cust = tables.get(self.customers_table)
+        known = (
+            [cust.get_column(self.id).cast(pl.String)]
+            if cust is not None and self.id in cust.columns
+            else []
+        )
+
+        def dictionary(parts: list[pl.Series]) -> pl.Series:
+            if not parts:
+                return pl.Series("_id", [], dtype=pl.String)
+            return pl.concat(parts).drop_nulls().unique().sort().rename("_id")
+
+        def code(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+            return _encode_ids(frame, ids)
+
+        ids = dictionary(known)
+        coded = {k: code(f, ids) for k, f in frames.items()}
+        extra = [
+            f.filter(pl.col("_code").is_null()).get_column("_id").drop_nulls()
+            for f in coded.values()
+        ]
+        if any(e.len() for e in extra):  # ids with events but not in the customers
+            ids = dictionary([ids, *extra])
+            coded = {k: code(f, ids) for k, f in frames.items()}
+        return {
+            k: f.drop("_id").rename({"_code": "_id"}) for k, f in coded.items()
+        }, ids
+
     def _base(
         self,
         tables: Mapping[str, pl.DataFrame],
-        active: list[Builder],
-        events: Mapping[int, pl.LazyFrame],
+        firsts: list[pl.LazyFrame],
         id_dtype: pl.DataType,
         as_of: Any,
+        ids: pl.Series | None = None,
+        coded_customers: pl.DataFrame | None = None,
     ) -> pl.LazyFrame:
-        """Return the customer universe with ``_tenure_days`` (never null)."""
-        firsts = [
-            events[id(b)].group_by("_id").agg(pl.col("_t").min().alias("_first"))
-            for b in active
-            if b.time_columns()
-        ]
+        """Return the customer universe with ``_tenure_days`` (never null).
+
+        ``firsts`` hold each event source's first event time (``_first``) per
+        ``_id``; with ``ids`` (string ids encoded by ``_encode``) the customers'
+        ids are encoded the same way.
+        """
         seen = (
             pl.concat(firsts).group_by("_id").agg(pl.col("_first").min())
+            if len(firsts) > 1
+            else firsts[0]
             if firsts
             else None
         )
@@ -267,6 +461,22 @@ class FeatureSet:
                     else []
                 ),
             )
+            if ids is not None:
+                if coded_customers is not None:  # already encoded: reuse the codes
+                    code = coded_customers.get_column("_id")
+                    c = c.with_columns(pl.lit(code).alias("_id"))
+                else:
+                    c = (
+                        c.join(
+                            _codes(ids).lazy(),
+                            on="_id",
+                            how="left",
+                            maintain_order="left",
+                        )
+                        .drop("_id")
+                        .rename({"_code": "_id"})
+                        .select("_id", pl.exclude("_id"))
+                    )
             if "_signup" in c.collect_schema():
                 c = c.filter(pl.col("_signup").is_null() | (pl.col("_signup") < as_of))
             else:

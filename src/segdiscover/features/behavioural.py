@@ -9,14 +9,18 @@ import polars as pl
 
 from segdiscover.features._spec import (
     DAYS_PER_MONTH,
-    Builder,
+    MAX_BITS,
     FeatureMeta,
+    GroupedBuilder,
+    bit_words,
     days_before,
     exposure_days,
+    in_window,
+    popcount,
 )
 
 
-class Behavioural(Builder):
+class Behavioural(GroupedBuilder):
     """Recency, frequency, monetary, tenure, active days, trend, basket and breadth.
 
     Reads the orders (or usage events) table. Windows count back from ``as_of``;
@@ -76,66 +80,127 @@ class Behavioural(Builder):
             [self.category] if self.category else []
         )
 
-    def build(
-        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-    ) -> pl.LazyFrame:
-        """Build this family's features (see the class docstring)."""
+    def _bits(self, events: pl.LazyFrame, as_of: Any) -> tuple[list[pl.Expr], Any]:
+        """Bit words for the distinct recent days and (if few) categories."""
+        w, r = self.window_days, self.recent_days
+        recent = days_before(as_of) <= r
+        # Day offsets 0..r+1 (date of as_of minus the event's date) of recent events.
+        day = (pl.lit(as_of).dt.date() - pl.col("_t").dt.date()).dt.total_days()
+        n_days = int(r) + 2
+        exprs = bit_words(
+            pl.when(recent).then(day).otherwise(None), n_days, f"_bh_day{r}"
+        )
+        cats = None
+        if self.category:
+            dtype = events.collect_schema()[self.category]
+            src = pl.col(self.category)
+            is_cat = isinstance(dtype, (pl.Categorical, pl.Enum))
+            if is_cat:
+                src = src.cast(pl.String)  # same distinct values
+            if dtype == pl.String or dtype.is_integer() or is_cat:
+                cats = (
+                    events.select(src.drop_nulls().unique())
+                    .collect()
+                    .get_column(self.category)
+                )
+                if 0 < cats.len() <= MAX_BITS:
+                    in_w = days_before(as_of) <= w
+                    levels = cats.to_list()
+                    for j in range(0, len(levels), 64):
+                        part = levels[j : j + 64]
+                        bit = src.replace_strict(
+                            part,
+                            pl.Series(
+                                [1 << k for k in range(len(part))], dtype=pl.UInt64
+                            ),
+                            default=None,
+                            return_dtype=pl.UInt64,
+                        )
+                        exprs.append(
+                            pl.when(in_w)
+                            .then(bit)
+                            .otherwise(None)
+                            .alias(f"_bh_cat{w}_{j // 64}")
+                        )
+                else:
+                    cats = None
+        return exprs, cats
+
+    def plan(  # noqa: D102
+        self, events: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> tuple[list[pl.Expr], list[pl.Expr]]:
         as_of = ctx["as_of"]
         w, r = self.window_days, self.recent_days
-        ev = events.with_columns(days_before(as_of).alias("_age"))
-        recent = pl.col("_age") <= r
-        in_w = pl.col("_age") <= w
-        aggs = [
-            pl.col("_age").filter(in_w).min().alias("_recency"),
-            in_w.sum().alias("_n_w"),
-            recent.sum().alias("_n_r"),
-            pl.col(self.amount).filter(in_w).sum().alias("_spend"),
-            pl.col(self.amount).filter(in_w).mean().alias("avg_basket"),
-            pl.col("_t").filter(recent).dt.date().n_unique().alias("active_days_90d"),
+        bits, cats = self._bits(events, as_of)
+        prep = [
+            in_window(as_of, w, "_age", days_before(as_of)),
+            (days_before(as_of) <= r).alias(f"_r{r}"),
+            in_window(as_of, w, self.amount),
+            *bits,
+            *(
+                [in_window(as_of, w, self.category)]
+                if self.category and cats is None
+                else []
+            ),
         ]
-        if self.category:
+        age = pl.col(f"_w{w}__age")
+        amount = pl.col(f"_w{w}_{self.amount}")
+        aggs = [
+            age.min().alias("_bh_recency"),
+            age.count().alias("_bh_n_w"),
+            pl.col(f"_r{r}").sum().alias("_bh_n_r"),
+            amount.sum().alias("_bh_spend"),
+            amount.mean().alias("_bh_basket"),
+            *[
+                pl.col(f"_bh_day{r}_{j}").bitwise_or()
+                for j in range((int(r) + 2 + 63) // 64)
+            ],
+        ]
+        if self.category and cats is not None:
+            aggs += [
+                pl.col(f"_bh_cat{w}_{j}").bitwise_or()
+                for j in range((max(cats.len(), 1) + 63) // 64)
+            ]
+        elif self.category:
             aggs.append(
-                pl.col(self.category)
-                .filter(in_w)
+                pl.col(f"_w{w}_{self.category}")
                 .drop_nulls()
                 .n_unique()
-                .alias("category_breadth")
+                .alias("_bh_breadth")
             )
-        g = ev.group_by("_id").agg(aggs)
+        return prep, aggs
+
+    def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
+        w, r = self.window_days, self.recent_days
         months = (exposure_days(w) / DAYS_PER_MONTH).clip(lower_bound=1.0)
-        rate_w = pl.col("_n_w") / exposure_days(w).clip(lower_bound=1.0)
-        out = base.join(g, on="_id", how="left").with_columns(
-            pl.col("_recency")
+        rate_w = pl.col("_bh_n_w") / exposure_days(w).clip(lower_bound=1.0)
+        exprs = [
+            pl.col("_bh_recency")
             .fill_null(float(w))
             .clip(upper_bound=float(w))
             .alias("recency_days"),
-            (pl.col("_n_w").fill_null(0) / months).alias("orders_per_month"),
-            (pl.col("_spend").fill_null(0.0) / months).alias("monthly_spend"),
+            (pl.col("_bh_n_w").fill_null(0) / months).alias("orders_per_month"),
+            (pl.col("_bh_spend").fill_null(0.0) / months).alias("monthly_spend"),
             pl.col("_tenure_days").alias("tenure_days"),
-            pl.col("active_days_90d").fill_null(0).cast(pl.Float64),
-            pl.when(pl.col("_n_w").fill_null(0) > 0)
+            popcount([f"_bh_day{r}_{j}" for j in range((int(r) + 2 + 63) // 64)])
+            .cast(pl.Float64)
+            .alias("active_days_90d"),
+            pl.when(pl.col("_bh_n_w").fill_null(0) > 0)
             # Recent rate over the recent exposure, so a customer younger than the
             # recent window reads as steady (1.0), not as declining.
-            .then((pl.col("_n_r").cast(pl.Float64) / exposure_days(min(r, w))) / rate_w)
+            .then(
+                (pl.col("_bh_n_r").cast(pl.Float64) / exposure_days(min(r, w))) / rate_w
+            )
             .otherwise(0.0)
             .alias("activity_trend"),
-            pl.col("avg_basket"),
-        )
-        cols = [
-            "recency_days",
-            "orders_per_month",
-            "monthly_spend",
-            "tenure_days",
-            "active_days_90d",
-            "activity_trend",
-            "avg_basket",
+            pl.col("_bh_basket").alias("avg_basket"),
         ]
         if self.category:
-            out = out.with_columns(
-                pl.col("category_breadth").fill_null(0).cast(pl.Float64)
-            )
-            cols.append("category_breadth")
-        return out.select("_id", *cols)
+            names = frame.collect_schema().names()
+            bits = sorted(c for c in names if c.startswith(f"_bh_cat{w}_"))
+            breadth = popcount(bits) if bits else pl.col("_bh_breadth").fill_null(0)
+            exprs.append(breadth.cast(pl.Float64).alias("category_breadth"))
+        return frame.select("_id", *exprs)
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
         f = self.family

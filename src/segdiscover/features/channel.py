@@ -8,14 +8,19 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover.features._spec import Builder, FeatureMeta, days_before
+from segdiscover.features._spec import (
+    FeatureMeta,
+    GroupedBuilder,
+    days_before,
+    in_window,
+)
 
 
 def _slug(level: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", str(level)).strip("_").lower() or "blank"
 
 
-class Channel(Builder):
+class Channel(GroupedBuilder):
     """Share of orders per channel, the dominant channel and the number of channels.
 
     The channel levels are learned on the training data (the ``max_levels`` most
@@ -86,46 +91,72 @@ class Channel(Builder):
             "other": counts.height > self.max_levels,
         }
 
-    def build(
-        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-    ) -> pl.LazyFrame:
-        """Build this family's features (see the class docstring)."""
+    @staticmethod
+    def _candidates(levels: list[str]) -> list[str]:
+        """Every value the pooled channel can take, sorted (the mode's tie-break)."""
+        return sorted({*levels, "other"})
+
+    def plan(  # noqa: D102
+        self, events: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        levels = ctx["levels"][self.family]["levels"]
+        cands = self._candidates(levels)
+        ch = pl.col(self.channel).cast(pl.String).fill_null("unknown")
+        # Index of the pooled channel in the candidates; null outside the window.
+        idx = ch.replace_strict(
+            levels,
+            [cands.index(x) for x in levels],
+            default=cands.index("other"),
+            return_dtype=pl.UInt16,
+        )
+        w = self.window_days
+        i = pl.col(f"_w{w}__channel_index")
+        prep = [in_window(ctx["as_of"], w, "_channel_index", idx)]
+        aggs = [i.count().alias("_ch_n")] + [
+            (i == k).sum().alias(f"_ch_n{k}") for k in range(len(cands))
+        ]
+        return prep, aggs
+
+    def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
         lv = ctx["levels"][self.family]
         levels, slugs = lv["levels"], lv["slugs"]
-        ev = self._windowed(events, ctx["as_of"]).with_columns(
-            pl.when(pl.col("_ch").is_in(levels))
-            .then(pl.col("_ch"))
-            .otherwise(pl.lit("other"))
-            .alias("_ch")
-        )
+        cands = self._candidates(levels)
+        counts = [pl.col(f"_ch_n{k}") for k in range(len(cands))]
+        n = pl.col("_ch_n")
+        has = n.fill_null(0) > 0
         shares = [
-            (pl.col("_ch") == lv_).mean().alias(f"share_{s}")
+            pl.when(has)
+            .then(counts[cands.index(lv_)] / n)
+            .otherwise(0.0)
+            .alias(f"share_{s}")
             for lv_, s in zip(levels, slugs, strict=True)
         ]
         if lv["other"]:
-            shares.append((pl.col("_ch") == "other").mean().alias("share_other"))
-        # Mode with a deterministic tie-break: most orders, then alphabetical.
-        dominant = (
-            ev.group_by("_id", "_ch")
-            .agg(pl.len().alias("_n"))
-            .sort(["_id", "_n", "_ch"], descending=[False, True, False])
-            .group_by("_id")
-            .agg(pl.col("_ch").first().alias("dominant_channel"))
-        )
-        g = ev.group_by("_id").agg(
-            *shares, pl.col("_ch").n_unique().alias("channel_count")
-        )
-        share_cols = [s.meta.output_name() for s in shares]
-        out = (
-            base.join(g, on="_id", how="left")
-            .join(dominant, on="_id", how="left")
-            .with_columns(
-                *[pl.col(c).fill_null(0.0) for c in share_cols],
-                pl.col("dominant_channel").fill_null("none"),
-                pl.col("channel_count").fill_null(0).cast(pl.Float64),
+            shares.append(
+                pl.when(has)
+                .then(counts[cands.index("other")] / n)
+                .otherwise(0.0)
+                .alias("share_other")
             )
+        # Mode with a deterministic tie-break: most orders, then alphabetical (the
+        # candidates are sorted and arg_max takes the first maximum).
+        most = pl.max_horizontal(counts)
+        pick = pl.when(counts[0] == most).then(pl.lit(cands[0]))
+        for c, name in zip(counts[1:], cands[1:], strict=True):
+            pick = pick.when(c == most).then(pl.lit(name))
+        dominant = (
+            pl.when(has)
+            .then(pick.otherwise(None))
+            .otherwise(pl.lit("none"))
+            .alias("dominant_channel")
         )
-        return out.select("_id", *share_cols, "dominant_channel", "channel_count")
+        count = (
+            pl.when(has)
+            .then(pl.sum_horizontal([(c > 0).cast(pl.Float64) for c in counts]))
+            .otherwise(0.0)
+            .alias("channel_count")
+        )
+        return frame.select("_id", *shares, dominant, count)
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
         lv = levels.get("levels", [])

@@ -10,14 +10,15 @@ import polars as pl
 from segdiscover.features._spec import (
     DAYS_PER_MONTH,
     MS_PER_DAY,
-    Builder,
     FeatureMeta,
+    GroupedBuilder,
     days_before,
     exposure_days,
+    in_window,
 )
 
 
-class Service(Builder):
+class Service(GroupedBuilder):
     """Tickets per month, high-severity share, resolution hours and reopen rate.
 
     Parameters
@@ -81,46 +82,44 @@ class Service(Builder):
             cols["_resolved"] = self.resolved
         return cols
 
-    def build(
-        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-    ) -> pl.LazyFrame:
-        """Build this family's features (see the class docstring)."""
-        as_of = ctx["as_of"]
-        ev = events.filter(days_before(as_of) <= self.window_days)
-        aggs = [pl.len().alias("_n")]
+    def plan(  # noqa: D102
+        self, events: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        as_of, w = ctx["as_of"], self.window_days
+        prep = [in_window(as_of, w, "_age", days_before(as_of))]
+        aggs = [pl.col(f"_w{w}__age").count().alias("_sv_n")]
         if self.severity:
-            aggs.append(
-                pl.col(self.severity)
-                .cast(pl.String)
-                .is_in(list(self.high_severities))
-                .mean()
-                .alias("high_severity_share")
+            high = (
+                pl.col(self.severity).cast(pl.String).is_in(list(self.high_severities))
             )
+            prep.append(in_window(as_of, w, "_high", high))
+            aggs.append(pl.col(f"_w{w}__high").mean().alias("_sv_high"))
         if self.resolved:
             res = pl.col("_resolved")
             hours = (res - pl.col("_t")).dt.total_milliseconds() / (MS_PER_DAY / 24)
             done = res.is_not_null() & (res < pl.lit(as_of))
-            aggs.append(hours.filter(done).median().alias("median_resolution_hours"))
-        if self.reopened:
-            aggs.append(
-                pl.col(self.reopened).cast(pl.Float64).mean().alias("reopen_rate")
+            prep.append(
+                in_window(as_of, w, "_hours", pl.when(done).then(hours).otherwise(None))
             )
-        g = ev.group_by("_id").agg(aggs)
+            aggs.append(pl.col(f"_w{w}__hours").median().alias("_sv_hours"))
+        if self.reopened:
+            prep.append(
+                in_window(as_of, w, "_reopened", pl.col(self.reopened).cast(pl.Float64))
+            )
+            aggs.append(pl.col(f"_w{w}__reopened").mean().alias("_sv_reopen"))
+        return prep, aggs
+
+    def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
         w = self.window_days
         months = (exposure_days(w) / DAYS_PER_MONTH).clip(lower_bound=1.0)
-        out = base.join(g, on="_id", how="left").with_columns(
-            (pl.col("_n").fill_null(0) / months).alias("tickets_per_month")
-        )
-        cols = ["tickets_per_month"]
+        exprs = [(pl.col("_sv_n").fill_null(0) / months).alias("tickets_per_month")]
         if self.severity:
-            out = out.with_columns(pl.col("high_severity_share").fill_null(0.0))
-            cols.append("high_severity_share")
+            exprs.append(pl.col("_sv_high").fill_null(0.0).alias("high_severity_share"))
         if self.resolved:
-            cols.append("median_resolution_hours")
+            exprs.append(pl.col("_sv_hours").alias("median_resolution_hours"))
         if self.reopened:
-            out = out.with_columns(pl.col("reopen_rate").fill_null(0.0))
-            cols.append("reopen_rate")
-        return out.select("_id", *cols)
+            exprs.append(pl.col("_sv_reopen").fill_null(0.0).alias("reopen_rate"))
+        return frame.select("_id", *exprs)
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
         f = self.family

@@ -7,10 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover.features._spec import Builder, FeatureMeta, days_before
+from segdiscover.features._spec import FeatureMeta, GroupedBuilder, in_window
 
 
-class Value(Builder):
+class Value(GroupedBuilder):
     """Revenue, margin, margin rate, discount dependency and return rate.
 
     Parameters
@@ -78,42 +78,46 @@ class Value(Builder):
     def _names(self) -> tuple[str, str]:
         return f"revenue_{self.window_days}d", f"margin_{self.window_days}d"
 
-    def build(
-        self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
-    ) -> pl.LazyFrame:
-        """Build this family's features (see the class docstring)."""
+    def plan(  # noqa: D102
+        self, events: pl.LazyFrame, ctx: Mapping[str, Any]
+    ) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        as_of, w = ctx["as_of"], self.window_days
+        prep = [in_window(as_of, w, self.amount)]
+        aggs = [pl.col(f"_w{w}_{self.amount}").sum().alias("_va_rev")]
+        if self.margin:
+            prep.append(in_window(as_of, w, self.margin))
+            aggs.append(pl.col(f"_w{w}_{self.margin}").sum().alias("_va_mar"))
+        if self.discount:
+            prep.append(
+                in_window(
+                    as_of, w, "_discounted", pl.col(self.discount).fill_null(0) > 0
+                )
+            )
+            aggs.append(pl.col(f"_w{w}__discounted").mean().alias("_va_discount"))
+        if self.returned:
+            prep.append(
+                in_window(as_of, w, "_returned", pl.col(self.returned).cast(pl.Float64))
+            )
+            aggs.append(pl.col(f"_w{w}__returned").mean().alias("_va_return"))
+        return prep, aggs
+
+    def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
         rev, mar = self._names()
-        ev = events.filter(days_before(ctx["as_of"]) <= self.window_days)
-        aggs = [pl.col(self.amount).sum().alias(rev), pl.len().alias("_n")]
+        # No order in the window: a sum over no rows is 0 and a mean is null, as for
+        # a customer with no order at all.
+        exprs = [pl.col("_va_rev").fill_null(0.0).cast(pl.Float64).alias(rev)]
         if self.margin:
-            aggs.append(pl.col(self.margin).sum().alias(mar))
+            r = pl.col("_va_rev").fill_null(0.0).cast(pl.Float64)
+            m = pl.col("_va_mar").fill_null(0.0).cast(pl.Float64)
+            exprs += [
+                m.alias(mar),
+                pl.when(r > 0).then(m / r).otherwise(None).alias("margin_rate"),
+            ]
         if self.discount:
-            aggs.append(
-                (pl.col(self.discount).fill_null(0) > 0).mean().alias("discount_share")
-            )
+            exprs.append(pl.col("_va_discount").alias("discount_share"))
         if self.returned:
-            aggs.append(
-                pl.col(self.returned).cast(pl.Float64).mean().alias("return_rate")
-            )
-        g = ev.group_by("_id").agg(aggs)
-        out = base.join(g, on="_id", how="left").with_columns(
-            pl.col(rev).fill_null(0.0).cast(pl.Float64)
-        )
-        cols = [rev]
-        if self.margin:
-            out = out.with_columns(
-                pl.col(mar).fill_null(0.0).cast(pl.Float64),
-                pl.when(pl.col(rev) > 0)
-                .then(pl.col(mar) / pl.col(rev))
-                .otherwise(None)
-                .alias("margin_rate"),
-            )
-            cols += [mar, "margin_rate"]
-        if self.discount:
-            cols.append("discount_share")
-        if self.returned:
-            cols.append("return_rate")
-        return out.select("_id", *cols)
+            exprs.append(pl.col("_va_return").alias("return_rate"))
+        return frame.select("_id", *exprs)
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
         rev, mar = self._names()

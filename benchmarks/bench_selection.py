@@ -1,0 +1,151 @@
+"""Model-selection benchmark: does ``clusterer="auto"`` pick the planted k?
+
+For each seed and planted k (3..8): ``make_customers(n_customers, n_segments=k,
+seed=seed)`` at default difficulty, then ``Segmenter(random_state=seed).fit`` with
+the defaults (``clusterer="auto"``, k from 2 to 10). Reports the share of runs whose
+chosen k equals the planted k (overall and per planted k), the ARI of the chosen
+segmentation against the planted segments, and the fit time.
+
+With ``--size-check N`` it also times the sweep alone on N customers against one
+k-means fit on all of them (the cost budget in docs/guide/03-clustering.md).
+
+Usage::
+
+    uv run python benchmarks/bench_selection.py --seeds 20 --n-customers 5000
+    uv run python benchmarks/bench_selection.py --seeds 0 --size-check 200000
+
+Writes ``benchmarks/_out/selection.md`` and ``selection.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from _provenance import describe, provenance
+from sklearn.metrics import adjusted_rand_score
+
+import segdiscover as sd
+
+OUT = Path(__file__).parent / "_out"
+
+
+def accuracy(args: argparse.Namespace) -> list[dict]:
+    rows = []
+    for seed in range(args.seeds):
+        for k in range(3, 9):
+            data = sd.datasets.make_customers(
+                n_customers=args.n_customers, n_segments=k, seed=seed
+            )
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                seg = sd.Segmenter(random_state=seed, stability_refits=0).fit(
+                    data.tables, as_of=data.as_of
+                )
+            secs = time.perf_counter() - t0
+            truth = data.truth.join(seg.labels_, on="customer_id")
+            ari = adjusted_rand_score(truth["segment"], truth["segment_id"])
+            rows.append(
+                {
+                    "seed": seed,
+                    "planted": k,
+                    "chosen": seg.n_segments_,
+                    "clusterer": seg.clusterer_name_,
+                    "ari": ari,
+                    "seconds": secs,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def size_check(n: int) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    from segdiscover.clusterers import CLUSTERERS
+    from segdiscover.preprocess import Preprocessor
+    from segdiscover.selection import sweep
+
+    data = sd.datasets.make_customers(n_customers=n, seed=0)
+    built = sd.FeatureSet.default().build(data.tables, data.as_of)
+    feat = built.frame.drop("customer_id")
+    pre = Preprocessor().fit(feat, {m.name: m.kind for m in built.meta})
+    X = pre.transform(feat)
+    specs = [s for s in CLUSTERERS.values() if s.in_auto]
+    sweeps, fits = [], []
+    for r in range(3):
+        with warnings.catch_warnings(), threadpool_limits(2):
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            sel = sweep(X, specs, list(range(2, 11)), random_state=r)
+            sweeps.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            CLUSTERERS["kmeans"].factory(n_clusters=6, random_state=r).fit(X)
+            fits.append(time.perf_counter() - t0)
+    return {
+        "n_customers": n,
+        "candidates": sel.candidates.height,
+        "sweep_seconds": sweeps,
+        "one_kmeans_fit_seconds": fits,
+        "ratio_median": statistics.median(sweeps) / statistics.median(fits),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--n-customers", type=int, default=5000)
+    p.add_argument("--size-check", type=int, default=0)
+    args = p.parse_args()
+    OUT.mkdir(exist_ok=True)
+    res: dict = {"provenance": provenance(), "args": vars(args)}
+    lines = ["# Model selection (`clusterer='auto'`)", "", describe(res["provenance"])]
+    if args.seeds:
+        rows = accuracy(args)
+        res["runs"] = rows
+        hit = [r["chosen"] == r["planted"] for r in rows]
+        lines += [
+            "",
+            f"{len(rows)} runs ({args.seeds} seeds x planted k 3..8, "
+            f"{args.n_customers:,} customers): planted k chosen in "
+            f"{np.mean(hit):.0%} (target >= 80%); median ARI "
+            f"{statistics.median(r['ari'] for r in rows):.3f}; median fit "
+            f"{statistics.median(r['seconds'] for r in rows):.1f} s.",
+            "",
+            "| planted k | runs | chosen = planted | chosen k (all runs) "
+            "| median ARI |",
+            "|---:|---:|---:|---|---:|",
+        ]
+        for k in range(3, 9):
+            rk = [r for r in rows if r["planted"] == k]
+            lines.append(
+                f"| {k} | {len(rk)} | "
+                f"{np.mean([r['chosen'] == k for r in rk]):.0%} | "
+                f"{sorted(r['chosen'] for r in rk)} | "
+                f"{statistics.median(r['ari'] for r in rk):.3f} |"
+            )
+    if args.size_check:
+        sc = size_check(args.size_check)
+        res["size_check"] = sc
+        lines += [
+            "",
+            f"Sweep on {sc['n_customers']:,} customers ({sc['candidates']} "
+            f"candidates): median {statistics.median(sc['sweep_seconds']):.1f} s "
+            f"(runs {[round(v, 1) for v in sc['sweep_seconds']]}); one k-means fit "
+            f"on all customers median "
+            f"{statistics.median(sc['one_kmeans_fit_seconds']):.1f} s; ratio "
+            f"{sc['ratio_median']:.1f}x.",
+        ]
+    (OUT / "selection.json").write_text(json.dumps(res, indent=1, default=str))
+    (OUT / "selection.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Label alignment, resampling stability, the merge tree and hand merges."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score
+
+import segdiscover as sd
+from segdiscover.exceptions import InputError, SegdiscoverWarning
+from segdiscover.stability import align_labels, jaccard_recovery, merge_tree, relabel
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    labels=st.lists(st.integers(0, 5), min_size=1, max_size=60),
+    seed=st.integers(0, 2**16),
+)
+def test_permuted_labels_are_aligned_back(labels, seed):
+    labels = np.array(labels)
+    ids = np.unique(labels)
+    perm = dict(
+        zip(
+            ids.tolist(),
+            np.random.default_rng(seed).permutation(ids).tolist(),
+            strict=True,
+        )
+    )
+    permuted = relabel(labels, perm)
+    assert relabel(permuted, align_labels(labels, permuted)).tolist() == labels.tolist()
+
+
+def test_alignment_gives_extra_segments_new_ids_by_size():
+    ref = np.array([0, 0, 0, 1, 1, 1])
+    new = np.array([7, 7, 7, 3, 5, 5])  # segment 1 split into 5 (2) and 3 (1)
+    assert align_labels(ref, new) == {3: 2, 5: 1, 7: 0}
+    with pytest.raises(ValueError, match="same customers"):
+        align_labels(ref, new[:3])
+
+
+def test_jaccard_by_hand():
+    ref = np.array([0, 0, 0, 0, 1, 1])
+    new = np.array([0, 0, 0, 1, 1, 1])
+    # segment 0: best partner {0,1,2} -> |{0,1,2}| / |{0,1,2,3}| = 3/4
+    # segment 1: best partner {3,4,5} -> 2 / 3
+    assert jaccard_recovery(ref, new) == {0: 0.75, 1: pytest.approx(2 / 3)}
+
+
+def test_merge_tree_by_hand():
+    # Costs: (0,1): 1*1/2*1 = 0.5 ; (0,2): 1*2/3*100 ; merged {0,1} at 0.5 with 2.
+    c = np.array([[0.0], [1.0], [10.0]])
+    tree = merge_tree(c, np.array([1, 1, 2]))
+    assert tree["left"].to_list() == [[0], [0, 1]]
+    assert tree["right"].to_list() == [[1], [2]]
+    # Second: n=2 at 0.5 vs n=2 at 10: 2*2/4 * 9.5**2.
+    assert tree["cost"].to_list() == pytest.approx([0.5, 9.5**2])
+
+
+def blobs(n_per: int = 300, seed: int = 0) -> pl.DataFrame:
+    """Five tight groups and one round group on corners of a 5-D cube.
+
+    Every column has half its groups at 0 and half at 12, so no column looks
+    skewed and scaling treats the columns alike: the round group stays round. With
+    7 segments k-means must split it, along a direction each resample picks anew:
+    the classic artificial split (in 2-3 dimensions one sample's principal axis
+    pins the split down, and even a split looks stable).
+    """
+    rng = np.random.default_rng(seed)
+    corners = ["11100", "00111", "10011", "01101", "11010", "00000"]
+    centers = [12.0 * np.array([int(c) for c in k]) for k in corners]
+    scales = [0.6] * 5 + [2.0]
+    x = np.vstack(
+        [rng.normal(c, s, (n_per, 5)) for c, s in zip(centers, scales, strict=True)]
+    )
+    return pl.DataFrame(
+        {"id": np.arange(len(x)), **{f"x{i}": x[:, i] for i in range(5)}}
+    )
+
+
+TRUTH = np.repeat(np.arange(6), 300)
+
+
+def test_well_separated_segments_are_stable():
+    seg = sd.Segmenter(
+        clusterer="kmeans",
+        n_segments=6,
+        id="id",
+        random_state=0,
+        stability_refits=5,
+    ).fit(blobs())
+    assert seg.stability_["jaccard_mean"].min() >= 0.85
+    assert seg.run_["stability"]["ari_median"] >= 0.9
+    assert seg.run_["stability"]["unstable_segments"] == []
+    assert seg.segments_["stability"].min() >= 0.85
+    assert "Stability" in str(seg.profile(0))
+
+
+def test_an_artificial_split_is_flagged_and_merges_back():
+    with pytest.warns(SegdiscoverWarning, match="unstable"):
+        seg = sd.Segmenter(
+            clusterer="kmeans",
+            n_segments=7,
+            id="id",
+            random_state=0,
+            stability_refits=8,
+        ).fit(blobs())
+    flagged = seg.run_["stability"]["unstable_segments"]
+    assert len(flagged) >= 1
+    assert (
+        seg.stability_.filter(pl.col("segment_id").is_in(flagged))["jaccard_mean"].max()
+        < 0.6
+    )
+    assert "unstable" in str(seg.profile(flagged[0]))
+    # The merge tree's first merge joins the two halves of the round group.
+    first = seg.merge_tree_.row(0, named=True)
+    pair = first["left"] + first["right"]
+    labels = seg.labels_["segment_id"].to_numpy()
+    assert set(flagged) <= set(pair)
+    assert set(np.unique(labels[TRUTH == 5]).tolist()) == set(pair)
+    before = {s: seg.profile(s).name for s in seg.profiles_ if s not in pair}
+    seg.merge_segments(pair)
+    merged = seg.labels_["segment_id"].to_numpy()
+    assert adjusted_rand_score(TRUTH, merged) > 0.9
+    assert sorted(seg.profiles_) == sorted(set(range(7)) - {max(pair)})
+    assert seg.segments_["size"].sum() == 1800
+    assert {s: seg.profile(s).name for s in before}.keys() == before.keys()
+    assert (
+        seg.segments_.filter(pl.col("segment_id") == min(pair))["stability"][0] is None
+    )
+    assert seg.run_["merges"] == [{"merged": sorted(pair), "into": min(pair)}]
+    # assign() follows the merge.
+    assert seg.assign(blobs())["segment_id"].to_list() == merged.tolist()
+
+
+def test_merge_keeps_custom_names_and_refuses_bad_ids():
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=7, id="id", random_state=0, stability_refits=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SegdiscoverWarning)
+        seg.fit(blobs())
+    tree = seg.merge_tree_.row(0, named=True)
+    pair = tree["left"] + tree["right"]
+    other = next(s for s in seg.profiles_ if s not in pair)
+    seg.rename({other: "Kept name"})
+    for bad in ([pair[0]], [0, 99], "ab"):
+        with pytest.raises(InputError, match="merge_segments"):
+            seg.merge_segments(bad)
+    with pytest.raises(InputError, match="one segment"):
+        seg.merge_segments(sorted(seg.profiles_))
+    seg.merge_segments(pair)
+    assert seg.profile(other).name == "Kept name"
+    assert seg.stability_ is None
+
+
+def test_stability_is_deterministic_and_optional():
+    def fit(refits):
+        return sd.Segmenter(
+            clusterer="kmeans",
+            n_segments=6,
+            id="id",
+            random_state=3,
+            stability_refits=refits,
+        ).fit(blobs(seed=1))
+
+    a, b, off = fit(4), fit(4), fit(0)
+    assert a.stability_.equals(b.stability_)
+    assert a.run_["stability"] == b.run_["stability"]
+    assert off.stability_ is None
+    assert off.run_["stability"] is None
+    # Refits never change the segments themselves.
+    assert a.labels_.equals(off.labels_)
+    assert a.segments_.drop("stability").equals(off.segments_.drop("stability"))
