@@ -176,3 +176,56 @@ def test_stability_is_deterministic_and_optional():
     # Refits never change the segments themselves.
     assert a.labels_.equals(off.labels_)
     assert a.segments_.drop("stability").equals(off.segments_.drop("stability"))
+
+
+@pytest.fixture(scope="module")
+def auto_runs():
+    data = sd.datasets.make_customers(n_customers=3000, n_segments=5, seed=0)
+    rng = np.random.default_rng(0)
+
+    def fit(tables):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SegdiscoverWarning)
+            return sd.Segmenter(random_state=0, k_range=(2, 8), stability_refits=0).fit(
+                tables, as_of=data.as_of
+            )
+
+    shuffled = {
+        name: t.sample(fraction=1.0, shuffle=True, seed=int(rng.integers(1000)))
+        for name, t in data.tables.items()
+    }
+    return data, fit(data.tables), fit(data.tables), fit(shuffled)
+
+
+def test_auto_finds_the_planted_number_of_segments(auto_runs):
+    data, seg, _, _ = auto_runs
+    assert seg.n_segments_ == 5
+    truth = data.truth.join(seg.labels_, on="customer_id")
+    assert adjusted_rand_score(truth["segment"], truth["segment_id"]) > 0.85
+    chosen = seg.candidates_.filter(pl.col("chosen"))
+    assert chosen.height == 1
+    assert chosen["stability_min"][0] >= 0.8
+    assert chosen["valley_max"][0] < 0.5
+    assert "largest number of segments" in seg.run_["selection"]
+
+
+def test_auto_is_deterministic_and_ignores_row_order(auto_runs):
+    _, a, b, shuffled = auto_runs
+    timing = "fit_seconds"
+    assert a.candidates_.drop(timing).equals(b.candidates_.drop(timing))
+    assert a.candidates_.drop(timing).equals(shuffled.candidates_.drop(timing))
+    assert a.labels_.equals(b.labels_)
+    # Rows are sorted by id at the door; alignment must then be the identity.
+    ref = a.labels_["segment_id"].to_numpy()
+    other = shuffled.labels_["segment_id"].to_numpy()
+    assert relabel(other, align_labels(ref, other)).tolist() == ref.tolist()
+    assert a.segments_["name"].to_list() == shuffled.segments_["name"].to_list()
+
+
+def test_selection_chart_is_written(auto_runs, tmp_path):
+    from segdiscover.report import write_outputs
+
+    _, seg, _, _ = auto_runs
+    write_outputs(seg, tmp_path, model=False)
+    assert (tmp_path / "plots" / "selection.png").stat().st_size > 1000
+    assert "selection" in (tmp_path / "report.html").read_text()

@@ -181,6 +181,12 @@ def sweep(
                 }
             )
     table = pl.DataFrame(rows)
+    # Features can differ in the last bit between runs (parallel float sums): round
+    # the scores, as every user-facing float, so table and pick are identical.
+    scores = [
+        c for c, t in table.schema.items() if t == pl.Float64 and c != "fit_seconds"
+    ]
+    table = table.with_columns(pl.col(scores).round_sig_figs(10))
     return _pick(table, min_share, min_stability, max_valley)
 
 

@@ -88,6 +88,29 @@ def design_matrix(
     return np.hstack(blocks), names
 
 
+def _fill_medians(raw: np.ndarray, columns: list[dict[str, Any]]) -> np.ndarray:
+    """Median of each ``design_matrix(raw)`` column over all rows, non-finite left out.
+
+    The same numbers as ``np.nanmedian`` of the whole design matrix along axis 0
+    (which runs the same 1-d median on each column), one column at a time, so the
+    full one-hot matrix of every customer is never built.
+    """
+    if raw.shape[0] < 600:  # numpy takes another path for short columns
+        Xd, _ = design_matrix(raw, columns)
+        return np.nanmedian(np.where(np.isfinite(Xd), Xd, np.nan), axis=0)
+    out = []
+    for j, c in enumerate(columns):
+        x = raw[:, j]
+        if c["kind"] == "numeric":
+            out.append(np.nanmedian(np.where(np.isfinite(x), x, np.nan)))
+        else:
+            out += [
+                np.nanmedian((x == code).astype(float))
+                for code in range(len(c["levels"]))
+            ]
+    return np.asarray(out, dtype=float)
+
+
 def evaluate(
     conditions: tuple[Condition, ...], raw: np.ndarray, columns: list[dict[str, Any]]
 ) -> np.ndarray:
@@ -190,9 +213,11 @@ def fit_rules(
     >>> r.text, r.precision >= 0.95
     ('a >= 6 and b < 4', True)
     """
-    Xd, names = design_matrix(raw, columns)
-    med = np.nanmedian(np.where(np.isfinite(Xd), Xd, np.nan), axis=0)
-    Xfill = np.where(np.isnan(Xd), np.nan_to_num(med)[None, :], Xd)
+    # Only the training rows go into the design matrix; the fill values are still
+    # the medians over every row (see _fill_medians).
+    Xd, names = design_matrix(raw[train], columns)
+    med = _fill_medians(raw, columns)
+    Xtrain = np.where(np.isnan(Xd), np.nan_to_num(med)[None, :], Xd)
     rules = {}
     for seg in np.unique(labels):
         y = labels == seg
@@ -201,7 +226,7 @@ def fit_rules(
             min_samples_leaf=max(5, int(0.002 * len(train))),
             class_weight="balanced",
             random_state=random_state,
-        ).fit(Xfill[train], y[train])
+        ).fit(Xtrain, y[train])
         best: tuple[float, tuple[Condition, ...]] = (-1.0, ())
         for path in _leaf_paths(tree).values():
             conds = _merge(path, names)

@@ -206,6 +206,23 @@ class GroupedBuilder(Builder):
         )
 
 
+def exact_sum(expr: pl.Expr) -> pl.Expr:
+    """Sum that does not depend on row order (Float64 out).
+
+    Float sums depend on the order rows reach a group, which polars' joins and
+    hash group-bys do not fix, so a feature could differ in its last bit from run to
+    run and flip ties downstream (surrogate bins, names). A 38-digit decimal with 6
+    decimals sums exactly, at the speed of a float sum; amounts are kept to 1e-6.
+    """
+    return expr.cast(pl.Decimal(38, 6)).sum().cast(pl.Float64)
+
+
+def exact_mean(expr: pl.Expr) -> pl.Expr:
+    """Mean of the non-null values through :func:`exact_sum` (null when none)."""
+    n = expr.count()
+    return pl.when(n > 0).then(exact_sum(expr) / n).otherwise(None)
+
+
 def in_window(
     as_of: dt.datetime, days: float, col: str, expr: pl.Expr | None = None
 ) -> pl.Expr:

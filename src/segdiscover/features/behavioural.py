@@ -14,6 +14,8 @@ from segdiscover.features._spec import (
     GroupedBuilder,
     bit_words,
     days_before,
+    exact_mean,
+    exact_sum,
     exposure_days,
     in_window,
     popcount,
@@ -149,8 +151,8 @@ class Behavioural(GroupedBuilder):
             age.min().alias("_bh_recency"),
             age.count().alias("_bh_n_w"),
             pl.col(f"_r{r}").sum().alias("_bh_n_r"),
-            amount.sum().alias("_bh_spend"),
-            amount.mean().alias("_bh_basket"),
+            exact_sum(amount).alias("_bh_spend"),
+            exact_mean(amount).alias("_bh_basket"),
             *[
                 pl.col(f"_bh_day{r}_{j}").bitwise_or()
                 for j in range((int(r) + 2 + 63) // 64)

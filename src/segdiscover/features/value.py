@@ -7,7 +7,12 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover.features._spec import FeatureMeta, GroupedBuilder, in_window
+from segdiscover.features._spec import (
+    FeatureMeta,
+    GroupedBuilder,
+    exact_sum,
+    in_window,
+)
 
 
 class Value(GroupedBuilder):
@@ -83,10 +88,10 @@ class Value(GroupedBuilder):
     ) -> tuple[list[pl.Expr], list[pl.Expr]]:
         as_of, w = ctx["as_of"], self.window_days
         prep = [in_window(as_of, w, self.amount)]
-        aggs = [pl.col(f"_w{w}_{self.amount}").sum().alias("_va_rev")]
+        aggs = [exact_sum(pl.col(f"_w{w}_{self.amount}")).alias("_va_rev")]
         if self.margin:
             prep.append(in_window(as_of, w, self.margin))
-            aggs.append(pl.col(f"_w{w}_{self.margin}").sum().alias("_va_mar"))
+            aggs.append(exact_sum(pl.col(f"_w{w}_{self.margin}")).alias("_va_mar"))
         if self.discount:
             prep.append(
                 in_window(

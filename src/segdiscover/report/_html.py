@@ -97,6 +97,8 @@ clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} s
 {run["macro_f1"]:.3f}, SHAP on {run["shap_rows"]:,} customers) · segdiscover
 {html.escape(run["segdiscover_version"])}</p>
 <p class="meta">Why this segmentation: {html.escape(str(run["selection"]))}.</p>
+{_stability_html(run)}
+{_img(images.get("selection.png"), "model selection: scores against k")}
 {warn}
 <h2>Summary</h2><table><thead><tr><th>id</th><th>name</th><th>customers</th>
 <th>share</th><th>top drivers</th></tr></thead>
@@ -111,6 +113,29 @@ h ≥ 0.5), the only drivers a name may use.</p>
 """
 
 
+def _stability_text(run: dict[str, Any]) -> str:
+    st = run.get("stability")
+    if not st:
+        return ""
+    unstable = st["unstable_segments"]
+    return (
+        f"Stability: median adjusted Rand index {st['ari_median']:.2f} (10th-90th "
+        f"percentile {st['ari_p10']:.2f}-{st['ari_p90']:.2f}) over {st['refits']} "
+        f"refits on {st['fraction']:.0%} subsamples; "
+        + (
+            f"unstable segments (Jaccard < {st['threshold']}): {unstable}"
+            if unstable
+            else f"every segment recovered with Jaccard >= {st['threshold']}"
+        )
+        + "."
+    )
+
+
+def _stability_html(run: dict[str, Any]) -> str:
+    text = _stability_text(run)
+    return f"<p class='meta'>{html.escape(text)}</p>" if text else ""
+
+
 def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
     """Render the report as Markdown."""
     run = doc["run"]
@@ -122,6 +147,8 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
         f"surrogate fidelity **{run['fidelity']:.3f}**.",
         "",
         f"Why this segmentation: {run['selection']}.",
+        "",
+        _stability_text(run),
         "",
     ]
     lines += [f"> ⚠ {w}" for w in run["warnings"]]

@@ -80,10 +80,41 @@ def heatmap(
     return _png(fig)
 
 
+def selection_chart(candidates: pl.DataFrame) -> bytes:
+    """PNG: the ``auto`` sweep's scores against k, per clusterer, pick marked."""
+    plt = _pyplot()
+    panels = [
+        ("silhouette", "silhouette", None),
+        ("stability_min", "smallest segment Jaccard (stable >= 0.8)", 0.8),
+        ("valley_max", "largest valley ratio (separated < 0.5)", 0.5),
+    ]
+    panels = [p for p in panels if p[0] in candidates.columns]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2))
+    axes = np.atleast_1d(axes)
+    for ax, (col, title, line) in zip(axes, panels, strict=True):
+        for name in candidates["clusterer"].unique(maintain_order=True):
+            c = candidates.filter(pl.col("clusterer") == name).sort("n_segments")
+            ax.plot(c["n_segments"], c[col], marker="o", label=name)
+            chosen = c.filter(pl.col("chosen"))
+            if chosen.height:
+                ax.plot(chosen["n_segments"], chosen[col], marker="*", ms=16,
+                        color="crimson", ls="none")  # fmt: skip
+        if line is not None:
+            ax.axhline(line, color="grey", ls="--", lw=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("segments (k)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_plots(seg: Any) -> dict[str, bytes]:
     """All charts of a fitted Segmenter, by file name."""
     labels = seg.labels_["segment_id"].to_numpy()
     out = {"heatmap.png": heatmap(seg.features_, labels, seg.profiles_)}
+    cands = getattr(seg, "candidates_", None)
+    if cands is not None and cands.height > 1 and "chosen" in cands.columns:
+        out["selection.png"] = selection_chart(cands)
     for s, p in sorted(seg.profiles_.items()):
         out[f"segment_{s}_drivers.png"] = driver_chart(p)
     return out
