@@ -181,3 +181,25 @@ def test_profile_card_has_template_sections(fitted):
     md = fitted.profile(0).to_markdown()
     assert "Rule:" in md
     assert "precision" in md
+
+
+def test_a_driver_that_restates_another_is_folded_into_it():
+    rng = np.random.default_rng(0)
+    g = np.repeat([0, 1, 2], 200)
+    spend = np.exp(rng.normal(g * 1.5, 0.3))
+    table = pl.DataFrame(
+        {
+            "id": np.arange(600),
+            "monthly_spend": spend,
+            "revenue_365d": spend * 12.0 * np.exp(rng.normal(0, 0.15, 600)),
+            "tickets": rng.poisson(np.where(g == 1, 6, 1)).astype(float),
+        }
+    )
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=3, id="id", random_state=0, stability_refits=0
+    ).fit(table)
+    for s in seg.profiles_:
+        feats = [d["feature"] for d in seg.profile(s).drivers]
+        assert not {"monthly_spend", "revenue_365d"} <= set(feats)
+    related = [d["related"] for s in seg.profiles_ for d in seg.profile(s).drivers]
+    assert any(r in (["monthly_spend"], ["revenue_365d"]) for r in related)

@@ -194,9 +194,12 @@ class SegmentProfile:
                 seg_v = fmt(d["segment_median"], m.unit)
                 pop_v = fmt(d["population_median"], m.unit)
             eff = f"{d['effect_measure']} {d['effect_size']:+.2f}"
+            also = [
+                self.meta[r].label for r in d.get("related") or [] if r in self.meta
+            ]
             rows.append(
                 (
-                    m.label,
+                    m.label + (f" (also {', '.join(also)})" if also else ""),
                     d["direction"],
                     seg_v,
                     pop_v,

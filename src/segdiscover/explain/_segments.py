@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from segdiscover.explain.drivers import feature_statistics, rank_drivers
+from segdiscover.explain.drivers import (
+    feature_statistics,
+    rank_drivers,
+    related_features,
+)
 from segdiscover.explain.rules import Rule, fit_rules
 from segdiscover.explain.surrogate import fit_surrogate, shap_values, stratified_sample
 from segdiscover.features import FeatureMeta
@@ -157,7 +161,12 @@ def explain_segments(
             sur,
         )
         out.shap, out.shap_labels = sv, labels[idx]
-        out.drivers = rank_drivers(sv, labels[idx], names, stats, segs)
+        related = related_features(
+            raw[idx], names, [c["kind"] != "categorical" for c in cols]
+        )
+        out.drivers = rank_drivers(
+            sv, labels[idx], names, stats, segs, related=related
+        )
     if out.fidelity < fidelity_threshold:
         weak = [s for s, f in out.per_segment_f1.items() if f < fidelity_threshold]
         out.warnings.append(
@@ -175,6 +184,7 @@ def explain_segments(
                 "category": None if d["category"] is None else str(d["category"]),
                 "label": meta[d["feature"]].label,
                 "in_name": d["feature"] in in_name,
+                "related": list(d.get("related", [])),
             }
             for d in out.drivers[s]
         ]

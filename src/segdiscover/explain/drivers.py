@@ -69,32 +69,23 @@ def _average_ranks(sorted_vals: np.ndarray) -> np.ndarray:
 def _numeric_feature(
     x: np.ndarray, labels: np.ndarray, perm: np.ndarray, segments: list[int]
 ) -> dict[int, dict[str, Any]]:
-    """Statistics of one numeric feature for every segment, from one sort.
+    """Statistics of one numeric feature for every segment, from sorted values.
 
     Cliff's delta of a segment against the rest is the Mann-Whitney U of the
-    segment's ranks among all finite values, ``delta = 2U / (n1 n2) - 1``; one
-    ranking of the feature serves every segment. Ranks are multiples of 1/2, so
-    their sums are exact in float64 whatever the summation order. Medians,
-    quantiles and means are computed on the same values (means in row order) as a
-    per-segment computation, so the results are the same. ``perm`` is a stable
-    argsort of ``labels``: each segment's rows, in row order, are one slice of it.
+    segment's ranks among all finite values, ``delta = 2U / (n1 n2) - 1``. The
+    population is sorted once; a member's average rank is found by binary search
+    in it, ``(#less + 1 + #less-or-equal) / 2``, and summed as integers, so the
+    rank sums are exact. Medians, quantiles and means are computed on the same
+    values (means in row order) as a per-segment computation, so the results are
+    the same. ``perm`` is a stable argsort of ``labels``: each segment's rows, in
+    row order, are one slice of it.
     """
     fin = np.isfinite(x)
     all_fin = bool(fin.all())
-    popf, lab = (x, labels) if all_fin else (x[fin], labels[fin])
-    n = popf.size
-    order = np.argsort(popf)
-    sorted_pop = popf[order]
+    sorted_pop = np.sort(x if all_fin else x[fin])
+    n = sorted_pop.size
     pop_med = float(np.median(sorted_pop)) if n else float("nan")
-    pop_mean = float(popf.mean()) if n else float("nan")
-    rank_sums: dict[int, float] = {}
-    if n:
-        lab_sorted = lab[order]
-        lo = int(lab_sorted.min())
-        sums = np.bincount(lab_sorted - lo, weights=_average_ranks(sorted_pop))
-        rank_sums = {
-            seg: float(sums[seg - lo]) for seg in segments if 0 <= seg - lo < sums.size
-        }
+    pop_mean = float((x if all_fin else x[fin]).mean()) if n else float("nan")
     by_seg = x[perm]
     seg_of = labels[perm]
     out = {}
@@ -110,11 +101,17 @@ def _numeric_feature(
             seg_sorted = np.sort(segf)  # median and quantiles are fast on sorted data
             seg_med = float(np.median(seg_sorted))
             q25, q75 = np.quantile(seg_sorted, [0.25, 0.75])
+            # Average rank of each member among all finite values: ties share the
+            # mean of the positions they occupy, (#less + 1 + #less-or-equal) / 2.
+            below = np.searchsorted(sorted_pop, seg_sorted, side="left")
+            upto = np.searchsorted(sorted_pop, seg_sorted, side="right")
+            rank_sum = float((below.sum() + upto.sum() + n1) / 2)
         else:
             seg_med = seg_mean = float("nan")
             q25, q75 = np.nan, np.nan
+            rank_sum = 0.0
         if n1 and n2:
-            u = rank_sums[seg] - n1 * (n1 + 1) / 2
+            u = rank_sum - n1 * (n1 + 1) / 2
             delta = float(2 * u / (n1 * n2) - 1)
         else:
             delta = 0.0
@@ -222,6 +219,54 @@ def feature_statistics(
     return out
 
 
+#: |Spearman rho| at or above which two numeric features say the same thing.
+RELATED_RHO = 0.9
+
+
+def related_features(
+    X: np.ndarray, names: list[str], numeric: list[bool], rho: float = RELATED_RHO
+) -> dict[str, list[str]]:
+    """Numeric features whose rank correlation with another is at least ``rho``.
+
+    Nulls take the column median (they rank in the middle). Used to fold a driver
+    that restates a stronger one (revenue beside monthly spend) into it, so the top
+    drivers and the name say different things.
+
+    Examples
+    --------
+    >>> x = np.arange(50.0)
+    >>> X = np.c_[x, x**2, np.sin(x)]
+    >>> related_features(X, ["a", "b", "c"], [True, True, True])
+    {'a': ['b'], 'b': ['a']}
+    """
+    cols = [j for j, ok in enumerate(numeric) if ok]
+    if len(cols) < 2 or X.shape[0] < 3:
+        return {}
+    Z = np.asarray(X[:, cols], dtype=np.float64).copy()
+    for j in range(Z.shape[1]):
+        bad = ~np.isfinite(Z[:, j])
+        if bad.all():
+            Z[:, j] = 0.0
+        elif bad.any():
+            Z[bad, j] = np.median(Z[~bad, j])
+        Z[:, j] = _average_ranks_unsorted(Z[:, j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(Z, rowvar=False)
+    out: dict[str, list[str]] = {}
+    for a in range(len(cols)):
+        for b in range(len(cols)):
+            if a != b and np.isfinite(r[a, b]) and abs(r[a, b]) >= rho:
+                out.setdefault(names[cols[a]], []).append(names[cols[b]])
+    return out
+
+
+def _average_ranks_unsorted(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = _average_ranks(x[order])
+    return ranks
+
+
 def rank_drivers(
     shap_vals: np.ndarray,
     sample_labels: np.ndarray,
@@ -229,14 +274,19 @@ def rank_drivers(
     stats: dict[int, dict[str, dict[str, Any]]],
     segments: list[int],
     top: int = 8,
+    related: dict[str, list[str]] | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """Rank features per segment by mean SHAP toward it over its members.
+
+    A feature in ``related`` with a higher-ranked driver is not a driver of its own:
+    it is listed in that driver's ``related`` entry.
 
     Parameters
     ----------
     shap_vals : ndarray, shape (rows, features, segments)
         Indexed by the surrogate's class order, which is ``segments``.
     """
+    related = related or {}
     out: dict[int, list[dict[str, Any]]] = {}
     total = np.abs(shap_vals).mean(axis=(0, 2)).sum() or 1.0
     for j, seg in enumerate(segments):
@@ -246,10 +296,17 @@ def rank_drivers(
             continue
         toward = shap_vals[member, :, j].mean(0)  # signed: evidence for membership
         order = np.lexsort((np.arange(len(names)), -toward))
-        drivers = []
-        for f in order[:top]:
-            if toward[f] <= 0:
+        drivers: list[dict[str, Any]] = []
+        for f in order:
+            if toward[f] <= 0 or len(drivers) == top:
                 break
+            twin = next(
+                (d for d in drivers if d["feature"] in related.get(names[f], ())),
+                None,
+            )
+            if twin is not None:
+                twin["related"].append(names[f])
+                continue
             st = stats[seg][names[f]]
             drivers.append(
                 {
@@ -258,6 +315,7 @@ def rank_drivers(
                     "importance": float(toward[f]),
                     "importance_share": float(toward[f] / total),
                     **st,
+                    "related": [],
                 }
             )
         out[seg] = drivers
