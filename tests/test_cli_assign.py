@@ -139,3 +139,26 @@ def test_assign_refuses_an_unknown_output_type(discovered, tmp_path, capsys):
     )
     assert code == 2
     assert ".xlsx" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["r.html", "r.md"])
+def test_segmenter_report_writes_one_file(tmp_path, name):
+    data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+    ).fit(data.tables, as_of=data.as_of)
+    path = seg.report(tmp_path / name)
+    text = path.read_text()
+    assert all(n in text for n in seg.segments_["name"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_segmenter_report_refuses_other_types(tmp_path):
+    from segdiscover.exceptions import InputError
+
+    data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+    ).fit(data.tables, as_of=data.as_of)
+    with pytest.raises(InputError, match="pdf"):
+        seg.report(tmp_path / "r.pdf")

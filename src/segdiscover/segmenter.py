@@ -48,6 +48,7 @@ from segdiscover.outcomes import (
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
 from segdiscover.profiles import SegmentProfile
+from segdiscover.report import write_report
 from segdiscover.selection import sweep
 from segdiscover.stability import merge_tree, stability
 
@@ -856,6 +857,30 @@ class Segmenter:
             ],
             "summary": res.summary(),
         }
+
+    def report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the self-contained report (``.html`` with charts, or ``.md``).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        pathlib.Path
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0,
+        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
+        >>> seg.report(tempfile.mkdtemp() + "/segments.md").read_text()[:19]
+        '# Customer segments'
+        """
+        self._check_fitted()
+        return write_report(self, path)
 
     # ------------------------------------------------------------ living
     def assign(

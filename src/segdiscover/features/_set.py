@@ -81,6 +81,20 @@ def _encode_ids(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     return frame.with_columns(code)
 
 
+def _distinct(aggs: list[pl.Expr]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Split aggregations into distinct ones and copies of repeats under new names."""
+    kept: list[pl.Expr] = []
+    copies: list[pl.Expr] = []
+    for e in aggs:
+        bare = e.meta.undo_aliases()
+        same = next((k for k in kept if k.meta.undo_aliases().meta.eq(bare)), None)
+        if same is None:
+            kept.append(e)
+        else:
+            copies.append(pl.col(same.meta.output_name()).alias(e.meta.output_name()))
+    return kept, copies
+
+
 @dataclass(frozen=True)
 class BuiltFeatures:
     """Result of :meth:`FeatureSet.build`: table, metadata and learned levels."""
@@ -276,13 +290,19 @@ class FeatureSet:
         ctx = {"as_of": as_of, "levels": levels}
         groups = self._groups(active, keys, events, ctx)
         # Each group's aggregations, with the first event time for the universe.
+        # An aggregation that two builders share (e.g. the windowed amount sum of
+        # spend and revenue) is computed once and copied under the second name.
         grouped = pl.collect_all(
             [
                 frames[key]
                 .lazy()
                 .with_columns(prep)
                 .group_by("_id")
-                .agg(*aggs, *([pl.col("_t").min().alias("_first")] if key[1] else []))
+                .agg(
+                    *_distinct(aggs)[0],
+                    *([pl.col("_t").min().alias("_first")] if key[1] else []),
+                )
+                .with_columns(_distinct(aggs)[1])
                 for key, _, prep, aggs in groups
             ]
         )

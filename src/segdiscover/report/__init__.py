@@ -1,5 +1,10 @@
 """Outputs of a run: assignments, segments.json (+ schema), HTML and Markdown."""
 
-from segdiscover.report._write import SCHEMA_PATH, segments_document, write_outputs
+from segdiscover.report._write import (
+    SCHEMA_PATH,
+    segments_document,
+    write_outputs,
+    write_report,
+)
 
-__all__ = ["SCHEMA_PATH", "segments_document", "write_outputs"]
+__all__ = ["SCHEMA_PATH", "segments_document", "write_outputs", "write_report"]

@@ -251,3 +251,50 @@ def write_outputs(
         raise InputError(msg) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_report(seg: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the self-contained report of a fitted Segmenter to one file.
+
+    ``.html`` (charts embedded) or ``.md`` by the file's suffix; written to a
+    temporary file beside the target and renamed into place when complete.
+
+    Parameters
+    ----------
+    seg : Segmenter
+        A fitted segmenter.
+    path : str or path-like
+        The report file (``.html``, ``.htm`` or ``.md``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".html", ".htm", ".md"):
+        msg = (
+            f"Unsupported report type {suffix!r} for {str(target)!r}; use .html or "
+            ".md."
+        )
+        raise InputError(msg)
+    if target.is_dir():
+        msg = f"{str(target)!r} is a folder; give a report file name (.html or .md)."
+        raise InputError(msg)
+    doc = segments_document(seg)
+    text = (
+        render_markdown(seg, doc)
+        if suffix == ".md"
+        else render_html(seg, doc, render_plots(seg))
+    )
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        msg = f"Cannot write the report {str(target)!r}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
