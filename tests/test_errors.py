@@ -158,3 +158,27 @@ def test_identifier_like_text_is_not_a_feature():
     with pytest.warns(sd.exceptions.SegdiscoverWarning, match="email"):
         seg = sd.Segmenter(clusterer="kmeans", n_segments=2, random_state=0).fit(t)
     assert "email" not in seg.features_.columns
+
+
+def test_pandas_with_text_converts_without_pyarrow(monkeypatch):
+    import importlib.util
+
+    import numpy as np
+    import pandas as pd
+
+    from segdiscover._checks import to_polars
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a, **k: None if name == "pyarrow" else real(name, *a, **k),
+    )
+    df = pd.DataFrame(
+        {"id": [1, 2, 3], "x": [1.0, np.nan, 3.0], "c": ["a", None, "b"]}
+    )
+    before = df.copy()
+    got = to_polars(df)
+    assert got["x"].null_count() == 1
+    assert got["c"].to_list() == ["a", None, "b"]
+    pd.testing.assert_frame_equal(df, before)

@@ -7,6 +7,7 @@ example id, so the user can find the row without a debugger.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -51,7 +52,11 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
     if module.startswith("pandas"):
         _check_pandas(frame, name)
         try:
+            if importlib.util.find_spec("pyarrow") is None:
+                return _from_pandas_numpy(frame)
             return pl.from_pandas(frame, include_index=False)
+        except InputError:
+            raise
         except Exception as exc:  # pyarrow/pandas conversion errors are opaque
             msg = f"Could not convert the pandas {name} to polars: {exc}"
             raise InputError(msg) from exc
@@ -59,6 +64,28 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
         f"The {name} must be a polars or pandas DataFrame; got {type(frame).__name__}."
     )
     raise InputError(msg)
+
+
+def _from_pandas_numpy(frame: Any) -> pl.DataFrame:
+    """Convert pandas to polars column by column, without pyarrow.
+
+    polars' own conversion needs pyarrow for text columns, and pyarrow is not a
+    dependency of segdiscover. Missing values (NaN, None, NaT) become nulls, as
+    ``pl.from_pandas`` makes them.
+    """
+    cols = {}
+    for col in frame.columns:
+        s = frame[col]
+        kind = s.dtype.kind
+        if kind in "biuf":
+            cols[str(col)] = pl.Series(str(col), s.to_numpy(), nan_to_null=True)
+        elif kind == "M":
+            cols[str(col)] = pl.Series(str(col), s.to_numpy())
+        else:  # object, string, category: plain Python values, missing -> None
+            na = s.isna().to_numpy()
+            values = [None if m else v for v, m in zip(s.tolist(), na, strict=True)]
+            cols[str(col)] = pl.Series(str(col), values, strict=False)
+    return pl.DataFrame(cols)
 
 
 def _check_pandas(frame: Any, name: str) -> None:
