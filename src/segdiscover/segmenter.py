@@ -571,11 +571,14 @@ class Segmenter:
         self.segments_ = segments_frame(self.profiles_, self._noise_assigned)
         self.labels_ = self.features_.select(self.id).with_columns(
             pl.Series("segment_id", labels, dtype=pl.Int64),
-            pl.Series(
-                "segment_name",
-                [self.profiles_[s].name if s >= 0 else "no segment" for s in labels],
-                dtype=pl.String,
-            ),
+            pl.Series("segment_id", labels, dtype=pl.Int64)
+            .replace_strict(
+                list(self.profiles_),
+                [p.name for p in self.profiles_.values()],
+                default="no segment",
+                return_dtype=pl.String,
+            )
+            .alias("segment_name"),
             # Rounded like every user-facing float (see explain._segments.sig).
             pl.Series("confidence", np.round(conf, 6), dtype=pl.Float64),
             pl.Series("is_noise", raw_noise, dtype=pl.Boolean),
