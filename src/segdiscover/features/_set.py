@@ -257,7 +257,9 @@ class FeatureSet:
             for c in b.time_columns().values():
                 check_time_column(t, c, b.table)
             # Text numbers parsed, NaN/inf refused (tests/hostile: *-raw-amount).
-            tables[b.table] = check_event_columns(t, b.columns(), self.id, b.table)
+            tables[b.table] = check_event_columns(
+                t, b.numeric_columns(), self.id, b.table
+            )
         if self.customers_table in tables:
             check_ids(
                 tables[self.customers_table],

@@ -138,6 +138,16 @@ class Builder:
         """Columns this builder reads from its table."""
         raise NotImplementedError
 
+    def numeric_columns(self) -> list[str]:
+        """Columns read as numbers: text that holds numbers is parsed, junk refused.
+
+        Default: every column but the id and the time columns. Builders override it
+        so category columns (channel, severity) are never parsed as numbers, and
+        10M-row text columns are not scanned for numbers for nothing.
+        """
+        skip = {getattr(self, "id", None), *self.time_columns().values()}
+        return [c for c in self.columns() if c not in skip]
+
     def time_columns(self) -> dict[str, str]:
         """Time columns to normalise, as alias -> column; ``_t`` is the event time."""
         return {"_t": self.time_column}

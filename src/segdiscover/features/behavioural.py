@@ -82,6 +82,9 @@ class Behavioural(GroupedBuilder):
             [self.category] if self.category else []
         )
 
+    def numeric_columns(self) -> list[str]:  # noqa: D102
+        return [self.amount]
+
     def _bits(self, events: pl.LazyFrame, as_of: Any) -> tuple[list[pl.Expr], Any]:
         """Bit words for the distinct recent days and (if few) categories."""
         w, r = self.window_days, self.recent_days

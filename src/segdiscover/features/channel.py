@@ -68,6 +68,9 @@ class Channel(GroupedBuilder):
     def columns(self) -> list[str]:  # noqa: D102
         return [self.id, self.ts, self.channel]
 
+    def numeric_columns(self) -> list[str]:  # noqa: D102
+        return []
+
     def _windowed(self, events: pl.LazyFrame, as_of: Any) -> pl.LazyFrame:
         return events.filter(days_before(as_of) <= self.window_days).with_columns(
             pl.col(self.channel).cast(pl.String).fill_null("unknown").alias("_ch")

@@ -76,6 +76,9 @@ class Service(GroupedBuilder):
             if c
         ]
 
+    def numeric_columns(self) -> list[str]:  # noqa: D102
+        return [self.reopened] if self.reopened else []
+
     def time_columns(self) -> dict[str, str]:  # noqa: D102
         cols = {"_t": self.opened}
         if self.resolved:
