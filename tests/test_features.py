@@ -224,3 +224,37 @@ def test_input_tables_not_mutated():
     FeatureSet.default().build(tables, as_of=AS_OF)
     for k in tables:
         assert tables[k].equals(before[k])
+
+
+def test_numeric_looking_codes_stay_codes():
+    # Channel and severity codes that look like numbers are categories: they must
+    # not be parsed as floats ("1" -> 1.0 would rename levels and miss "high").
+    tables = tiny_tables()
+    codes = {"web": "1", "mobile": "2", "phone": "3"}
+    tables["orders"] = tables["orders"].with_columns(
+        pl.col("channel").replace_strict(codes, default="9")
+    )
+    sev = tables["tickets"].get_column("severity").cast(pl.String)
+    tables["tickets"] = tables["tickets"].with_columns(
+        pl.when(sev.is_in(["high", "critical"]))
+        .then(pl.lit("4"))
+        .otherwise(pl.lit("1"))
+        .alias("severity")
+    )
+    b = FeatureSet.default().build(tables, as_of=AS_OF)
+    assert b.levels["channel"]["levels"] == ["1", "2", "3"]
+    from segdiscover.features.service import Service
+
+    fs = FeatureSet.default()
+    fs_high = FeatureSet(
+        [
+            Service(high_severities=("4",)) if isinstance(x, Service) else x
+            for x in fs.builders
+        ]
+    )
+    again = fs_high.build(tables, as_of=AS_OF)
+    want = FeatureSet.default().build(tiny_tables(), as_of=AS_OF)
+    assert_allclose(
+        again.frame["high_severity_share"].to_numpy(),
+        want.frame["high_severity_share"].to_numpy(),
+    )
