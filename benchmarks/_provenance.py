@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return ""
 
@@ -24,8 +25,9 @@ def _git(*args: str) -> str:
 def provenance() -> dict[str, str]:
     """Commit, and the uncommitted ``src/`` changes (files and a hash of the diff)."""
     diff = _git("diff", "HEAD", "--", "src")
-    changed = [line[3:] for line in _git("status", "--porcelain", "--", "src")
-               .splitlines()]
+    changed = [
+        line[3:] for line in _git("status", "--porcelain", "--", "src").splitlines()
+    ]
     return {
         "commit": _git("rev-parse", "--short", "HEAD").strip() or "unknown",
         "src_dirty_files": ", ".join(changed) or "none",
@@ -35,7 +37,10 @@ def provenance() -> dict[str, str]:
 
 def describe(p: dict[str, str]) -> str:
     """One line for a report."""
-    dirty = ("clean" if p["src_dirty_files"] == "none" else
-             f"uncommitted src changes in {p['src_dirty_files']} "
-             f"(diff sha1 {p['src_diff_sha1']})")
+    dirty = (
+        "clean"
+        if p["src_dirty_files"] == "none"
+        else f"uncommitted src changes in {p['src_dirty_files']} "
+        f"(diff sha1 {p['src_diff_sha1']})"
+    )
     return f"commit {p['commit']}, src {dirty}"

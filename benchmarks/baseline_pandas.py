@@ -64,9 +64,15 @@ def _months(exposure: pd.Series) -> pd.Series:
     return (exposure / DAYS_PER_MONTH).clip(lower=1.0)
 
 
-def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
-                   id_col: str = "customer_id", window_days: int = 365,
-                   recent_days: int = 90, max_levels: int = 8) -> pd.DataFrame:
+def build_features(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: dt.datetime,
+    *,
+    id_col: str = "customer_id",
+    window_days: int = 365,
+    recent_days: int = 90,
+    max_levels: int = 8,
+) -> pd.DataFrame:
     """Return one row per customer (sorted by id) with segdiscover's default features.
 
     Parameters
@@ -78,19 +84,27 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     """
     as_of = pd.Timestamp(as_of)
     w, r = float(window_days), float(recent_days)
-    customers, orders, tickets = (tables["customers"], tables["orders"],
-                                  tables["tickets"])
+    customers, orders, tickets = (
+        tables["customers"],
+        tables["orders"],
+        tables["tickets"],
+    )
 
     # ---- events strictly before as_of
     o = orders.loc[orders["ts"].notna() & (orders["ts"] < as_of)]
     t = tickets.loc[tickets["opened"].notna() & (tickets["opened"] < as_of)]
 
     # ---- customer universe and tenure
-    c = customers.loc[customers["signup_date"].isna()
-                      | (customers["signup_date"] < as_of)]
+    c = customers.loc[
+        customers["signup_date"].isna() | (customers["signup_date"] < as_of)
+    ]
     c = c.drop_duplicates(id_col, keep="first").set_index(id_col)
-    first = pd.concat([o.groupby(id_col, sort=False)["ts"].min(),
-                       t.groupby(id_col, sort=False)["opened"].min()])
+    first = pd.concat(
+        [
+            o.groupby(id_col, sort=False)["ts"].min(),
+            t.groupby(id_col, sort=False)["opened"].min(),
+        ]
+    )
     first = first.groupby(level=0, sort=False).min()
     ids = c.index.union(first.index).sort_values()
     start = c["signup_date"].reindex(ids).astype("datetime64[us]")
@@ -105,12 +119,19 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     age = (as_of - o["ts"]) / DAY
     ow = o.loc[age <= w].assign(_age=age[age <= w])
     g = ow.groupby(id_col, sort=False).agg(
-        _recency=("_age", "min"), _n_w=("_age", "size"), _spend=("amount", "sum"),
-        avg_basket=("amount", "mean"), category_breadth=("category", "nunique"))
+        _recency=("_age", "min"),
+        _n_w=("_age", "size"),
+        _spend=("amount", "sum"),
+        avg_basket=("amount", "mean"),
+        category_breadth=("category", "nunique"),
+    )
     orc = o.loc[age <= r]
     gr = orc.groupby(id_col, sort=False).agg(_n_r=("ts", "size"))
-    gr["active_days_90d"] = (orc.assign(_day=orc["ts"].dt.floor("D"))
-                             .groupby(id_col, sort=False)["_day"].nunique())
+    gr["active_days_90d"] = (
+        orc.assign(_day=orc["ts"].dt.floor("D"))
+        .groupby(id_col, sort=False)["_day"]
+        .nunique()
+    )
     g = g.reindex(ids)
     gr = gr.reindex(ids)
     n_w = g["_n_w"].fillna(0.0)
@@ -126,11 +147,19 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     out["category_breadth"] = g["category_breadth"].fillna(0.0).astype(float)
 
     # ---- value (same 365-day window of orders)
-    v = ow.assign(_disc=ow["discount"].fillna(0.0) > 0,
-                  _ret=ow["returned"].astype(float))
-    gv = v.groupby(id_col, sort=False).agg(
-        rev=("amount", "sum"), mar=("margin", "sum"), discount_share=("_disc", "mean"),
-        return_rate=("_ret", "mean")).reindex(ids)
+    v = ow.assign(
+        _disc=ow["discount"].fillna(0.0) > 0, _ret=ow["returned"].astype(float)
+    )
+    gv = (
+        v.groupby(id_col, sort=False)
+        .agg(
+            rev=("amount", "sum"),
+            mar=("margin", "sum"),
+            discount_share=("_disc", "mean"),
+            return_rate=("_ret", "mean"),
+        )
+        .reindex(ids)
+    )
     rev = gv["rev"].fillna(0.0)
     out[f"revenue_{window_days}d"] = rev
     out[f"margin_{window_days}d"] = gv["mar"].fillna(0.0)
@@ -142,13 +171,21 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     t_age = (as_of - t["opened"]) / DAY
     tw = t.loc[t_age <= w]
     done = tw["resolved"].notna() & (tw["resolved"] < as_of)
-    tw = tw.assign(_high=tw["severity"].isin(["high", "critical"]),
-                   _hours=((tw["resolved"] - tw["opened"]) / HOUR).where(done),
-                   _reo=tw["reopened"].astype(float))
-    gs = tw.groupby(id_col, sort=False).agg(
-        _n=("opened", "size"), high_severity_share=("_high", "mean"),
-        median_resolution_hours=("_hours", "median"),
-        reopen_rate=("_reo", "mean")).reindex(ids)
+    tw = tw.assign(
+        _high=tw["severity"].isin(["high", "critical"]),
+        _hours=((tw["resolved"] - tw["opened"]) / HOUR).where(done),
+        _reo=tw["reopened"].astype(float),
+    )
+    gs = (
+        tw.groupby(id_col, sort=False)
+        .agg(
+            _n=("opened", "size"),
+            high_severity_share=("_high", "mean"),
+            median_resolution_hours=("_hours", "median"),
+            reopen_rate=("_reo", "mean"),
+        )
+        .reindex(ids)
+    )
     out["tickets_per_month"] = gs["_n"].fillna(0.0) / months
     out["high_severity_share"] = gs["high_severity_share"].fillna(0.0)
     out["median_resolution_hours"] = gs["median_resolution_hours"]
@@ -157,8 +194,11 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     # ---- channel (windowed orders; levels learned here, as at fit time)
     ch = ow["channel"].astype(object).fillna("unknown")
     counts = ch.value_counts()
-    counts = counts.rename_axis("ch").reset_index(name="n").sort_values(
-        ["n", "ch"], ascending=[False, True])
+    counts = (
+        counts.rename_axis("ch")
+        .reset_index(name="n")
+        .sort_values(["n", "ch"], ascending=[False, True])
+    )
     levels = counts["ch"].head(max_levels).tolist()
     has_other = len(counts) > max_levels
     slugs = [_slug(x) for x in levels]
@@ -166,8 +206,12 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
         slugs = [f"{s}_{i}" for i, s in enumerate(slugs)]
     if has_other:
         ch = ch.where(ch.isin(levels), "other")
-    per = (pd.DataFrame({id_col: ow[id_col], "ch": ch})
-           .groupby([id_col, "ch"], sort=False).size().rename("n"))
+    per = (
+        pd.DataFrame({id_col: ow[id_col], "ch": ch})
+        .groupby([id_col, "ch"], sort=False)
+        .size()
+        .rename("n")
+    )
     wide = per.unstack("ch", fill_value=0)
     total = wide.sum(axis=1)
     share_levels = levels + (["other"] if has_other else [])
@@ -175,9 +219,12 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: dt.datetime, *,
     for lv, name in zip(share_levels, share_names, strict=True):
         col = wide[lv] if lv in wide.columns else 0
         out[name] = (col / total).reindex(ids).fillna(0.0)
-    dom = (per.reset_index().sort_values([id_col, "n", "ch"],
-                                         ascending=[True, False, True])
-           .drop_duplicates(id_col).set_index(id_col)["ch"])
+    dom = (
+        per.reset_index()
+        .sort_values([id_col, "n", "ch"], ascending=[True, False, True])
+        .drop_duplicates(id_col)
+        .set_index(id_col)["ch"]
+    )
     out["dominant_channel"] = dom.reindex(ids).fillna("none").astype(object)
     out["channel_count"] = (wide > 0).sum(axis=1).reindex(ids).fillna(0).astype(float)
 

@@ -57,25 +57,32 @@ def evaluate(seed: int, n_customers: int, n_jobs: int | None) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         seg = sd.Segmenter(n_segments=6, random_state=seed, n_jobs=n_jobs).fit(
-            data.tables, as_of=data.as_of)
+            data.tables, as_of=data.as_of
+        )
         fit_s = time.perf_counter() - t0
     own1 = proc.cpu_times()
     own = (own1.user + own1.system) - (own0.user + own0.system)
     other_cores = max(0.0, _busy_seconds() - busy0 - own) / fit_s
 
     j = seg.labels_.select("customer_id", "segment_id").join(
-        data.truth, on="customer_id", how="inner")
+        data.truth, on="customer_id", how="inner"
+    )
     if j.height != data.truth.height:
         msg = f"labels cover {j.height} of {data.truth.height} planted customers"
         raise RuntimeError(msg)
-    ari = adjusted_rand_score(j.get_column("segment").to_numpy(),
-                              j.get_column("segment_id").to_numpy())
+    ari = adjusted_rand_score(
+        j.get_column("segment").to_numpy(), j.get_column("segment_id").to_numpy()
+    )
 
-    drivers = {r["segment_id"]: r["drivers"]
-               for r in seg.segments_.select("segment_id", "drivers")
-               .iter_rows(named=True)}
-    overlap = j.group_by("segment", "segment_id").len().sort(
-        ["segment", "len", "segment_id"], descending=[False, True, False])
+    drivers = {
+        r["segment_id"]: r["drivers"]
+        for r in seg.segments_.select("segment_id", "drivers").iter_rows(named=True)
+    }
+    overlap = (
+        j.group_by("segment", "segment_id")
+        .len()
+        .sort(["segment", "len", "segment_id"], descending=[False, True, False])
+    )
     planted_sizes = dict(j.group_by("segment").len().iter_rows())
     rows = []
     for planted, pairs in data.segment_features.items():
@@ -85,18 +92,29 @@ def evaluate(seed: int, n_customers: int, n_jobs: int | None) -> dict[str, Any]:
         pairset = set(pairs)
         hits_feat = sum(f in feats for f, _ in top3)
         hits_pair = sum(p in pairset for p in top3)
-        rows.append({
-            "planted": planted, "matched_segment": best["segment_id"],
-            "overlap_share": best["len"] / planted_sizes[planted],
-            "top3": top3, "planted_pairs": pairs, "n_drivers": len(top3),
-            "hit": hits_pair > 0, "hit_feature": hits_feat > 0,
-            "precision_feature": hits_feat / 3, "precision_pair": hits_pair / 3,
-        })
+        rows.append(
+            {
+                "planted": planted,
+                "matched_segment": best["segment_id"],
+                "overlap_share": best["len"] / planted_sizes[planted],
+                "top3": top3,
+                "planted_pairs": pairs,
+                "n_drivers": len(top3),
+                "hit": hits_pair > 0,
+                "hit_feature": hits_feat > 0,
+                "precision_feature": hits_feat / 3,
+                "precision_pair": hits_pair / 3,
+            }
+        )
     n = len(rows)
     return {
-        "seed": seed, "ari": float(ari), "fidelity": float(seg.fidelity_),
-        "macro_f1": float(seg.macro_f1_), "clusterer": seg.clusterer_name_,
-        "n_segments": int(seg.n_segments_), "fit_s": fit_s,
+        "seed": seed,
+        "ari": float(ari),
+        "fidelity": float(seg.fidelity_),
+        "macro_f1": float(seg.macro_f1_),
+        "clusterer": seg.clusterer_name_,
+        "n_segments": int(seg.n_segments_),
+        "fit_s": fit_s,
         "other_cores": other_cores,
         "top3_hit_rate": sum(r["hit"] for r in rows) / n,
         "top3_hit_rate_feature": sum(r["hit_feature"] for r in rows) / n,
@@ -107,13 +125,21 @@ def evaluate(seed: int, n_customers: int, n_jobs: int | None) -> dict[str, Any]:
     }
 
 
-def report(results: list[dict[str, Any]], n_customers: int,
-           prov: dict[str, str]) -> str:
+def report(
+    results: list[dict[str, Any]], n_customers: int, prov: dict[str, str]
+) -> str:
     def yes(ok: object) -> str:
         return "yes" if ok else "**no**"
 
-    keys = ["ari", "fidelity", "top3_hit_rate", "top3_hit_rate_feature",
-            "precision_feature", "precision_pair", "fit_s"]
+    keys = [
+        "ari",
+        "fidelity",
+        "top3_hit_rate",
+        "top3_hit_rate_feature",
+        "precision_feature",
+        "precision_pair",
+        "fit_s",
+    ]
     lines = [
         f"## Recovery: {n_customers:,} customers, 6 planted segments, "
         "Segmenter(n_segments=6, clusterer='auto')",
@@ -131,7 +157,8 @@ def report(results: list[dict[str, Any]], n_customers: int,
             f"| {r['seed']} | {r['clusterer']} | {r['ari']:.4f} | {r['fidelity']:.4f} "
             f"| {r['top3_hit_rate']:.2f} | {r['top3_hit_rate_feature']:.2f} "
             f"| {r['precision_feature']:.3f} | {r['precision_pair']:.3f} "
-            f"| {r['shared_matches']} | {r['fit_s']:.1f} | {r['other_cores']:.2f} |")
+            f"| {r['shared_matches']} | {r['fit_s']:.1f} | {r['other_cores']:.2f} |"
+        )
     med = {k: statistics.median(r[k] for r in results) for k in keys}
     lo = {k: min(r[k] for r in results) for k in keys}
     lines += [
@@ -166,20 +193,21 @@ def report(results: list[dict[str, Any]], n_customers: int,
         "",
         "### Top-3 drivers of the matched segment, per seed",
         "",
-        "| seed | planted | matched | overlap | top-3 drivers | planted pairs "
-        "| hit |",
+        "| seed | planted | matched | overlap | top-3 drivers | planted pairs | hit |",
         "|---:|---|---:|---:|---|---|---|",
     ]
     for r in results:
         for p in r["planted"]:
             top = ", ".join(f"{f} {d}" for f, d in p["top3"]) or "(none)"
             pl_ = ", ".join(f"{f} {d}" for f, d in p["planted_pairs"])
-            hit = ("yes" if p["hit"] else
-                   "feature only" if p["hit_feature"] else "**no**")
+            hit = (
+                "yes" if p["hit"] else "feature only" if p["hit_feature"] else "**no**"
+            )
             lines.append(
                 f"| {r['seed']} | {p['planted']} | {p['matched_segment']} "
                 f"| {p['overlap_share']:.2f} | {top} | {pl_} "
-                f"| {hit} |")
+                f"| {hit} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -187,27 +215,35 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--n-customers", type=int, default=20_000)
-    p.add_argument("--n-jobs", type=int, default=None,
-                   help="Segmenter n_jobs (default: the library default)")
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="Segmenter n_jobs (default: the library default)",
+    )
     p.add_argument("--out", type=Path, default=OUT / "recovery.md")
     args = p.parse_args()
     prov = provenance()
     results = []
     for seed in args.seeds:
         r = evaluate(seed, args.n_customers, args.n_jobs)
-        print(f"seed {seed}: ARI {r['ari']:.4f}, fidelity {r['fidelity']:.4f}, "
-              f"top-3 hit {r['top3_hit_rate']:.2f}, precision "
-              f"{r['precision_feature']:.3f}/{r['precision_pair']:.3f}, "
-              f"{r['clusterer']}, fit {r['fit_s']:.1f} s "
-              f"(other load {r['other_cores']:.2f} cores)", flush=True)
+        print(
+            f"seed {seed}: ARI {r['ari']:.4f}, fidelity {r['fidelity']:.4f}, "
+            f"top-3 hit {r['top3_hit_rate']:.2f}, precision "
+            f"{r['precision_feature']:.3f}/{r['precision_pair']:.3f}, "
+            f"{r['clusterer']}, fit {r['fit_s']:.1f} s "
+            f"(other load {r['other_cores']:.2f} cores)",
+            flush=True,
+        )
         results.append(r)
     md = report(results, args.n_customers, prov)
     print()
     print(md)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(md)
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {"provenance": prov, "results": results}, indent=2))
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"provenance": prov, "results": results}, indent=2)
+    )
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
 

@@ -133,8 +133,9 @@ def maxrss_gib() -> float:
 
 
 # --------------------------------------------------------------------- timing
-def timed(fn: Callable[[], Any], repeats: int, budget_s: float | None = None
-          ) -> tuple[list[float], Any]:
+def timed(
+    fn: Callable[[], Any], repeats: int, budget_s: float | None = None
+) -> tuple[list[float], Any]:
     """Run ``fn`` ``repeats`` times; return the wall times and the last result.
 
     With ``budget_s``, stop repeating once the runs so far took longer than it (a
@@ -157,8 +158,9 @@ def med(times: list[float]) -> float:
 
 
 @contextlib.contextmanager
-def time_methods(cls: type, names: list[str], store: dict[str, float]
-                 ) -> Iterator[None]:
+def time_methods(
+    cls: type, names: list[str], store: dict[str, float]
+) -> Iterator[None]:
     """Time some methods of ``cls`` (accumulated into ``store``) without editing it."""
     originals = {n: getattr(cls, n) for n in names}
 
@@ -169,6 +171,7 @@ def time_methods(cls: type, names: list[str], store: dict[str, float]
                 return orig(self, *args, **kwargs)
             finally:
                 store[name] = store.get(name, 0.0) + time.perf_counter() - t0
+
         return wrapper
 
     for n, orig in originals.items():
@@ -195,17 +198,22 @@ def agreement(ref: pl.DataFrame, other: Any) -> dict[str, dict[str, Any]]:
         if a.dtype == pl.String:
             x = a.fill_null("<NA>").to_numpy().astype(str)
             y = b.astype(object).where(b.notna(), "<NA>").to_numpy().astype(str)
-            out[c] = {"ok": bool((x == y).all()), "max_abs_diff": None,
-                      "mismatches": int((x != y).sum())}
+            out[c] = {
+                "ok": bool((x == y).all()),
+                "max_abs_diff": None,
+                "mismatches": int((x != y).sum()),
+            }
         else:
             x = a.cast(pl.Float64).fill_null(np.nan).to_numpy()
             y = b.to_numpy(dtype=float)
             diff = np.abs(x - y)
-            out[c] = {"ok": bool(np.allclose(x, y, rtol=1e-9, atol=1e-9,
-                                             equal_nan=True)),
-                      "max_abs_diff": float(np.nanmax(diff)) if diff.size else 0.0,
-                      "mismatches": int((~np.isclose(x, y, rtol=1e-9, atol=1e-9,
-                                                     equal_nan=True)).sum())}
+            out[c] = {
+                "ok": bool(np.allclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True)),
+                "max_abs_diff": float(np.nanmax(diff)) if diff.size else 0.0,
+                "mismatches": int(
+                    (~np.isclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True)).sum()
+                ),
+            }
     return out
 
 
@@ -216,18 +224,28 @@ def versions() -> dict[str, str]:
     import shap
     import sklearn
 
-    return {"python": platform.python_version(), "segdiscover": sd.__version__,
-            "polars": pl.__version__, "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__, "pandas": pandas.__version__,
-            "lightgbm": lightgbm.__version__, "shap": shap.__version__,
-            "nproc": str(os.cpu_count()),
-            "affinity": str(len(os.sched_getaffinity(0)))}
+    return {
+        "python": platform.python_version(),
+        "segdiscover": sd.__version__,
+        "polars": pl.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "pandas": pandas.__version__,
+        "lightgbm": lightgbm.__version__,
+        "shap": shap.__version__,
+        "nproc": str(os.cpu_count()),
+        "affinity": str(len(os.sched_getaffinity(0))),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     mem = MemTracker()
-    res: dict[str, Any] = {"args": vars(args), "versions": versions(), "stages": {},
-                           "provenance": provenance()}
+    res: dict[str, Any] = {
+        "args": vars(args),
+        "versions": versions(),
+        "stages": {},
+        "provenance": provenance(),
+    }
     st = res["stages"]
     n, reps = args.n_customers, args.repeats
 
@@ -238,19 +256,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # ---------------------------------------------------------------- data
     with mem.stage("generate"):
         t0 = time.perf_counter()
-        data = sd.datasets.make_customers(n_customers=n, seed=args.seed,
-                                          history_days=args.history_days)
+        data = sd.datasets.make_customers(
+            n_customers=n, seed=args.seed, history_days=args.history_days
+        )
         gen_s = time.perf_counter() - t0
     orders = data.tables["orders"]
     n_before = orders.filter(pl.col("ts") < data.as_of).height
     t_before = data.tables["tickets"].filter(pl.col("opened") < data.as_of).height
-    res["data"] = {"n_customers": n, "history_days": args.history_days,
-                   "orders_rows": orders.height, "orders_before_as_of": n_before,
-                   "tickets_rows": data.tables["tickets"].height,
-                   "tickets_before_as_of": t_before, "generate_s": gen_s}
-    log(f"generated {n:,} customers, {orders.height:,} orders "
+    res["data"] = {
+        "n_customers": n,
+        "history_days": args.history_days,
+        "orders_rows": orders.height,
+        "orders_before_as_of": n_before,
+        "tickets_rows": data.tables["tickets"].height,
+        "tickets_before_as_of": t_before,
+        "generate_s": gen_s,
+    }
+    log(
+        f"generated {n:,} customers, {orders.height:,} orders "
         f"({n_before:,} before as_of), {data.tables['tickets'].height:,} tickets "
-        f"({t_before:,} before as_of) in {gen_s:.1f} s")
+        f"({t_before:,} before as_of) in {gen_s:.1f} s"
+    )
 
     # ---------------------------------------------------- a. feature building
     fs = FeatureSet.default()
@@ -265,8 +291,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res["pandas_convert_s"] = time.perf_counter() - t0
     log(f"converted tables to pandas in {res['pandas_convert_s']:.1f} s (untimed)")
     with mem.stage("features_pandas"):
-        times, pframe = timed(lambda: build_features(ptables, data.as_of),
-                              args.pandas_repeats or reps)
+        times, pframe = timed(
+            lambda: build_features(ptables, data.as_of), args.pandas_repeats or reps
+        )
     st["features_pandas"] = times
     log(f"features (pandas): {pframe.shape} median {med(times):.2f} s {times}")
     agree = agreement(frame, pframe)
@@ -275,8 +302,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for c in ("orders_per_month", "revenue_365d", "tickets_per_month"):
         a = agree[c]
         log(f"  agree {c}: allclose={a['ok']} max|diff|={a['max_abs_diff']:.2e}")
-    log(f"  agreement over all {len(agree)} columns: "
-        f"{'all agree' if not bad else 'DISAGREE on ' + ', '.join(bad)}")
+    log(
+        f"  agreement over all {len(agree)} columns: "
+        f"{'all agree' if not bad else 'DISAGREE on ' + ', '.join(bad)}"
+    )
     ptables = pframe = None  # free the pandas copies
     gc.collect()
 
@@ -289,20 +318,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     spec = CLUSTERERS["kmeans"]
     with mem.stage("kmeans_segdiscover"):
         times, km = timed(
-            lambda: spec.factory(n_clusters=6, random_state=0).fit(X), reps)
+            lambda: spec.factory(n_clusters=6, random_state=0).fit(X), reps
+        )
     st["kmeans_segdiscover"] = times
     log(f"kmeans (segdiscover adapter): median {med(times):.2f} s {times}")
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     with mem.stage("kmeans_sklearn"):
-        times, skm = timed(
-            lambda: KMeans(6, n_init=4, random_state=0).fit(X), reps)
+        times, skm = timed(lambda: KMeans(6, n_init=4, random_state=0).fit(X), reps)
     st["kmeans_sklearn"] = times
     res["kmeans_ari_adapter_vs_sklearn"] = float(
-        adjusted_rand_score(km.labels_, skm.labels_))
-    log(f"kmeans (sklearn): median {med(times):.2f} s {times}; ARI between the two "
-        f"labelings {res['kmeans_ari_adapter_vs_sklearn']:.3f}")
+        adjusted_rand_score(km.labels_, skm.labels_)
+    )
+    log(
+        f"kmeans (sklearn): median {med(times):.2f} s {times}; ARI between the two "
+        f"labelings {res['kmeans_ari_adapter_vs_sklearn']:.3f}"
+    )
     X = km = skm = None
     gc.collect()
 
@@ -313,14 +345,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             parts: dict[str, float] = {}
             seg = None
             gc.collect()
-            with time_methods(sd.Segmenter, ["_door", "_choose", "_cluster",
-                                             "_explain"], parts), \
-                    warnings.catch_warnings():
+            with (
+                time_methods(
+                    sd.Segmenter, ["_door", "_choose", "_cluster", "_explain"], parts
+                ),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("ignore")
                 t0 = time.perf_counter()
-                seg = sd.Segmenter(clusterer="kmeans", n_segments=6,
-                                   n_jobs=args.n_jobs,
-                                   random_state=0).fit(data.tables, as_of=data.as_of)
+                seg = sd.Segmenter(
+                    clusterer="kmeans", n_segments=6, n_jobs=args.n_jobs, random_state=0
+                ).fit(data.tables, as_of=data.as_of)
                 total = time.perf_counter() - t0
             parts["preprocess (rest)"] = total - sum(parts.values())
             seg_times.append(total)
@@ -332,9 +367,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res["shap_rows"] = int(seg.run_["shap_rows"])
     res["segmenter_threads"] = seg.run_.get("threads", "not recorded")
     res["segment_sizes"] = seg.segments_["size"].to_list()
-    log(f"Segmenter.fit: median {med(seg_times):.1f} s {seg_times}; parts "
+    log(
+        f"Segmenter.fit: median {med(seg_times):.1f} s {seg_times}; parts "
         + ", ".join(f"{k} {v:.1f} s" for k, v in parts_runs[-1].items())
-        + f"; fidelity {seg.fidelity_:.4f}, shap_rows {seg.run_['shap_rows']}")
+        + f"; fidelity {seg.fidelity_:.4f}, shap_rows {seg.run_['shap_rows']}"
+    )
 
     # ------------------------------------------------ explanation, separately
     pre = seg.preprocessor_
@@ -346,32 +383,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with mem.stage("explain"):
         times, Xraw = timed(lambda: categorical_codes(seg.features_, cols), reps)
         st["explain_codes"] = times
-        times, sur = timed(lambda: fit_surrogate(Xraw, labels, cat_idx,
-                                                 max_rows=50_000, random_state=0,
-                                                 n_jobs=args.n_jobs),
-                           reps, budget_s=60.0)
+        times, sur = timed(
+            lambda: fit_surrogate(
+                Xraw,
+                labels,
+                cat_idx,
+                max_rows=50_000,
+                random_state=0,
+                n_jobs=args.n_jobs,
+            ),
+            reps,
+            budget_s=60.0,
+        )
         st["explain_surrogate"] = times
         if args.n_jobs != 1:
-            times, _ = timed(lambda: fit_surrogate(Xraw, labels, cat_idx,
-                                                   max_rows=50_000, random_state=0,
-                                                   n_jobs=1), reps)
+            times, _ = timed(
+                lambda: fit_surrogate(
+                    Xraw, labels, cat_idx, max_rows=50_000, random_state=0, n_jobs=1
+                ),
+                reps,
+            )
             st["explain_surrogate_1job"] = times
         idx = stratified_sample(labels, 2000, np.random.RandomState(0))
         times, sv = timed(lambda: shap_values(sur, Xraw[idx]), reps)
         st["explain_shap"] = times
-        times, stats = timed(lambda: feature_statistics(
-            seg.features_, seg.feature_meta_, labels, segs), reps)
+        times, stats = timed(
+            lambda: feature_statistics(seg.features_, seg.feature_meta_, labels, segs),
+            reps,
+        )
         st["explain_statistics"] = times
-        times, _ = timed(lambda: rank_drivers(sv, labels[idx], names, stats, segs),
-                         reps)
+        times, _ = timed(
+            lambda: rank_drivers(sv, labels[idx], names, stats, segs), reps
+        )
         st["explain_rank"] = times
     res["surrogate_fidelity_separate"] = float(sur.fidelity)
     res["shap_sample_rows"] = int(idx.size)
-    log("explain parts: " + ", ".join(
-        f"{k.removeprefix('explain_')} {med(st[k]):.2f} s {st[k]}"
-        for k in ("explain_codes", "explain_surrogate", "explain_surrogate_1job",
-                  "explain_shap", "explain_statistics", "explain_rank") if k in st)
-        + f"; separate surrogate fidelity {sur.fidelity:.4f}")
+    log(
+        "explain parts: "
+        + ", ".join(
+            f"{k.removeprefix('explain_')} {med(st[k]):.2f} s {st[k]}"
+            for k in (
+                "explain_codes",
+                "explain_surrogate",
+                "explain_surrogate_1job",
+                "explain_shap",
+                "explain_statistics",
+                "explain_rank",
+            )
+            if k in st
+        )
+        + f"; separate surrogate fidelity {sur.fidelity:.4f}"
+    )
 
     mem.stop()
     res["memory"] = mem.stages
@@ -398,12 +460,23 @@ def report(res: dict[str, Any]) -> str:
     def peak(*keys: str) -> str:
         return " / ".join(
             f"{fmt(mem[k]['rss_peak_gib'])} ({fmt(mem[k]['rss_before_gib'])})"
-            for k in keys)
+            for k in keys
+        )
 
-    seg_stages = ["features_polars", "preprocess", "kmeans_segdiscover",
-                  "segmenter_fit", "explain"]
-    explain_parts = ["explain_codes", "explain_surrogate", "explain_shap",
-                     "explain_statistics", "explain_rank"]
+    seg_stages = [
+        "features_polars",
+        "preprocess",
+        "kmeans_segdiscover",
+        "segmenter_fit",
+        "explain",
+    ]
+    explain_parts = [
+        "explain_codes",
+        "explain_surrogate",
+        "explain_shap",
+        "explain_statistics",
+        "explain_rank",
+    ]
     explain_sum = sum(m(k) for k in explain_parts)
     seg_parts = res["segmenter_parts"]
     part_med = {k: statistics.median(p[k] for p in seg_parts) for k in seg_parts[0]}
@@ -454,9 +527,16 @@ def report(res: dict[str, Any]) -> str:
         f"| c2. surrogate fit (LightGBM, 50k rows) | "
         f"{fmt(m('explain_surrogate'))} [{runs('explain_surrogate')}] | - | - | - | "
         "- | - |",
-        *([f"| c2'. surrogate fit with n_jobs=1 (for comparison) | "
-           f"{fmt(m('explain_surrogate_1job'))} [{runs('explain_surrogate_1job')}] "
-           "| - | - | - | - | - |"] if "explain_surrogate_1job" in st else []),
+        *(
+            [
+                f"| c2'. surrogate fit with n_jobs=1 (for comparison) | "
+                f"{fmt(m('explain_surrogate_1job'))} "
+                f"[{runs('explain_surrogate_1job')}] "
+                "| - | - | - | - | - |"
+            ]
+            if "explain_surrogate_1job" in st
+            else []
+        ),
         f"| c3. SHAP ({res['shap_sample_rows']:,} rows) | {fmt(m('explain_shap'))} "
         f"[{runs('explain_shap')}] | - | - | - | - | - |",
         f"| c2+c3 surrogate + SHAP | "
@@ -484,9 +564,11 @@ def report(res: dict[str, Any]) -> str:
         "",
         f"Pandas baseline agreement with segdiscover (aligned by customer_id, "
         f"np.allclose rtol=atol=1e-9, equal_nan): {n_ok}/{len(agree)} columns agree"
-        + "; " + ", ".join(
+        + "; "
+        + ", ".join(
             f"{c} max|diff| {agree[c]['max_abs_diff']:.1e}"
-            for c in ("orders_per_month", "revenue_365d", "tickets_per_month"))
+            for c in ("orders_per_month", "revenue_365d", "tickets_per_month")
+        )
         + ".",
         "",
         f"shap_rows={res['shap_rows']}, macro F1={res['macro_f1']:.4f}, "
@@ -497,9 +579,11 @@ def report(res: dict[str, Any]) -> str:
         "",
         "Mean CPU use per stage, this process / all other processes, in cores (the "
         "machine has " + res["versions"]["nproc"] + "; other processes' load is "
-        "the noise from the shared machine): " + ", ".join(
-            f"{k} {v['own_cores']:.2f}/{v['other_cores']:.2f}"
-            for k, v in mem.items()) + ".",
+        "the noise from the shared machine): "
+        + ", ".join(
+            f"{k} {v['own_cores']:.2f}/{v['other_cores']:.2f}" for k, v in mem.items()
+        )
+        + ".",
         f"n_jobs passed to Segmenter and fit_surrogate: {res['args']['n_jobs']} "
         f"(None = the library default); threads the Segmenter fit used "
         f"(`run_['threads']`): {res['segmenter_threads']}.",
@@ -512,13 +596,25 @@ def main() -> None:
     p.add_argument("--n-customers", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--segmenter-repeats", type=int, default=1)
-    p.add_argument("--pandas-repeats", type=int, default=None,
-                   help="repeats of the pandas baseline (default: --repeats)")
-    p.add_argument("--history-days", type=int, default=120,
-                   help="120 gives ~10.4M orders before as_of at 1M customers")
+    p.add_argument(
+        "--pandas-repeats",
+        type=int,
+        default=None,
+        help="repeats of the pandas baseline (default: --repeats)",
+    )
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=120,
+        help="120 gives ~10.4M orders before as_of at 1M customers",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-jobs", type=int, default=None,
-                   help="n_jobs for the surrogate (default: the library default)")
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="n_jobs for the surrogate (default: the library default)",
+    )
     p.add_argument("--out", type=Path, default=OUT / "scale.md")
     args = p.parse_args()
     res = run(args)
@@ -527,8 +623,7 @@ def main() -> None:
     print(md)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(md)
-    args.out.with_suffix(".json").write_text(
-        json.dumps(res, indent=2, default=str))
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=str))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
 

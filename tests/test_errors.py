@@ -174,9 +174,7 @@ def test_pandas_with_text_converts_without_pyarrow(monkeypatch):
         "find_spec",
         lambda name, *a, **k: None if name == "pyarrow" else real(name, *a, **k),
     )
-    df = pd.DataFrame(
-        {"id": [1, 2, 3], "x": [1.0, np.nan, 3.0], "c": ["a", None, "b"]}
-    )
+    df = pd.DataFrame({"id": [1, 2, 3], "x": [1.0, np.nan, 3.0], "c": ["a", None, "b"]})
     before = df.copy()
     got = to_polars(df)
     assert got["x"].null_count() == 1

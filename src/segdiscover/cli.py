@@ -216,8 +216,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         X = read_table(args.table)
     else:
         msg = (
-            "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of "
-            "DATE."
+            "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."
         )
         raise InputError(msg)
     out = model.assign(

@@ -614,8 +614,10 @@ class Segmenter:
             return
         ref = np.where(raw_noise, -1, labels)
         spec = CLUSTERERS.get(name) if isinstance(self.clusterer, str) else None
-        limit = min(STABILITY_ROWS, spec.max_fit_rows or STABILITY_ROWS) if spec else (
-            STABILITY_ROWS
+        limit = (
+            min(STABILITY_ROWS, spec.max_fit_rows or STABILITY_ROWS)
+            if spec
+            else (STABILITY_ROWS)
         )
         st = stability(
             self._factory(name, adapter.n_segments_),

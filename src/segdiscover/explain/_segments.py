@@ -164,9 +164,7 @@ def explain_segments(
         related = related_features(
             raw[idx], names, [c["kind"] != "categorical" for c in cols]
         )
-        out.drivers = rank_drivers(
-            sv, labels[idx], names, stats, segs, related=related
-        )
+        out.drivers = rank_drivers(sv, labels[idx], names, stats, segs, related=related)
     if out.fidelity < fidelity_threshold:
         weak = [s for s, f in out.per_segment_f1.items() if f < fidelity_threshold]
         out.warnings.append(

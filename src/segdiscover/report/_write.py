@@ -274,8 +274,7 @@ def write_report(seg: Any, path: str | os.PathLike[str]) -> Path:
     suffix = target.suffix.lower()
     if suffix not in (".html", ".htm", ".md"):
         msg = (
-            f"Unsupported report type {suffix!r} for {str(target)!r}; use .html or "
-            ".md."
+            f"Unsupported report type {suffix!r} for {str(target)!r}; use .html or .md."
         )
         raise InputError(msg)
     if target.is_dir():
