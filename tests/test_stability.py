@@ -229,3 +229,23 @@ def test_selection_chart_is_written(auto_runs, tmp_path):
     write_outputs(seg, tmp_path, model=False)
     assert (tmp_path / "plots" / "selection.png").stat().st_size > 1000
     assert "selection" in (tmp_path / "report.html").read_text()
+
+
+def test_threaded_refits_do_not_swallow_later_warnings():
+    # Regression: catch_warnings inside refit threads leaked "ignore" into the
+    # process, so the next fit's unstable-segment warning went missing.
+    def fit():
+        return sd.Segmenter(
+            clusterer="kmeans",
+            n_segments=7,
+            id="id",
+            random_state=0,
+            stability_refits=10,
+            n_jobs=2,
+        ).fit(blobs())
+
+    for _ in range(2):
+        with pytest.warns(SegdiscoverWarning, match="unstable"):
+            fit()
+    with pytest.warns(UserWarning, match="still shown"):
+        warnings.warn("still shown", UserWarning, stacklevel=1)

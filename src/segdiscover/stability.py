@@ -282,23 +282,27 @@ def stability(
 
     def one(draw: tuple[np.ndarray, int]) -> tuple[float, np.ndarray]:
         idx, seed = draw
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            new = np.asarray(factory(seed).fit(X[idx]).labels_)
+        new = np.asarray(factory(seed).fit(X[idx]).labels_)
         ref = labels[idx]
         rec = jaccard_recovery(ref, new)
         row = np.array([rec.get(s, 0.0) for s in range(k)])
         ok = ref >= 0
         return float(adjusted_rand_score(ref[ok], new[ok])), row
 
-    if n_jobs > 1 and n_refits > 1:
-        from joblib import Parallel, delayed
+    # Convergence chatter of the refits is silenced here, in the calling thread:
+    # ``catch_warnings`` swaps process-wide state, so entering it inside worker
+    # threads can leave "ignore" in force after they finish and swallow the
+    # caller's own warnings (seen: the unstable-segment warning went missing).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if n_jobs > 1 and n_refits > 1:
+            from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=min(n_jobs, n_refits), prefer="threads")(
-            delayed(one)(d) for d in draws
-        )
-    else:
-        results = [one(d) for d in draws]
+            results = Parallel(n_jobs=min(n_jobs, n_refits), prefer="threads")(
+                delayed(one)(d) for d in draws
+            )
+        else:
+            results = [one(d) for d in draws]
     ari = np.array([r[0] for r in results])
     jac = np.vstack([r[1] for r in results]) if results else np.zeros((0, k))
     return Stability(
