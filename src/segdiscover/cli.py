@@ -7,7 +7,6 @@ Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -176,21 +175,9 @@ def _write_table(frame: pl.DataFrame, path: Path) -> None:
     if path.is_dir():
         msg = f"--out {str(path)!r} is a folder; give a file name (.parquet or .csv)."
         raise InputError(msg)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".csv":
-            frame.write_csv(tmp)
-        else:
-            frame.write_parquet(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        msg = f"Cannot write {str(path)!r}: {exc.strerror or exc}."
-        raise InputError(msg) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+    from segdiscover.report import write_file
+
+    write_file(path, frame.write_csv if suffix == ".csv" else frame.write_parquet)
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:

@@ -423,18 +423,12 @@ class DriftReport:
             ).encode(),
             "drift_flows.png": self.flow_chart(),
         }
-        written = {}
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            for name, data in files.items():
-                tmp = out / f".{name}.tmp"
-                tmp.write_bytes(data)
-                os.replace(tmp, out / name)
-                written[name] = out / name
-        except OSError as exc:
-            msg = f"Writing the drift report into {str(out)!r} failed: {exc}."
-            raise InputError(msg) from exc
-        return written
+        from segdiscover.report import write_file
+
+        return {
+            name: write_file(out / name, lambda p, data=data: p.write_bytes(data))
+            for name, data in files.items()
+        }
 
     def _repr_html_(self) -> str:
         from html import escape

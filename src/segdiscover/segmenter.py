@@ -27,7 +27,7 @@ from segdiscover._params import (
 from segdiscover._resources import resolve_n_jobs
 from segdiscover._table import prepare_table
 from segdiscover.assign import assign as _assign
-from segdiscover.assign import fit_assign_state
+from segdiscover.assign import fit_assign_state, nearest_centroid
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.clusterers.sklearn_any import check_estimator_contract
 from segdiscover.exceptions import (
@@ -319,7 +319,7 @@ class Segmenter:
         started = dt.datetime.now(dt.UTC)
         frame, meta, outcome_frame = self._door(X, as_of, outcomes, exclude)
         # Outcomes aligned with the rows, for the sweep's outcome separation.
-        self._sweep_outcomes = (
+        sweep_outcomes = (
             None
             if outcome_frame is None
             else frame.select(self.id)
@@ -348,7 +348,7 @@ class Segmenter:
         self.feature_meta_ = [m for m in meta if m.name in used]
         self.features_ = frame.select(self.id, *[m.name for m in self.feature_meta_])
 
-        adapter, name, selection_reason = self._choose(Xp, rng)
+        adapter, name, selection_reason = self._choose(Xp, rng, sweep_outcomes)
         labels, conf, raw_noise, fit_rows = self._cluster(adapter, Xp, name, rng)
         self.clusterer_ = adapter
         self.clusterer_name_ = name
@@ -451,7 +451,10 @@ class Segmenter:
         return frame, meta, outcome_frame
 
     def _choose(
-        self, Xp: np.ndarray, rng: np.random.RandomState
+        self,
+        Xp: np.ndarray,
+        rng: np.random.RandomState,
+        outcomes: np.ndarray | None = None,
     ) -> tuple[ClusterAdapter, str, str]:
         seed = int(rng.randint(2**31 - 1))
         self.candidates_ = None
@@ -474,7 +477,7 @@ class Segmenter:
                     [spec],
                     range(self.k_range[0], self.k_range[1] + 1),
                     random_state=seed,
-                    outcomes=self._sweep_outcomes,
+                    outcomes=outcomes,
                 )
                 self.candidates_ = sel.candidates
                 k, why = sel.n_segments, "k chosen by " + sel.reason
@@ -485,7 +488,7 @@ class Segmenter:
             if self.n_segments
             else list(range(self.k_range[0], self.k_range[1] + 1))
         )
-        sel = sweep(Xp, specs, ks, random_state=seed, outcomes=self._sweep_outcomes)
+        sel = sweep(Xp, specs, ks, random_state=seed, outcomes=outcomes)
         self.candidates_ = sel.candidates
         spec = CLUSTERERS[sel.clusterer]
         return (
@@ -534,8 +537,7 @@ class Segmenter:
         # Noise was not found in a segment: no confidence is claimed, kept or placed.
         conf[raw_noise] = 0.0
         if raw_noise.any() and self.noise == "assign":
-            d = ((Xp[raw_noise, None, :] - adapter.centroids_[None]) ** 2).sum(-1)
-            labels[raw_noise] = d.argmin(1)
+            labels[raw_noise] = nearest_centroid(Xp[raw_noise], adapter.centroids_)
         return labels, conf, raw_noise, fit_rows
 
     # ------------------------------------------------------------ explain
@@ -603,8 +605,7 @@ class Segmenter:
         raw_noise: np.ndarray,
         rng: np.random.RandomState,
     ) -> None:
-        sizes = np.bincount(labels[labels >= 0], minlength=adapter.n_segments_)
-        self.merge_tree_ = merge_tree(adapter.centroids_, sizes)
+        self._refresh_merge_tree(labels)
         self.stability_ = None
         self.stability_summary_: dict[str, Any] | None = None
         # Drawn after the segments are found and always drawn, so turning refits on
@@ -614,11 +615,7 @@ class Segmenter:
             return
         ref = np.where(raw_noise, -1, labels)
         spec = CLUSTERERS.get(name) if isinstance(self.clusterer, str) else None
-        limit = (
-            min(STABILITY_ROWS, spec.max_fit_rows or STABILITY_ROWS)
-            if spec
-            else (STABILITY_ROWS)
-        )
+        limit = min(STABILITY_ROWS, (spec and spec.max_fit_rows) or STABILITY_ROWS)
         st = stability(
             self._factory(name, adapter.n_segments_),
             Xp,
@@ -661,6 +658,21 @@ class Segmenter:
             )
             self.warnings_.append(msg)
             warnings.warn(msg, SegdiscoverWarning, stacklevel=4)
+
+    def _refresh_merge_tree(self, labels: np.ndarray) -> None:
+        """Set ``merge_tree_`` from the current segments' centres and sizes.
+
+        ``centroids_`` is indexed by segment id (renumbered or merged ids leave
+        ``inf`` rows), so only the rows of the current segments take part.
+        """
+        ids = sorted(self.profiles_)
+        sizes = np.array([int((labels == s).sum()) for s in ids])
+        tree = merge_tree(self.clusterer_.centroids_[ids], sizes)
+        lut = dict(enumerate(ids))
+        self.merge_tree_ = tree.with_columns(
+            pl.col(c).list.eval(pl.element().replace_strict(lut))
+            for c in ("left", "right")
+        )
 
     def merge_segments(self, ids: Sequence[int]) -> Segmenter:
         """Merge segments by hand and explain the result again.
@@ -738,19 +750,18 @@ class Segmenter:
                 .alias(c)
                 for c in ("jaccard_mean", "jaccard_min", "dissolved", "stable")
             )
-        ids_now = sorted(self.profiles_)
-        cents = self.clusterer_.centroids_
-        sizes_now = np.array([int((labels == s).sum()) for s in ids_now])
-        tree = merge_tree(cents[ids_now], sizes_now)
-        lut = dict(enumerate(ids_now))
-        self.merge_tree_ = tree.with_columns(
-            pl.col(c).list.eval(pl.element().replace_strict(lut))
-            for c in ("left", "right")
-        )
+        self._refresh_merge_tree(labels)
+        if self.stability_summary_ is not None:  # merged ids are no longer flagged
+            self.stability_summary_["unstable_segments"] = [
+                s
+                for s in self.stability_summary_["unstable_segments"]
+                if s not in wanted
+            ]
         self.outcomes_ = self._compare_outcomes(self._outcome_frame, rng)
         merges = self.run_.setdefault("merges", [])
         merges.append({"merged": wanted, "into": into})
         self.run_.update(
+            stability=self.stability_summary_,
             n_segments=self.n_segments_,
             fidelity=self.fidelity_,
             macro_f1=self.macro_f1_,
@@ -1085,22 +1096,20 @@ class Segmenter:
             .replace_strict(final, default="no segment", return_dtype=pl.String)
             .alias("segment_name")
         )
-        if self.outcomes_ is not None and "segment_id" in self.outcomes_.columns:
-            self.outcomes_ = self.outcomes_.with_columns(remap).sort("segment_id")
-        if getattr(self, "outcome_comparison_", None) is not None:  # loaded: absent
+        # outcomes_ is a rendering of outcome_comparison_: renumber the source once.
+        if self.outcome_comparison_ is not None:
             self.outcome_comparison_ = self.outcome_comparison_.renumber(m)
             self.outcomes_ = self.outcome_comparison_.to_polars()
             self.run_["outcomes"] = self._outcome_run_summary()
-        if getattr(self, "stability_", None) is not None:
+        if self.stability_ is not None:
             self.stability_ = self.stability_.with_columns(remap).sort("segment_id")
-        if getattr(self, "merge_tree_", None) is not None:
-            self.merge_tree_ = self.merge_tree_.with_columns(
-                pl.col(c).list.eval(pl.element().replace_strict(m)).list.sort()
-                for c in ("left", "right")
-            )
-        summary = getattr(self, "stability_summary_", None)
+        self.merge_tree_ = self.merge_tree_.with_columns(
+            pl.col(c).list.eval(pl.element().replace_strict(m)).list.sort()
+            for c in ("left", "right")
+        )
+        summary = self.stability_summary_
         if summary is not None:
             summary["unstable_segments"] = sorted(
-                m[s] for s in summary.get("unstable_segments", [])
+                m[s] for s in summary["unstable_segments"]
             )
         return self

@@ -27,6 +27,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 
+from segdiscover.exceptions import InputError
+
 #: Mean Jaccard recovery under which a segment is flagged unstable.
 UNSTABLE_BELOW = 0.6
 
@@ -78,7 +80,7 @@ def align_labels(reference: np.ndarray, labels: np.ndarray) -> dict[int, int]:
             f"Cannot align {labels.shape[0]} labels to {reference.shape[0]} reference "
             "labels: they must describe the same customers."
         )
-        raise ValueError(msg)
+        raise InputError(msg)
     table, ur, ul = contingency(reference, labels)
     mapping: dict[int, int] = {-1: -1} if (labels < 0).any() else {}
     if table.size:
@@ -116,18 +118,20 @@ def jaccard_recovery(reference: np.ndarray, labels: np.ndarray) -> dict[int, flo
     """
     reference = np.asarray(reference)
     labels = np.asarray(labels)
-    out: dict[int, float] = {}
-    new = [v for v in np.unique(labels) if v >= 0]
-    for s in np.unique(reference[reference >= 0]):
-        a = reference == s
-        best = 0.0
-        for v in new:
-            b = labels == v
-            inter = int((a & b).sum())
-            if inter:
-                best = max(best, inter / int((a | b).sum()))
-        out[int(s)] = best
-    return out
+    ref_ids, ref_sizes = np.unique(reference[reference >= 0], return_counts=True)
+    if not ref_ids.size:
+        return {}
+    table, ua, ub = contingency(reference, labels)
+    if not table.size:
+        return {int(s): 0.0 for s in ref_ids}
+    # |A u B| = |A| + |B| - |A n B|, with |A| counting A's customers that are noise
+    # in ``labels`` (they belong to no segment there).
+    size_a = dict(zip(ref_ids.tolist(), ref_sizes.tolist(), strict=True))
+    a = np.array([size_a[int(v)] for v in ua])
+    b = np.array([int((labels == v).sum()) for v in ub])
+    best = (table / (a[:, None] + b[None, :] - table)).max(1)
+    found = dict(zip(ua.tolist(), best.tolist(), strict=True))
+    return {int(s): float(found.get(int(s), 0.0)) for s in ref_ids}
 
 
 @dataclass

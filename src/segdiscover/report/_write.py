@@ -286,13 +286,25 @@ def write_report(seg: Any, path: str | os.PathLike[str]) -> Path:
         if suffix == ".md"
         else render_html(seg, doc, render_plots(seg))
     )
+    return write_file(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_file(target: Path, write: Callable[[Path], Any]) -> Path:
+    """Write one file atomically: ``write`` fills a temporary file beside ``target``.
+
+    The file is synced and renamed into place only when complete, so a crash leaves
+    the old file or the new one, never half of one. An ``OSError`` (full disk, no
+    permission) becomes an :class:`InputError` naming the file.
+    """
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        msg = f"Cannot write the report {str(target)!r}: {exc.strerror or exc}."
+        msg = f"Cannot write {str(target)!r}: {exc.strerror or exc}."
         raise InputError(msg) from exc
     finally:
         tmp.unlink(missing_ok=True)
