@@ -2,9 +2,10 @@
 
 from segdiscover.datasets._synthetic import (
     ARCHETYPES,
+    Archetype,
     CustomerData,
     Drift,
     make_customers,
 )
 
-__all__ = ["ARCHETYPES", "CustomerData", "Drift", "make_customers"]
+__all__ = ["ARCHETYPES", "Archetype", "CustomerData", "Drift", "make_customers"]

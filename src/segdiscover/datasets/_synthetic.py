@@ -3,8 +3,10 @@
 The generator simulates what a business really records: a customer table, orders with
 amount, margin, discount, returns, category and channel, and support tickets with
 severity, topic, resolution time and reopen flag. Each planted segment is an operating
-pattern (see :data:`ARCHETYPES`) that differs from the others on a documented set of
-features (``segment_features``). Outcomes (churn, next-period margin, cost-to-serve) are
+pattern (see :data:`ARCHETYPES`) that sets a few parameters away from the typical
+customer and keeps the rest, so it differs from the others only on the features those
+parameters move; :attr:`Archetype.features` derives that list (``segment_features``).
+Outcomes (churn, next-period margin, cost-to-serve) are
 *measured from the events after* ``as_of``, so they cannot leak into the features.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,208 +62,254 @@ ORDER_COST = {
 
 @dataclass(frozen=True)
 class Archetype:
-    """One planted operating pattern and the parameters that define it."""
+    """One planted operating pattern.
+
+    Every parameter defaults to the typical customer's value; an archetype sets only
+    the parameters that define it, so segments differ from each other *only* where
+    they are documented to. :attr:`features` derives, from those settings, every
+    feature of ``FeatureSet.default()`` they move and in which direction
+    (``make_customers`` returns it as ``segment_features``).
+
+    Examples
+    --------
+    >>> a = Archetype("big_baskets", 0.2, basket=300.0)
+    >>> a.changes
+    {'basket': 300.0}
+    >>> dict(a.features)
+    {'avg_basket': '+', 'monthly_spend': '+', 'revenue_365d': '+', 'margin_365d': '+'}
+    >>> a.direct_features
+    (('avg_basket', '+'),)
+    """
 
     name: str
     share: float
-    orders_per_month: float
-    basket: float  # median order amount
-    margin_rate: float
-    discount_p: float
-    return_p: float
-    tickets_per_month: float
-    high_sev_p: float
-    resolution_hours: float
-    reopen_p: float
-    channels: tuple[float, ...]  # probabilities over CHANNELS
-    breadth: float  # mean number of categories bought
-    churn_p: float
-    company_size: float  # median employees
-    industries: tuple[float, ...] | None = None  # probabilities over INDUSTRIES
-    topics: tuple[float, ...] = (0.3, 0.3, 0.1, 0.2, 0.05, 0.05)
+    churn_p: float = 0.10  # an outcome, not a feature: free to differ
+    orders_per_month: float = 1.5
+    basket: float = 90.0  # median order amount
+    margin_rate: float = 0.30
+    discount_p: float = 0.10
+    return_p: float = 0.04
+    tickets_per_month: float = 0.15
+    high_sev_p: float = 0.12
+    resolution_hours: float = 10.0
+    reopen_p: float = 0.05
+    channels: tuple[float, ...] = (0.45, 0.30, 0.10, 0.05, 0.10)  # over CHANNELS
+    breadth: float = 3.0  # mean number of categories bought
+    company_size: float = 40.0  # median employees
+    industries: tuple[float, ...] | None = None  # over INDUSTRIES; None = uniform
+    topics: tuple[float, ...] = (0.3, 0.3, 0.1, 0.2, 0.05, 0.05)  # not a feature
     lapsed: bool = False  # activity stopped 4-9 months before as_of
     new: bool = False  # signed up in the last 100 days
-    features: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """The parameters this archetype sets away from the typical customer."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("name", "share", "churn_p", "topics")
+            and getattr(self, f.name) != f.default
+        }
+
+    @property
+    def features(self) -> tuple[tuple[str, str], ...]:
+        """Every default feature the archetype's settings move, with its direction."""
+        return _moved_features(self)
+
+    @property
+    def direct_features(self) -> tuple[tuple[str, str], ...]:
+        """The part of :attr:`features` that reads a setting directly.
+
+        Leaves out what only moves in combination (monthly spend, 365-day revenue and
+        margin) and the dominant channel, for a stricter reading of driver precision.
+        """
+        return _moved_features(self, direct_only=True)
 
 
-#: The planted segments, in the order ``n_segments`` takes them.
-ARCHETYPES: tuple[Archetype, ...] = (
-    Archetype(
-        "frequent_small_orders",
-        0.22,
-        6.0,
-        25,
-        0.30,
-        0.10,
-        0.03,
-        0.05,
-        0.10,
-        8,
-        0.05,
-        (0.55, 0.40, 0.02, 0.0, 0.03),
-        3,
-        0.08,
-        20,
-        features=(
-            ("orders_per_month", "+"),
-            ("avg_basket", "-"),
-            ("active_days_90d", "+"),
-        ),
+#: A planted parameter moves a feature when it changes by at least this factor
+#: (on the odds scale for probabilities).
+_MOVE_FACTOR = 1.5
+#: ... or, for a channel, when its share changes by at least this much.
+_MOVE_SHARE = 0.10
+#: Parameter -> the features that read it directly (sign of the dependence).
+_READS: dict[str, tuple[tuple[str, int], ...]] = {
+    "orders_per_month": (
+        ("orders_per_month", 1),
+        ("active_days_90d", 1),
+        ("recency_days", -1),
     ),
+    "basket": (("avg_basket", 1),),
+    "discount_p": (("discount_share", 1),),
+    "return_p": (("return_rate", 1),),
+    "tickets_per_month": (("tickets_per_month", 1),),
+    "high_sev_p": (("high_severity_share", 1),),
+    "resolution_hours": (("median_resolution_hours", 1),),
+    "reopen_p": (("reopen_rate", 1),),
+    "breadth": (("category_breadth", 1),),
+    "company_size": (("company_size", 1),),
+}
+_LOGIT = {"discount_p", "return_p", "high_sev_p", "reopen_p"}
+#: ... or, for the number of categories bought, when it changes by this many.
+_MOVE_COUNT = 0.5
+
+
+def _effective_count(p: tuple[float, ...]) -> float:
+    """exp(entropy): how many channels a mix spreads over."""
+    q = np.asarray(p, dtype=float)
+    q = q[q > 0] / q.sum()
+    return float(np.exp(-(q * np.log(q)).sum()))
+
+
+def _categories_seen(breadth: float, n_orders: float) -> float:
+    """Return the expected distinct categories in ``n_orders`` over ``breadth``."""
+    return breadth * (1 - (1 - 1 / breadth) ** n_orders) if breadth > 1 else 1.0
+
+
+def _effective_margin(a: Archetype) -> float:
+    # Orders lose half their discount (10-40% of the amount, 25% on average).
+    return a.margin_rate - 0.5 * a.discount_p * 0.25
+
+
+def _moved_features(
+    a: Archetype, *, direct_only: bool = False
+) -> tuple[tuple[str, str], ...]:
+    """Derive the planted (feature, direction) pairs from the archetype's settings.
+
+    The rules follow how :func:`make_customers` simulates events and how the default
+    builders read them: a parameter moves the features that read it; spend and
+    365-day revenue move with orders x basket, 365-day margin also with the margin
+    rate; a channel share moves when it changes by ``_MOVE_SHARE``; a lapsed customer
+    is less recent, less active and declining; a new one has a short tenure and
+    small 365-day totals.
+    """
+    base = Archetype("base", 0.0)
+    step = np.log(_MOVE_FACTOR)
+    out: dict[str, str] = {}
+
+    def put(feature: str, delta: float) -> None:
+        out.setdefault(feature, "+" if delta > 0 else "-")
+
+    def change(attr: str) -> float:
+        x, b = float(getattr(a, attr)), float(getattr(base, attr))
+        if attr in _LOGIT:
+            x, b = (np.clip(v, 1e-3, 1 - 1e-3) for v in (x, b))
+            return float(np.log(x / (1 - x)) - np.log(b / (1 - b)))
+        return float(np.log(x / b))
+
+    for attr, reads in _READS.items():
+        d = change(attr)
+        if abs(d) >= step:
+            for feature, sign in reads:
+                put(feature, sign * d)
+    if a.lapsed:
+        for feature, sign in (
+            ("recency_days", 1),
+            ("active_days_90d", -1),
+            ("activity_trend", -1),
+            ("orders_per_month", -1),
+            ("tickets_per_month", -1),  # tickets stop with the orders
+        ):
+            put(feature, sign)
+    if a.new:
+        put("tenure_days", -1)
+    # Lapsed customers bought for about 60% of the year before as_of.
+    volume = change("orders_per_month") + (np.log(0.6) if a.lapsed else 0.0)
+    spend = volume + change("basket")
+    # 365-day totals are not per month of exposure: a new customer (60 days on
+    # average) has about a sixth of a year's revenue.
+    total = spend + (np.log(60 / 365) if a.new else 0.0)
+    margin = np.log(max(_effective_margin(a), 1e-3) / _effective_margin(base))
+    if abs(margin) >= step:
+        put("margin_rate", margin)
+    if not direct_only:
+        for feature, d in (
+            ("monthly_spend", spend),
+            ("revenue_365d", total),
+            ("margin_365d", total + margin),
+        ):
+            if abs(d) >= step:
+                put(feature, d)
+    for c, x, b in zip(CHANNELS, a.channels, base.channels, strict=True):
+        if abs(x - b) >= _MOVE_SHARE:
+            put(f"share_{c}", x - b)
+    # Counts of distinct things seen grow with the number of orders in the window:
+    # channels also with how spread the mix is, categories saturate at the breadth.
+    n_orders = np.exp(np.log(12 * a.orders_per_month) + total - spend)
+    n_base = 12 * base.orders_per_month
+    if a.lapsed:
+        n_orders *= 0.6
+    spread = _effective_count(a.channels) / _effective_count(base.channels)
+    count = np.log(n_orders / n_base) + np.log(spread)
+    if abs(count) >= step and not direct_only:
+        put("channel_count", count)
+    seen = _categories_seen(a.breadth, n_orders)
+    seen -= _categories_seen(base.breadth, n_base)
+    if abs(seen) >= _MOVE_COUNT:
+        put("category_breadth", seen)
+    if not direct_only and int(np.argmax(a.channels)) != int(np.argmax(base.channels)):
+        put("dominant_channel", 1)
+    if a.industries is not None:
+        put("industry", 1)
+    return tuple(out.items())
+
+
+#: The planted segments, in the order ``n_segments`` takes them. Each sets only the
+#: parameters that define it; the rest stay at the typical customer's values.
+ARCHETYPES: tuple[Archetype, ...] = (
+    Archetype("frequent_small_orders", 0.22, 0.08, orders_per_month=6.0, basket=22.0),
     Archetype(
         "bulk_monthly_buyers",
         0.18,
-        1.0,
-        900,
-        0.22,
-        0.05,
-        0.02,
-        0.10,
-        0.10,
-        12,
-        0.05,
-        (0.62, 0.05, 0.25, 0.03, 0.05),
-        6,
         0.06,
-        200,
-        features=(("avg_basket", "+"), ("category_breadth", "+"), ("share_phone", "+")),
+        basket=900.0,
+        breadth=6.0,
+        channels=(0.42, 0.08, 0.40, 0.05, 0.05),
     ),
     Archetype(
         "promo_driven_returners",
         0.15,
-        2.5,
-        60,
-        0.12,
-        0.75,
         0.30,
-        0.60,
-        0.15,
-        20,
-        0.15,
-        (0.20, 0.20, 0.05, 0.0, 0.55),
-        4,
-        0.30,
-        15,
+        margin_rate=0.15,
+        discount_p=0.75,
+        return_p=0.30,
+        channels=(0.25, 0.15, 0.05, 0.0, 0.55),
         topics=(0.2, 0.2, 0.4, 0.1, 0.05, 0.05),
-        features=(
-            ("discount_share", "+"),
-            ("return_rate", "+"),
-            ("share_marketplace", "+"),
-            ("margin_rate", "-"),
-        ),
     ),
     Archetype(
         "vip_premium",
         0.10,
-        2.0,
-        400,
-        0.48,
-        0.03,
-        0.03,
-        0.50,
-        0.45,
-        4,
-        0.05,
-        (0.25, 0.15, 0.50, 0.05, 0.05),
-        8,
         0.04,
-        300,
-        features=(
-            ("margin_rate", "+"),
-            ("high_severity_share", "+"),
-            ("share_phone", "+"),
-            ("revenue_365d", "+"),
-        ),
+        margin_rate=0.48,
+        high_sev_p=0.45,
+        channels=(0.25, 0.15, 0.50, 0.05, 0.05),
     ),
     Archetype(
         "self_serve",
         0.20,
-        1.2,
-        45,
-        0.35,
-        0.10,
-        0.04,
-        0.02,
-        0.05,
-        6,
-        0.02,
-        (0.38, 0.57, 0.0, 0.0, 0.05),
-        1.5,
         0.12,
-        10,
-        features=(
-            ("tickets_per_month", "-"),
-            ("share_mobile", "+"),
-            ("category_breadth", "-"),
-        ),
+        tickets_per_month=0.03,
+        breadth=1.5,
+        channels=(0.35, 0.60, 0.0, 0.0, 0.05),
     ),
     Archetype(
         "compliance_sales_led",
         0.08,
-        0.5,
-        3000,
-        0.28,
-        0.02,
-        0.01,
-        0.40,
-        0.50,
-        72,
-        0.25,
-        (0.05, 0.0, 0.15, 0.80, 0.0),
-        5,
         0.03,
-        2000,
+        resolution_hours=72.0,
+        channels=(0.05, 0.0, 0.15, 0.80, 0.0),
+        company_size=2000.0,
         industries=(0.02, 0.02, 0.1, 0.3, 0.3, 0.2, 0.04, 0.02),
         topics=(0.15, 0.1, 0.05, 0.2, 0.1, 0.4),
-        features=(
-            ("share_sales_rep", "+"),
-            ("median_resolution_hours", "+"),
-            ("avg_basket", "+"),
-            ("orders_per_month", "-"),
-        ),
     ),
-    Archetype(
-        "lapsing",
-        0.09,
-        1.5,
-        80,
-        0.30,
-        0.15,
-        0.05,
-        0.10,
-        0.15,
-        10,
-        0.05,
-        (0.45, 0.35, 0.1, 0.0, 0.10),
-        3,
-        0.55,
-        25,
-        lapsed=True,
-        features=(
-            ("recency_days", "+"),
-            ("active_days_90d", "-"),
-            ("activity_trend", "-"),
-        ),
-    ),
+    Archetype("lapsing", 0.09, 0.55, lapsed=True),
     Archetype(
         "new_onboarding",
         0.07,
-        3.0,
-        120,
-        0.30,
-        0.10,
-        0.03,
-        0.90,
-        0.15,
-        10,
-        0.10,
-        (0.50, 0.30, 0.15, 0.0, 0.05),
-        3,
         0.20,
-        40,
+        tickets_per_month=1.2,
+        reopen_p=0.25,
         new=True,
         topics=(0.1, 0.1, 0.05, 0.15, 0.55, 0.05),
-        features=(("tenure_days", "-"), ("tickets_per_month", "+")),
     ),
 )
 
@@ -280,8 +328,8 @@ class Drift:
         Name of a planted segment that splits in two: ``split_fraction`` of its
         customers take up a new pattern, ``"<name>_offshoot"`` (baskets 6x larger,
         orders 4x rarer, 6x the support tickets, more discounts, mostly via sales
-        reps), defined on ``avg_basket``, ``orders_per_month``, ``tickets_per_month``
-        and ``share_sales_rep``.
+        reps); its defining features are derived like every archetype's
+        (:attr:`Archetype.features`).
     split_fraction : float, default 0.5
         Share of the split segment's customers that move to the offshoot.
     moves : tuple of (str, str, float), default ()
@@ -309,12 +357,6 @@ def _offshoot(a: Archetype) -> Archetype:
         tickets_per_month=a.tickets_per_month * 6,
         discount_p=max(a.discount_p, 0.45),
         channels=(0.05, 0.05, 0.05, 0.80, 0.05),
-        features=(
-            ("avg_basket", "+"),
-            ("orders_per_month", "-"),
-            ("tickets_per_month", "+"),
-            ("share_sales_rep", "+"),
-        ),
     )
 
 
@@ -396,7 +438,11 @@ class CustomerData:
         ``customer_id`` and ``segment`` (the planted segment's name).
     segment_features : dict of str to list of (str, str)
         Planted segment -> its defining ``(feature, direction)`` pairs, where the
-        feature is a column of ``FeatureSet.default()`` and direction ``"+"``/``"-"``.
+        feature is a column of ``FeatureSet.default()`` and direction ``"+"``/``"-"``:
+        every feature the archetype's settings move (:attr:`Archetype.features`).
+        Features not listed have the same distribution as in the segments that do
+        not list them either, up to count effects: a share or rate estimated from
+        fewer orders is more often exactly 0 or 1.
     outcome_window_days : int
         Length of the outcome window after ``as_of``.
     """
