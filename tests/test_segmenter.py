@@ -52,6 +52,25 @@ def test_top3_drivers_include_a_planted_feature(planted):
         assert top3 & set(data.segment_features[planted_name]), planted_name
 
 
+def test_driver_precision(planted):
+    # Issue 3: the share of planted defining (feature, direction) pairs among each
+    # segment's top three drivers, averaged over planted segments, is >= 0.8.
+    data, seg = planted
+    drivers = {
+        r["segment_id"]: r["drivers"] for r in seg.segments_.iter_rows(named=True)
+    }
+    hits = [
+        sum(
+            (d["feature"], d["direction"]) in set(data.segment_features[name])
+            for d in drivers[sid][:3]
+        )
+        / 3
+        for name, sid in matched(seg, data.truth).items()
+    ]
+    assert len(hits) == 6
+    assert sum(hits) / len(hits) >= 0.8, hits
+
+
 def test_fidelity(planted):
     assert planted[1].fidelity_ >= 0.90
 

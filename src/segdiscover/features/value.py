@@ -144,8 +144,8 @@ class Value(GroupedBuilder):
                     f,
                     f"margin, last {w} days",
                     "currency",
-                    high="high-margin",
-                    low="low-margin",
+                    high="high-profit",
+                    low="low-profit",
                 ),
                 FeatureMeta(
                     "margin_rate",
