@@ -117,19 +117,131 @@ def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
     return out or None
 
 
+def _table_files(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``--tables NAME=FILE`` options."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            msg = (
+                f"--tables takes NAME=FILE (e.g. orders=orders.parquet); got {item!r}."
+            )
+            raise InputError(msg)
+        if name.strip() in out:
+            msg = f"--tables names the table {name.strip()!r} twice."
+            raise InputError(msg)
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _read_tables(files: dict[str, str]) -> dict[str, pl.DataFrame]:
+    return {name: read_table(path) for name, path in files.items()}
+
+
+def _outcome_table(path: str, id: str, columns: Sequence[str] | None) -> pl.DataFrame:
+    """Read a customer-level outcome table: the id and the outcome columns."""
+    frame = read_table(path)
+    if id not in frame.columns:
+        msg = (
+            f"The outcomes file {path!r} has no column {id!r} (the customer id); "
+            f"its columns are {frame.columns[:20]}."
+        )
+        raise InputError(msg)
+    if columns:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            msg = (
+                f"The outcomes file {path!r} has no column {missing[0]!r}; its "
+                f"columns are {frame.columns[:20]}."
+            )
+            raise InputError(msg)
+        return frame.select(id, *columns)
+    return frame
+
+
+def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Fill ``discover`` options from ``--config`` (the command line wins).
+
+    Also checks that the run has what it needs (usage errors, exit code 2).
+    """
+    from segdiscover._config import load_config
+
+    cfg = load_config(args.config) if args.config else {}
+    given = {
+        "table": args.table,
+        "tables": _table_files(args.tables) if args.tables else None,
+        "as_of": args.as_of,
+        "id": args.id,
+        "outcome": args.outcome,
+        "outcomes": args.outcomes,
+        "min_difference": _min_differences(args.min_difference)
+        if args.min_difference
+        else None,
+        "exclude": args.exclude,
+        "clusterer": args.clusterer,
+        "k": args.k,
+        "seed": args.seed,
+        "out": args.out,
+        "runs": args.runs,
+        "run_label": args.run_label,
+    }
+    merged = {k: v if v is not None else cfg.get(k) for k, v in given.items()}
+    if merged["table"] is not None and merged["tables"] is not None:
+        if args.table is not None and cfg.get("tables") is not None:
+            merged["tables"] = None  # the command line's --table wins
+        elif args.tables is not None and cfg.get("table") is not None:
+            merged["table"] = None
+        else:
+            parser.error("give either --table or --tables, not both")
+    if merged["table"] is None and merged["tables"] is None:
+        parser.error("one of --table FILE or --tables NAME=FILE ... is required")
+    if merged["out"] is None:
+        parser.error("--out is required")
+    if merged["table"] is not None and merged["id"] is None:
+        parser.error("--id is required with --table")
+    if merged["tables"] is not None and merged["as_of"] is None:
+        parser.error("--as-of is required with --tables")
+    if merged["tables"] is not None and merged["outcome"] and not merged["outcomes"]:
+        parser.error("--outcome with --tables names columns of --outcomes FILE")
+    if merged["table"] is not None and cfg.get("features") is not None:
+        msg = (
+            "The config's [features] table applies to raw tables (--tables); "
+            "a customer-level table is used as it is."
+        )
+        raise InputError(msg)
+    merged["id"] = merged["id"] or "customer_id"
+    merged["clusterer"] = merged["clusterer"] or "auto"
+    merged["seed"] = 0 if merged["seed"] is None else merged["seed"]
+    merged["features"] = cfg.get("features")
+    for k, v in merged.items():
+        setattr(args, k, v)
+
+
 def _cmd_discover(args: argparse.Namespace) -> int:
     import segdiscover as sd
     from segdiscover.report import write_outputs
 
-    table = read_table(args.table)
+    features = None
+    if args.tables:
+        X: Any = _read_tables(args.tables)
+        if args.features is not None:
+            from segdiscover._config import feature_set
+
+            features = feature_set(args.features, args.id)
+    else:
+        X = read_table(args.table)
+    outcomes: Any = args.outcome or None
+    if args.outcomes:
+        outcomes = _outcome_table(args.outcomes, args.id, args.outcome)
     seg = sd.Segmenter(
+        features=features,
         clusterer=args.clusterer,
         n_segments=args.k,
         id=args.id,
         random_state=args.seed,
-        min_difference=_min_differences(args.min_difference or []),
+        min_difference=args.min_difference,
     )
-    seg.fit(table, outcomes=args.outcome or None, exclude=args.exclude or ())
+    seg.fit(X, as_of=args.as_of, outcomes=outcomes, exclude=args.exclude or ())
     # Recorded before the outputs are written, so they carry the aligned ids.
     events = _record_run(seg, args.runs, args.run_label) if args.runs else None
     out = Path(args.out)
@@ -188,17 +300,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         msg = "Give either --table (a customer-level table) or --tables, not both."
         raise InputError(msg)
     if args.tables:
-        tables = {}
-        for item in args.tables:
-            name, sep, path = item.partition("=")
-            if not sep or not name or not path:
-                msg = (
-                    "--tables takes NAME=FILE (e.g. orders=orders.parquet); "
-                    f"got {item!r}."
-                )
-                raise InputError(msg)
-            tables[name] = read_table(path)
-        X: Any = tables
+        X: Any = _read_tables(_table_files(args.tables))
     elif args.table:
         X = read_table(args.table)
     else:
@@ -245,12 +347,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.set_defaults(func=_cmd_demo)
 
-    c = sub.add_parser("discover", help="segment a customer-level CSV or parquet table")
-    c.add_argument(
-        "--table", required=True, help="CSV or parquet, one row per customer"
+    c = sub.add_parser(
+        "discover",
+        help="segment a customer-level table, or raw tables as of a date",
+        description="Segment a customer-level table (--table) or raw event tables "
+        "built into features as of a date (--tables ... --as-of). Options may also "
+        "come from a TOML file (--config); the command line wins.",
     )
-    c.add_argument("--id", required=True, help="customer id column")
-    c.add_argument("--outcome", action="append", help="outcome column (repeatable)")
+    c.add_argument("--config", metavar="FILE", help="TOML file of these options")
+    c.add_argument("--table", help="CSV or parquet, one row per customer")
+    c.add_argument(
+        "--tables",
+        action="append",
+        metavar="NAME=FILE",
+        help="raw table (orders, tickets, customers; repeatable), with --as-of",
+    )
+    c.add_argument("--as-of", help="feature cutoff date, with --tables")
+    c.add_argument(
+        "--id", help="customer id column (required with --table; default customer_id)"
+    )
+    c.add_argument(
+        "--outcome",
+        action="append",
+        help="outcome column (repeatable): of --table, or of --outcomes",
+    )
+    c.add_argument(
+        "--outcomes",
+        metavar="FILE",
+        help="customer-level outcomes (id + outcome columns), e.g. with --tables",
+    )
     c.add_argument(
         "--min-difference",
         action="append",
@@ -259,10 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
         "units, 3pp or 10%% of the mean (repeatable; defaults 3pp for rates, 10%%)",
     )
     c.add_argument("--exclude", action="append", help="column not to use (repeatable)")
-    c.add_argument("--clusterer", default="auto", choices=choices)
-    c.add_argument("--k", type=int, default=None, help="number of segments")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out", required=True, help="output folder")
+    c.add_argument("--clusterer", choices=choices, help="default auto")
+    c.add_argument("--k", type=int, default=None, help="number of segments (0 = auto)")
+    c.add_argument("--seed", type=int, default=None, help="default 0")
+    c.add_argument("--out", help="output folder (required)")
     c.add_argument(
         "--runs",
         metavar="FILE",
@@ -303,9 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``segdiscover`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "k", None) == 0:
-        args.k = None
     try:
+        if args.command == "discover":
+            _merge_config(args, parser)
+        if getattr(args, "k", None) == 0:
+            args.k = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             code = args.func(args)
