@@ -1134,6 +1134,53 @@ CASES: list[Case] = [
         out="out",
         prior=True,
     ),
+    Case(
+        "cli-config-not-toml",
+        "output folder",
+        lambda t: (
+            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
+            | {"_": (t / "job.toml").write_bytes(b"\x00\xff[[tables\nk = = 3")}
+        ),
+        cli,
+        "exit",
+        r"not valid TOML",
+        out="out",
+        prior=True,
+    ),
+    Case(
+        "cli-config-unknown-key",
+        "output folder",
+        lambda t: (
+            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
+            | {
+                "_": (t / "job.toml").write_text(
+                    'tabel = "c.csv"\nid = "customer_id"\n'
+                )
+            }
+        ),
+        cli,
+        "exit",
+        r"unknown key 'tabel'",
+        out="out",
+        prior=True,
+    ),
+    Case(
+        "cli-config-missing-raw-table",
+        "output folder",
+        lambda t: (
+            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
+            | {
+                "_": (t / "job.toml").write_text(
+                    'as_of = "2025-07-01"\n[tables]\norders = "absent.parquet"\n'
+                )
+            }
+        ),
+        cli,
+        "exit",
+        r"No such file: '.*absent\.parquet'",
+        out="out",
+        prior=True,
+    ),
     # ---------------------------------------------------------- faults while writing
     Case(
         "disk-full-while-writing",
