@@ -439,7 +439,8 @@ class CustomerData:
     segment_features : dict of str to list of (str, str)
         Planted segment -> its defining ``(feature, direction)`` pairs, where the
         feature is a column of ``FeatureSet.default()`` and direction ``"+"``/``"-"``:
-        every feature the archetype's settings move (:attr:`Archetype.features`).
+        every feature the archetype's settings move (:attr:`Archetype.features`;
+        ``separation`` scales how far they move, not which ones or which way).
         Features not listed have the same distribution as in the segments that do
         not list them either, up to count effects: a share or rate estimated from
         fewer orders is more often exactly 0 or 1.
