@@ -239,3 +239,66 @@ def test_load_config_accepts_dashes_and_dates(tmp_path):
         write(tmp_path / "c.toml", "as-of = 2025-07-01\nrun-label = 'x'\n")
     )
     assert cfg == {"as_of": "2025-07-01", "run_label": "x"}
+
+
+def _no_id_table(path, sep=","):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = np.r_[rng.normal(0, 1, 150), rng.normal(8, 1, 150)]
+    b = np.r_[rng.normal(0, 1, 150), rng.normal(-8, 1, 150)]
+    frame = pl.DataFrame({"spend": a.round(3), "visits": b.round(3)})
+    frame.write_csv(path, separator=sep)
+    return frame
+
+
+def test_semicolon_csv_and_row_ids(tmp_path, capsys):
+    src = tmp_path / "export.csv"
+    _no_id_table(src, sep=";")
+    out = tmp_path / "o"
+    code = main(
+        ["discover", "--table", str(src), "--row-ids", "--k", "2", "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().err
+    labels = pl.read_parquet(out / "assignments.parquet")
+    assert labels["row_id"].to_list() == list(range(1, 301))
+    # the two planted halves are the two segments
+    assert labels["segment_id"][:150].n_unique() == 1
+    assert labels["segment_id"][150:].n_unique() == 1
+    # the saved model assigns a table without ids the same way
+    code = main(
+        [
+            "assign",
+            "--model",
+            str(out / "model"),
+            "--table",
+            str(src),
+            "--row-ids",
+            "--out",
+            str(tmp_path / "a.csv"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    again = pl.read_csv(tmp_path / "a.csv")
+    assert again["segment_id"].to_list() == labels["segment_id"].to_list()
+
+
+def test_row_ids_conflicts(tmp_path, capsys):
+    src = tmp_path / "t.csv"
+    _no_id_table(src)
+    with pytest.raises(SystemExit):
+        main(["discover", "--table", str(src), "--row-ids", "--id", "x", "--out", "o"])
+    assert "not both" in capsys.readouterr().err
+    pl.DataFrame({"row_id": [1, 2], "x": [1.0, 2.0]}).write_csv(tmp_path / "r.csv")
+    code = main(
+        [
+            "discover",
+            "--table",
+            str(tmp_path / "r.csv"),
+            "--row-ids",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "already has one" in capsys.readouterr().err

@@ -54,6 +54,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "out": (str,),
     "runs": (str,),
     "run_label": (str,),
+    "row_ids": (bool,),
     "features": (dict,),
 }
 #: Keys that name files, resolved against the config file's folder.
@@ -109,7 +110,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
                 f"discover takes {sorted(KEYS)}."
             )
             raise InputError(msg)
-        if isinstance(value, bool) or not isinstance(value, KEYS[k]):
+        if (isinstance(value, bool) and bool not in KEYS[k]) or not isinstance(
+            value, KEYS[k]
+        ):
             kinds = " or ".join(_kind(t) for t in KEYS[k])
             msg = (
                 f"In the config file {str(path)!r}, {key!r} must be {kinds}; "
@@ -160,6 +163,7 @@ def _kind(t: type) -> str:
         dict: "a table",
         list: "a list",
         int: "an integer",
+        bool: "true or false",
         dt.date: "a date",
         dt.datetime: "a date-time",
     }[t]

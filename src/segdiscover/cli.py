@@ -26,6 +26,18 @@ def _exit_code(exc: SegdiscoverError) -> int:
     return 2
 
 
+def _separator(path: Path) -> str:
+    """Return the header's separator: ``;`` or tab when it has more than commas.
+
+    European exports (Excel in a locale with decimal commas) write ``;``; read with
+    ``,`` they would arrive as one column of text.
+    """
+    with path.open("rb") as f:
+        header = f.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
+
+
 def read_table(path: str) -> pl.DataFrame:
     """Read a CSV or parquet file, with an error that names the file."""
     p = Path(path)
@@ -39,7 +51,7 @@ def read_table(path: str) -> pl.DataFrame:
         if suffix in (".csv", ".txt", ".tsv"):
             return pl.read_csv(
                 p,
-                separator="\t" if suffix == ".tsv" else ",",
+                separator="\t" if suffix == ".tsv" else _separator(p),
                 infer_schema_length=10_000,
                 try_parse_dates=True,
             )
@@ -117,6 +129,23 @@ def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
     return out or None
 
 
+#: The id column ``--row-ids`` adds.
+ROW_ID = "row_id"
+
+
+def _with_row_ids(frame: pl.DataFrame, path: str) -> pl.DataFrame:
+    """Add the row number (1..n) as the id, for a table with no id column."""
+    if ROW_ID in frame.columns:
+        msg = (
+            f"--row-ids adds a column {ROW_ID!r}, but {path!r} already has one; "
+            f"pass --id {ROW_ID} to use it."
+        )
+        raise InputError(msg)
+    return frame.with_row_index(ROW_ID, offset=1).with_columns(
+        pl.col(ROW_ID).cast(pl.Int64)
+    )
+
+
 def _table_files(items: Sequence[str]) -> dict[str, str]:
     """Parse ``--tables NAME=FILE`` options."""
     out: dict[str, str] = {}
@@ -184,6 +213,7 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         "out": args.out,
         "runs": args.runs,
         "run_label": args.run_label,
+        "row_ids": args.row_ids,
     }
     merged = {k: v if v is not None else cfg.get(k) for k, v in given.items()}
     if merged["table"] is not None and merged["tables"] is not None:
@@ -197,8 +227,17 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         parser.error("one of --table FILE or --tables NAME=FILE ... is required")
     if merged["out"] is None:
         parser.error("--out is required")
+    if merged["row_ids"]:
+        if merged["tables"] is not None:
+            parser.error("--row-ids numbers the rows of --table, not of --tables")
+        if merged["id"] is not None:
+            parser.error("give either --id COLUMN or --row-ids, not both")
+        merged["id"] = ROW_ID
     if merged["table"] is not None and merged["id"] is None:
-        parser.error("--id is required with --table")
+        parser.error(
+            "--id is required with --table (or --row-ids when the table has no id "
+            "column)"
+        )
     if merged["tables"] is not None and merged["as_of"] is None:
         parser.error("--as-of is required with --tables")
     if merged["tables"] is not None and merged["outcome"] and not merged["outcomes"]:
@@ -230,6 +269,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             features = feature_set(args.features, args.id)
     else:
         X = read_table(args.table)
+        if args.row_ids:
+            X = _with_row_ids(X, args.table)
     outcomes: Any = args.outcome or None
     if args.outcomes:
         outcomes = _outcome_table(args.outcomes, args.id, args.outcome)
@@ -303,6 +344,8 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         X: Any = _read_tables(_table_files(args.tables))
     elif args.table:
         X = read_table(args.table)
+        if args.row_ids:
+            X = _with_row_ids(X, args.table)
     else:
         msg = (
             "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."
@@ -367,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--id", help="customer id column (required with --table; default customer_id)"
     )
     c.add_argument(
+        "--row-ids",
+        action="store_true",
+        default=None,
+        help="the table has no id column: number its rows 1..n as 'row_id'",
+    )
+    c.add_argument(
         "--outcome",
         action="append",
         help="outcome column (repeatable): of --table, or of --outcomes",
@@ -399,6 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("assign", help="assign customers with a saved model")
     a.add_argument("--model", required=True, help="a saved model folder (DIR/model)")
     a.add_argument("--table", help="customer-level CSV or parquet")
+    a.add_argument(
+        "--row-ids",
+        action="store_true",
+        help="number the table's rows 1..n as 'row_id' (model fitted with --row-ids)",
+    )
     a.add_argument(
         "--tables",
         action="append",
