@@ -212,12 +212,14 @@ def _moved_features(
             put(feature, sign)
     if a.new:
         put("tenure_days", -1)
-    # Lapsed customers bought for about 60% of the year before as_of.
-    volume = change("orders_per_month") + (np.log(0.6) if a.lapsed else 0.0)
-    spend = volume + change("basket")
+    # A lapsed customer stopped 120-270 days (195 on average) before as_of, so it
+    # bought in about 47% of the year the window covers.
+    active = 1 - 195 / 365 if a.lapsed else 1.0
+    spend = change("orders_per_month") + np.log(active) + change("basket")
     # 365-day totals are not per month of exposure: a new customer (60 days on
     # average) has about a sixth of a year's revenue.
-    total = spend + (np.log(60 / 365) if a.new else 0.0)
+    exposed = 60 / 365 if a.new else 1.0
+    total = spend + np.log(exposed)
     margin = np.log(max(_effective_margin(a), 1e-3) / _effective_margin(base))
     if abs(margin) >= step:
         put("margin_rate", margin)
@@ -234,10 +236,8 @@ def _moved_features(
             put(f"share_{c}", x - b)
     # Counts of distinct things seen grow with the number of orders in the window:
     # channels also with how spread the mix is, categories saturate at the breadth.
-    n_orders = np.exp(np.log(12 * a.orders_per_month) + total - spend)
+    n_orders = 12 * a.orders_per_month * exposed * active
     n_base = 12 * base.orders_per_month
-    if a.lapsed:
-        n_orders *= 0.6
     spread = _effective_count(a.channels) / _effective_count(base.channels)
     count = np.log(n_orders / n_base) + np.log(spread)
     if abs(count) >= step and not direct_only:
