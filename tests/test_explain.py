@@ -17,6 +17,7 @@ from segdiscover.explain import (
     COHEN_H_THRESHOLD,
     fit_rules,
     fit_surrogate,
+    rank_drivers,
 )
 from segdiscover.report import write_outputs
 
@@ -203,3 +204,26 @@ def test_a_driver_that_restates_another_is_folded_into_it():
         assert not {"monthly_spend", "revenue_365d"} <= set(feats)
     related = [d["related"] for s in seg.profiles_ for d in seg.profile(s).drivers]
     assert any(r in (["monthly_spend"], ["revenue_365d"]) for r in related)
+
+
+def test_passing_drivers_rank_before_larger_shap_without_a_difference():
+    # Feature "a" carries more SHAP toward segment 0 than "b", but segment 0 does
+    # not differ from the rest on "a" (it only rules out another segment): "b",
+    # whose effect passes, comes first; "a" stays in the list, after it.
+    names = ["a", "b", "c"]
+    labels = np.array([0] * 4 + [1] * 4)
+    shap_vals = np.zeros((8, 3, 2))
+    shap_vals[:4, :, 0] = [0.9, 0.5, 0.2]
+    shap_vals[4:, :, 1] = [0.1, 0.8, 0.3]
+
+    def st(passes: bool, delta: float) -> dict:
+        return {"direction": "+", "passes": passes, "effect_size": delta}
+
+    stats = {
+        0: {"a": st(False, 0.1), "b": st(True, 0.6), "c": st(True, 0.4)},
+        1: {"a": st(False, 0.0), "b": st(True, -0.6), "c": st(False, 0.2)},
+    }
+    out = rank_drivers(shap_vals, labels, names, stats, [0, 1])
+    assert [d["feature"] for d in out[0]] == ["b", "c", "a"]
+    assert [d["feature"] for d in out[1]] == ["b", "c", "a"]
+    assert out[0][2]["importance"] > out[0][0]["importance"]  # SHAP kept as is

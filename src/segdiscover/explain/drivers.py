@@ -278,8 +278,9 @@ def rank_drivers(
 ) -> dict[int, list[dict[str, Any]]]:
     """Rank features per segment by mean SHAP toward it over its members.
 
-    A feature in ``related`` with a higher-ranked driver is not a driver of its own:
-    it is listed in that driver's ``related`` entry.
+    Drivers whose effect size passes the threshold (``passes``) come first, each
+    tier in SHAP order. A feature in ``related`` with a higher-ranked driver is not
+    a driver of its own: it is listed in that driver's ``related`` entry.
 
     Parameters
     ----------
@@ -318,5 +319,10 @@ def rank_drivers(
                     "related": [],
                 }
             )
+        # Passing drivers first (stable: SHAP order within each tier). A feature with
+        # SHAP evidence but no material difference from the rest tells the segment
+        # apart from one other segment (self-serve customers order less than the
+        # frequent buyers), not from the customers at large.
+        drivers.sort(key=lambda d: not d["passes"])
         out[seg] = drivers
     return out
