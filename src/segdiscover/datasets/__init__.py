@@ -1,5 +1,6 @@
-"""Datasets: synthetic customers with planted truth, and small bundled real tables."""
+"""Datasets: synthetic customers with planted truth, and a small bundled real table."""
 
+from segdiscover.datasets._real import load_wholesale
 from segdiscover.datasets._synthetic import (
     ARCHETYPES,
     Archetype,
@@ -8,4 +9,11 @@ from segdiscover.datasets._synthetic import (
     make_customers,
 )
 
-__all__ = ["ARCHETYPES", "Archetype", "CustomerData", "Drift", "make_customers"]
+__all__ = [
+    "ARCHETYPES",
+    "Archetype",
+    "CustomerData",
+    "Drift",
+    "load_wholesale",
+    "make_customers",
+]
