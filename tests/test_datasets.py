@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import mannwhitneyu
 
 import segdiscover as sd
@@ -110,3 +112,23 @@ def test_moved_features_hand_derived():
 def test_segment_features_follow_the_archetypes():
     data = sd.datasets.make_customers(n_customers=200, n_segments=3, seed=0)
     assert data.segment_features == {a.name: list(a.features) for a in ARCHETYPES[:3]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor=st.floats(0.2, 5.0),
+    attr=st.sampled_from(["basket", "tickets_per_month", "resolution_hours"]),
+)
+def test_a_setting_moves_its_feature_iff_it_changes_enough(factor, attr):
+    feature = {
+        "basket": "avg_basket",
+        "tickets_per_month": "tickets_per_month",
+        "resolution_hours": "median_resolution_hours",
+    }[attr]
+    base = getattr(Archetype("base", 0.1), attr)
+    a = Archetype("x", 0.1, **{attr: base * factor})
+    moved = dict(a.direct_features)
+    if abs(np.log(factor)) >= np.log(1.5) + 1e-9:
+        assert moved.get(feature) == ("+" if factor > 1 else "-")
+    elif abs(np.log(factor)) < np.log(1.5) - 1e-9:
+        assert feature not in moved
