@@ -334,3 +334,17 @@ def test_no_pickle_in_the_persistence_path():
                 continue
             assert not names & banned, (module, names)
         assert "allow_pickle=True" not in source
+
+
+def test_saved_model_keeps_outcomes_and_column_order(tmp_path):
+    data = sd.datasets.make_customers(n_customers=1500, n_segments=3, seed=4)
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+    ).fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)
+    seg.save(tmp_path / "m")
+    model = sd.load(tmp_path / "m")
+    assert model.segments_.columns == seg.segments_.columns
+    assert model.outcomes_.columns == seg.outcomes_.columns
+    assert model.outcomes_.select("segment_id", "outcome", "value", "verdict").equals(
+        seg.outcomes_.select("segment_id", "outcome", "value", "verdict")
+    )

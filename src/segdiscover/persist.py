@@ -158,6 +158,14 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
             "params": _plain(adapter.saved_params(), "the clusterer parameters"),
         },
         "segments": _plain(model.segments_.to_dicts(), "segments_"),
+        # The manifest is written with sorted keys: keep the table's column order.
+        "segments_columns": list(model.segments_.columns),
+        "outcomes": None
+        if getattr(model, "outcomes_", None) is None
+        else _plain(model.outcomes_.to_dicts(), "outcomes_"),
+        "outcomes_columns": None
+        if getattr(model, "outcomes_", None) is None
+        else list(model.outcomes_.columns),
         "run": _plain(model.run_, "run_"),
     }
     manifest["arrays"] = {
@@ -363,6 +371,14 @@ def _feature_set(params: dict[str, Any]) -> FeatureSet:
     )
 
 
+def _frame(rows: list[dict[str, Any]], columns: list[str] | None) -> pl.DataFrame:
+    """Rebuild a saved table, in its saved column order when the manifest has it."""
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    if columns and set(columns) == set(frame.columns):
+        frame = frame.select(columns)
+    return frame
+
+
 class LoadedModel:
     """A saved segmentation read back: it assigns exactly as the fitted model did.
 
@@ -412,7 +428,14 @@ class LoadedModel:
         )
         self.clusterer_name_ = str(spec["name"])
         self.n_segments_ = int(self.clusterer_.n_segments_)
-        self.segments_ = pl.DataFrame(manifest["segments"], infer_schema_length=None)
+        self.segments_ = _frame(manifest["segments"], manifest.get("segments_columns"))
+        # Per segment and outcome, as measured at fit time (None without outcomes,
+        # or for a model saved before version 0.1 kept them).
+        self.outcomes_ = (
+            None
+            if manifest.get("outcomes") is None
+            else _frame(manifest["outcomes"], manifest.get("outcomes_columns"))
+        )
         self.run_ = manifest["run"]
         self.assign_state_ = AssignState.from_dict(
             manifest["feature_schema"], arrays["assign.noise_X"]
