@@ -227,3 +227,28 @@ def test_passing_drivers_rank_before_larger_shap_without_a_difference():
     assert [d["feature"] for d in out[0]] == ["b", "c", "a"]
     assert [d["feature"] for d in out[1]] == ["b", "c", "a"]
     assert out[0][2]["importance"] > out[0][0]["importance"]  # SHAP kept as is
+
+
+def test_name_words_say_different_things_while_they_can():
+    from segdiscover.features import FeatureMeta
+    from segdiscover.profiles import make_names
+
+    meta = {
+        f: FeatureMeta(f, "value", f, high=f"high-{f}", low=f"low-{f}")
+        for f in ("basket", "spend", "profit", "breadth")
+    }
+
+    def d(f: str) -> dict:
+        return {"feature": f, "direction": "+", "passes": True, "category": None}
+
+    drivers = {0: [d("basket"), d("spend"), d("profit"), d("breadth")]}
+    similar = {"profit": ["spend"], "spend": ["profit"]}
+    name, in_name = make_names(drivers, meta, similar)[0]
+    assert name == "High-basket, high-spend, high-breadth"
+    assert in_name == ["basket", "spend", "breadth"]
+    # without similarity, SHAP order as before
+    assert make_names(drivers, meta)[0][0] == "High-basket, high-spend, high-profit"
+    # a similar word is still used when nothing else is left (collisions)
+    two = {0: [d("spend"), d("profit")], 1: [d("spend"), d("basket")]}
+    names = make_names(two, meta, similar)
+    assert names[0][0] == "High-spend, high-profit"

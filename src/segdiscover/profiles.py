@@ -42,23 +42,31 @@ def driver_word(d: dict[str, Any], meta: FeatureMeta) -> str:
 
 
 def make_names(
-    drivers: dict[int, list[dict[str, Any]]], meta: dict[str, FeatureMeta]
+    drivers: dict[int, list[dict[str, Any]]],
+    meta: dict[str, FeatureMeta],
+    similar: dict[str, list[str]] | None = None,
 ) -> dict[int, tuple[str, list[str]]]:
     """Build unique, deterministic names from passing drivers.
 
-    Returns segment -> (name, features behind its words). Colliding names take the
-    next passing driver's word; a last resort appends the segment id.
+    Returns segment -> (name, features behind its words). A driver ``similar`` to
+    one already in the name (large basket, then high spend) waits until the other
+    passing drivers are used, so the words say different things. Colliding names
+    take the next passing driver's word; a last resort appends the segment id.
     """
+    similar = similar or {}
     words: dict[int, list[tuple[str, str]]] = {}
     for seg, ds in drivers.items():
         seen: list[tuple[str, str]] = []
+        later: list[tuple[str, str]] = []
         for d in ds:
             if not d["passes"]:
                 continue
             w = driver_word(d, meta[d["feature"]])
-            if w not in [x for x, _ in seen]:
-                seen.append((w, d["feature"]))
-        words[seg] = seen
+            if w in [x for x, _ in seen + later]:
+                continue
+            close = set(similar.get(d["feature"], ()))
+            (later if close & {f for _, f in seen} else seen).append((w, d["feature"]))
+        words[seg] = seen + later
     n_words = {seg: min(MAX_NAME_WORDS, len(w)) for seg, w in words.items()}
 
     def render(seg: int) -> str:

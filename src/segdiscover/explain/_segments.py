@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from segdiscover.explain.drivers import (
+    NAME_RHO,
     feature_statistics,
     rank_drivers,
     related_features,
@@ -134,6 +135,7 @@ def explain_segments(
     ok = np.flatnonzero(labels >= 0)
     stats = feature_statistics(features, meta_list, labels, segs)
     out = Explanation(1.0, 1.0, {}, 0, {s: [] for s in segs}, None, None, names, {}, {})
+    similar: dict[str, list[str]] = {}
     if len(segs) >= 2:
         sur = fit_surrogate(
             raw[ok],
@@ -161,10 +163,10 @@ def explain_segments(
             sur,
         )
         out.shap, out.shap_labels = sv, labels[idx]
-        related = related_features(
-            raw[idx], names, [c["kind"] != "categorical" for c in cols]
-        )
+        numeric = [c["kind"] != "categorical" for c in cols]
+        related = related_features(raw[idx], names, numeric)
         out.drivers = rank_drivers(sv, labels[idx], names, stats, segs, related=related)
+        similar = related_features(raw[idx], names, numeric, rho=NAME_RHO)
     if out.fidelity < fidelity_threshold:
         weak = [s for s, f in out.per_segment_f1.items() if f < fidelity_threshold]
         out.warnings.append(
@@ -172,7 +174,7 @@ def explain_segments(
             f"explanations are unreliable for segment(s) {weak}. The segments may not "
             "be separable on these features."
         )
-    named = make_names(out.drivers, meta)
+    named = make_names(out.drivers, meta, similar)
     for s in segs:
         size = int((labels == s).sum())
         name, in_name = named[s]

@@ -221,6 +221,9 @@ def feature_statistics(
 
 #: |Spearman rho| at or above which two numeric features say the same thing.
 RELATED_RHO = 0.9
+#: |Spearman rho| at or above which a name does not use both features while other
+#: passing drivers are left (lower than RELATED_RHO: both stay drivers).
+NAME_RHO = 0.75
 
 
 def related_features(
