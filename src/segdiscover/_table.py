@@ -34,9 +34,15 @@ def label_of(column: str) -> str:
     --------
     >>> label_of("SeniorCitizen"), label_of("avg_basket_EUR"), label_of("tenure")
     ('senior citizen', 'avg basket EUR', 'tenure')
+    >>> label_of("CASH_ADVANCE_TRX"), label_of("BALANCE"), label_of("ARPU")
+    ('cash advance trx', 'balance', 'ARPU')
     """
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", " ", column)
     words = re.sub(r"[_\s]+", " ", s).strip().split(" ")
+    # An all-caps name (CASH_ADVANCE_TRX) is shouting, not acronyms: unless it is a
+    # single short word (ARPU), read it in lower case.
+    if not any(c.islower() for c in column) and (len(words) > 1 or len(words[0]) > 4):
+        return " ".join(w.lower() for w in words)
     # Keep acronyms (EUR, ID) upper case; lower-case ordinary words.
     return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
 
