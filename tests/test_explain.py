@@ -252,3 +252,41 @@ def test_name_words_say_different_things_while_they_can():
     two = {0: [d("spend"), d("profit")], 1: [d("spend"), d("basket")]}
     names = make_names(two, meta, similar)
     assert names[0][0] == "High-spend, high-profit"
+
+
+def test_shap_sample_is_capped_stratified_and_reported(small_data):
+    # Bounded memory on any table size: SHAP runs on at most shap_max_rows
+    # customers, every segment is in the sample, and the cap is in the run record.
+    seg = sd.Segmenter(
+        clusterer="kmeans",
+        n_segments=4,
+        shap_max_rows=120,
+        random_state=0,
+        stability_refits=0,
+    ).fit(small_data.tables, as_of=small_data.as_of)
+    assert 0 < seg.run_["shap_rows"] <= 120
+    assert seg.explanation_.shap.shape[0] == seg.run_["shap_rows"]
+    assert set(seg.explanation_.shap_labels) == set(seg.segments_["segment_id"])
+
+
+def test_low_fidelity_warning_names_the_weak_segments_in_the_report(tmp_path):
+    rng = np.random.default_rng(0)
+    table = pl.DataFrame(
+        {"id": range(400), **{f"f{j}": rng.normal(size=400) for j in range(3)}}
+    )
+    seg = sd.Segmenter(
+        clusterer="kmeans",
+        n_segments=8,
+        id="id",
+        fidelity_threshold=0.999,
+        random_state=0,
+        stability_refits=0,
+    )
+    with pytest.warns(sd.exceptions.SegdiscoverWarning, match="fidelity"):
+        seg.fit(table)
+    warning = next(w for w in seg.run_["warnings"] if "fidelity" in w.lower())
+    weak = [s for s, f in seg.explanation_.per_segment_f1.items() if f < 0.999]
+    assert weak
+    assert str(weak) in warning
+    write_outputs(seg, tmp_path / "out")
+    assert warning in (tmp_path / "out" / "report.md").read_text()

@@ -133,8 +133,11 @@ def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
 ROW_ID = "row_id"
 
 
-def _with_row_ids(frame: pl.DataFrame, path: str) -> pl.DataFrame:
-    """Add the row number (1..n) as the id, for a table with no id column."""
+def _customer_table(path: str, *, row_ids: bool) -> pl.DataFrame:
+    """Read a customer-level table; with ``row_ids``, number its rows 1..n as the id."""
+    frame = read_table(path)
+    if not row_ids:
+        return frame
     if ROW_ID in frame.columns:
         msg = (
             f"--row-ids adds a column {ROW_ID!r}, but {path!r} already has one; "
@@ -268,9 +271,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
             features = feature_set(args.features, args.id)
     else:
-        X = read_table(args.table)
-        if args.row_ids:
-            X = _with_row_ids(X, args.table)
+        X = _customer_table(args.table, row_ids=args.row_ids)
     outcomes: Any = args.outcome or None
     if args.outcomes:
         outcomes = _outcome_table(args.outcomes, args.id, args.outcome)
@@ -343,9 +344,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     if args.tables:
         X: Any = _read_tables(_table_files(args.tables))
     elif args.table:
-        X = read_table(args.table)
-        if args.row_ids:
-            X = _with_row_ids(X, args.table)
+        X = _customer_table(args.table, row_ids=args.row_ids)
     else:
         msg = (
             "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."

@@ -136,6 +136,7 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
     arrays = {f"clusterer.{k}": v for k, v in adapter.to_arrays().items()}
     arrays["assign.noise_X"] = state.noise_X
     files = {name: _npy_bytes(np.asarray(a), name) for name, a in arrays.items()}
+    outcomes = model.outcomes_  # None when the fit had no outcomes
     manifest = {
         "format": "segdiscover-model",
         "format_version": FORMAT_VERSION,
@@ -161,11 +162,9 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
         # The manifest is written with sorted keys: keep the table's column order.
         "segments_columns": list(model.segments_.columns),
         "outcomes": None
-        if getattr(model, "outcomes_", None) is None
-        else _plain(model.outcomes_.to_dicts(), "outcomes_"),
-        "outcomes_columns": None
-        if getattr(model, "outcomes_", None) is None
-        else list(model.outcomes_.columns),
+        if outcomes is None
+        else _plain(outcomes.to_dicts(), "outcomes_"),
+        "outcomes_columns": None if outcomes is None else list(outcomes.columns),
         "run": _plain(model.run_, "run_"),
     }
     manifest["arrays"] = {

@@ -94,6 +94,20 @@ def orders_with(**cols: Any) -> dict[str, Any]:
     return {"X": t, "as_of": d.as_of}
 
 
+def config_case(case_id: str, text: bytes, match: str) -> Case:
+    """``discover --config job.toml`` with ``text`` in the file, over an earlier run."""
+
+    def make(t: Path) -> dict[str, Any]:
+        (t / "job.toml").write_bytes(text)
+        return {
+            "argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]
+        }
+
+    return Case(
+        case_id, "output folder", make, cli, "exit", match, out="out", prior=True
+    )
+
+
 def discover_argv(tmp: Path, src: Path, *extra: Any) -> list[Any]:
     # The output folder as text: it is written, not an input to keep unchanged.
     out = str(tmp / "out")
@@ -1134,52 +1148,16 @@ CASES: list[Case] = [
         out="out",
         prior=True,
     ),
-    Case(
-        "cli-config-not-toml",
-        "output folder",
-        lambda t: (
-            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
-            | {"_": (t / "job.toml").write_bytes(b"\x00\xff[[tables\nk = = 3")}
-        ),
-        cli,
-        "exit",
-        r"not valid TOML",
-        out="out",
-        prior=True,
-    ),
-    Case(
+    config_case("cli-config-not-toml", b"\x00\xff[[tables\nk = = 3", r"not valid TOML"),
+    config_case(
         "cli-config-unknown-key",
-        "output folder",
-        lambda t: (
-            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
-            | {
-                "_": (t / "job.toml").write_text(
-                    'tabel = "c.csv"\nid = "customer_id"\n'
-                )
-            }
-        ),
-        cli,
-        "exit",
+        b'tabel = "c.csv"\nid = "customer_id"\n',
         r"unknown key 'tabel'",
-        out="out",
-        prior=True,
     ),
-    Case(
+    config_case(
         "cli-config-missing-raw-table",
-        "output folder",
-        lambda t: (
-            {"argv": ["discover", "--config", t / "job.toml", "--out", str(t / "out")]}
-            | {
-                "_": (t / "job.toml").write_text(
-                    'as_of = "2025-07-01"\n[tables]\norders = "absent.parquet"\n'
-                )
-            }
-        ),
-        cli,
-        "exit",
+        b'as_of = "2025-07-01"\n[tables]\norders = "absent.parquet"\n',
         r"No such file: '.*absent\.parquet'",
-        out="out",
-        prior=True,
     ),
     # ---------------------------------------------------------- faults while writing
     Case(

@@ -17,6 +17,7 @@ import polars as pl
 from segdiscover.explain.drivers import (
     NAME_RHO,
     feature_statistics,
+    rank_correlations,
     rank_drivers,
     related_features,
 )
@@ -163,10 +164,12 @@ def explain_segments(
             sur,
         )
         out.shap, out.shap_labels = sv, labels[idx]
-        numeric = [c["kind"] != "categorical" for c in cols]
-        related = related_features(raw[idx], names, numeric)
+        corr = rank_correlations(
+            raw[idx], names, [c["kind"] != "categorical" for c in cols]
+        )
+        related = related_features(corr)
         out.drivers = rank_drivers(sv, labels[idx], names, stats, segs, related=related)
-        similar = related_features(raw[idx], names, numeric, rho=NAME_RHO)
+        similar = related_features(corr, rho=NAME_RHO)
     if out.fidelity < fidelity_threshold:
         weak = [s for s, f in out.per_segment_f1.items() if f < fidelity_threshold]
         out.warnings.append(

@@ -226,25 +226,24 @@ RELATED_RHO = 0.9
 NAME_RHO = 0.75
 
 
-def related_features(
-    X: np.ndarray, names: list[str], numeric: list[bool], rho: float = RELATED_RHO
-) -> dict[str, list[str]]:
-    """Numeric features whose rank correlation with another is at least ``rho``.
+def rank_correlations(
+    X: np.ndarray, names: list[str], numeric: list[bool]
+) -> tuple[list[str], np.ndarray]:
+    """Spearman correlations of the numeric columns: their names and the matrix.
 
-    Nulls take the column median (they rank in the middle). Used to fold a driver
-    that restates a stronger one (revenue beside monthly spend) into it, so the top
-    drivers and the name say different things.
+    Nulls take the column median (they rank in the middle). Computed once per
+    explanation; :func:`related_features` reads it at each threshold.
 
     Examples
     --------
-    >>> x = np.arange(50.0)
-    >>> X = np.c_[x, x**2, np.sin(x)]
-    >>> related_features(X, ["a", "b", "c"], [True, True, True])
-    {'a': ['b'], 'b': ['a']}
+    >>> x = np.arange(5.0)
+    >>> cols, r = rank_correlations(np.c_[x, -x, x], ["a", "b", "c"], [1, 1, 0])
+    >>> cols, r.round(2).tolist()
+    (['a', 'b'], [[1.0, -1.0], [-1.0, 1.0]])
     """
     cols = [j for j, ok in enumerate(numeric) if ok]
     if len(cols) < 2 or X.shape[0] < 3:
-        return {}
+        return [], np.empty((0, 0))
     Z = np.asarray(X[:, cols], dtype=np.float64).copy()
     for j in range(Z.shape[1]):
         bad = ~np.isfinite(Z[:, j])
@@ -255,11 +254,30 @@ def related_features(
         Z[:, j] = _average_ranks_unsorted(Z[:, j])
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.corrcoef(Z, rowvar=False)
+    return [names[j] for j in cols], r
+
+
+def related_features(
+    correlations: tuple[list[str], np.ndarray], rho: float = RELATED_RHO
+) -> dict[str, list[str]]:
+    """Numeric features whose rank correlation with another is at least ``rho``.
+
+    Used to fold a driver that restates a stronger one (revenue beside monthly
+    spend) into it, and, at a lower ``rho``, to keep a name's words apart.
+
+    Examples
+    --------
+    >>> x = np.arange(50.0)
+    >>> X = np.c_[x, x**2, np.sin(x)]
+    >>> related_features(rank_correlations(X, ["a", "b", "c"], [True, True, True]))
+    {'a': ['b'], 'b': ['a']}
+    """
+    cols, r = correlations
     out: dict[str, list[str]] = {}
     for a in range(len(cols)):
         for b in range(len(cols)):
             if a != b and np.isfinite(r[a, b]) and abs(r[a, b]) >= rho:
-                out.setdefault(names[cols[a]], []).append(names[cols[b]])
+                out.setdefault(cols[a], []).append(cols[b])
     return out
 
 

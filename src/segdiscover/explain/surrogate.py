@@ -24,15 +24,30 @@ def stratified_sample(
     """Sorted row indices: at most ``cap`` rows, every class represented.
 
     Each class gets a share proportional to its size but at least
-    ``min(size, min_per_class)`` rows, so small segments are still explained.
+    ``min(size, min_per_class, cap // classes)`` rows, so small segments are still
+    explained; when those floors push the total past ``cap``, the classes above
+    their floor give back the excess in proportion.
+
+    Examples
+    --------
+    By hand: floors min(100, 50, 120 // 4) = 30; shares 84, 12, 12, 12 give
+    84, 30, 30, 30 = 174 rows, so class 0 (54 above its floor) gives back 54.
+
+    >>> labels = np.repeat([0, 1, 2, 3], [700, 100, 100, 100])
+    >>> rows = stratified_sample(labels, 120, np.random.RandomState(0))
+    >>> len(rows), np.bincount(labels[rows]).tolist()
+    (120, [30, 30, 30, 30])
     """
     n = labels.size
     if n <= cap:
         return np.arange(n)
     classes, counts = np.unique(labels, return_counts=True)
-    want = np.maximum(
-        np.minimum(counts, min_per_class), np.floor(counts / n * cap).astype(int)
-    )
+    floor = np.minimum(counts, min(min_per_class, cap // len(classes)))
+    want = np.maximum(floor, np.floor(counts / n * cap).astype(int))
+    excess = int(want.sum()) - cap
+    if excess > 0:
+        above = want - floor  # excess <= above.sum(): the floors fit in the cap
+        want -= np.ceil(above * excess / above.sum()).astype(int)
     idx = [
         rng.choice(np.flatnonzero(labels == c), int(min(w, cnt)), replace=False)
         for c, w, cnt in zip(classes, want, counts, strict=True)
