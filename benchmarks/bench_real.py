@@ -59,6 +59,8 @@ from segdiscover.outcomes import compare_segments
 from segdiscover.segmenter import binary_outcomes
 
 OUT = Path(__file__).parent / "_out"
+#: The largest table (Hillstrom, 64,000 customers) last, so the others finish first.
+ORDER = sorted(TABLES, key=lambda t: t == "hillstrom")
 FP_TARGET = 0.05
 MISSING = "(missing)"
 
@@ -313,7 +315,9 @@ def _ge(a: float | None, b: float | None) -> bool | None:
 YES_NO = {True: "yes", False: "no", None: "n/a"}
 
 
-def render(results: list[dict[str, Any]], prov: dict[str, str], args) -> list[str]:
+def render(
+    results: list[dict[str, Any]], prov: dict[str, str], args: argparse.Namespace
+) -> list[str]:
     md = [
         "# Segments that matter on real data",
         "",
@@ -367,7 +371,7 @@ def render(results: list[dict[str, Any]], prov: dict[str, str], args) -> list[st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--tables", default=",".join(TABLES))
+    ap.add_argument("--tables", default=",".join(ORDER))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--permutations", type=int, default=40)
     ap.add_argument("--quick", action="store_true", help="1 seed, 10 permutations")
@@ -380,15 +384,34 @@ def main() -> None:
     name = args.name or ("real_quick" if args.quick else "real")
     prov = provenance()
     t0 = time.perf_counter()
-    results = []
+    results: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
     for tname in args.tables.split(","):
         t = load(tname, args.data)
         if t is None:
             continue
         print(f"{tname}: {t.table.height:,} customers", flush=True)
-        results.append(run_table(tname, t, seeds, args.permutations))
-    total = time.perf_counter() - t0
+        try:
+            results.append(run_table(tname, t, seeds, args.permutations))
+        # the API moves under us while this runs: keep the other tables
+        except Exception as e:
+            failed[tname] = f"{type(e).__name__}: {e}"[:300]
+            print(f"  {tname} failed: {failed[tname]}", flush=True)
+        # written after every table, so a long run leaves its finished tables
+        write(name, results, failed, prov, args, seeds, time.perf_counter() - t0)
+
+
+def write(
+    name: str,
+    results: list[dict[str, Any]],
+    failed: dict[str, str],
+    prov: dict[str, str],
+    args: argparse.Namespace,
+    seeds: list[int],
+    total: float,
+) -> None:
     md = render(results, prov, args)
+    md += [f"- {k} failed: {v}" for k, v in failed.items()]
     md += ["", f"guide parameter present: {has_guide()}. Total {total:.0f} s."]
     OUT.mkdir(exist_ok=True)
     (OUT / f"{name}.json").write_text(
@@ -403,6 +426,7 @@ def main() -> None:
                 },
                 "guide_parameter": has_guide(),
                 "results": results,
+                "failed": failed,
                 "total_seconds": total,
             },
             indent=2,
@@ -410,7 +434,7 @@ def main() -> None:
         )
     )
     (OUT / f"{name}.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    print("\n".join(md), flush=True)
 
 
 if __name__ == "__main__":
