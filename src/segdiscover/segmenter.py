@@ -431,8 +431,8 @@ class Segmenter:
             if table_outcomes is not None:
                 outcome_frame = table_outcomes
         if outcome_frame is not None:
-            # Fail fast: a bad outcome column is refused before any fitting.
-            outcome_frame = binary_outcomes(outcome_frame, self.id)
+            # Source names first: binary_outcomes renames a Yes/No text outcome
+            # `churn` to `churn=Yes`, which no feature is called.
             feats = {m.name for m in meta}
             leak = [c for c in outcome_frame.columns if c in feats and c != self.id]
             if leak:
@@ -441,7 +441,10 @@ class Segmenter:
                     "explain itself. Drop them from the features or rename them."
                 )
                 raise InputError(msg)
-            # Leakage guard: measurement dates after as_of, no copy of a feature.
+            # Fail fast: a bad outcome column is refused before any fitting.
+            outcome_frame = binary_outcomes(outcome_frame, self.id)
+            # Leakage guard: measurement dates after as_of, no copy of a feature,
+            # no feature recorded after the outcome.
             outcome_frame = check_outcome_leakage(
                 outcome_frame,
                 frame,
