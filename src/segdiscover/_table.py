@@ -21,6 +21,7 @@ from segdiscover._checks import (
 )
 from segdiscover.exceptions import InputError, SegdiscoverWarning
 from segdiscover.features import FeatureMeta
+from segdiscover.features._spec import binary_words
 
 #: A text column with more distinct values than this share of rows is an identifier
 #: or free text (names, e-mails), not a segment-defining feature.
@@ -50,8 +51,17 @@ def label_of(column: str) -> str:
 def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]:
     """Metadata for the columns of a ready-made table (labels from the column names).
 
-    0/1 columns read as a trait (``senior citizen`` / ``not senior citizen``), other
-    numbers as ``high``/``low`` of their label.
+    Boolean and 0/1 columns read as a yes/no fact (:func:`binary_words`:
+    ``senior citizens`` / ``not senior citizens``, ``has a partner`` / ``no
+    partner``), in the same words a Yes/No text column gets for its levels; other
+    numbers read as ``high``/``low`` of their label.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"SeniorCitizen": [0, 1], "Partner": [True, False]})
+    >>> [(m.high, m.low) for m in table_meta(t, t.columns)]
+    [('senior citizens', 'not senior citizens'), ('has a partner', 'no partner')]
     """
     out = []
     for c in columns:
@@ -73,7 +83,7 @@ def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]
                 .to_list()
             )
             if values <= {0.0, 1.0}:
-                high, low = label, f"not {label}"
+                high, low = binary_words(label)
         out.append(
             FeatureMeta(c, "table", label, kind=kind, high=high, low=low, fill="null")
         )

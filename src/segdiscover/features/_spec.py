@@ -47,11 +47,193 @@ class FeatureMeta:
     fill: str = "0"
 
     def word(self, direction: str, category: str | None = None) -> str:
-        """Return the name word for a direction ("+"/"-") or a category level."""
+        """Return the name word for a direction ("+"/"-") or a category level.
+
+        A category level reads through :func:`level_word` (``Yes`` of ``partner``
+        is ``has a partner``); a number reads as its ``high``/``low`` word.
+
+        Examples
+        --------
+        >>> FeatureMeta("Partner", "table", "partner", kind="categorical").word(
+        ...     "+", "Yes"
+        ... )
+        'has a partner'
+        >>> FeatureMeta("Contract", "table", "contract", kind="categorical").word(
+        ...     "+", "Month-to-month"
+        ... )
+        'month-to-month contract'
+        >>> FeatureMeta("tenure", "table", "tenure").word("-")
+        'low tenure'
+        """
         if self.kind == "categorical":
-            return f"{category} {self.label}" if category is not None else self.label
+            return level_word(self.label, category) if category else self.label
         word = self.high if direction == "+" else self.low
         return word or f"{'high' if direction == '+' else 'low'} {self.label}"
+
+
+#: Levels of a yes/no fact, lower-cased (text exports write Yes/No, Y/N, True/False,
+#: t/f or 1/0).
+YES_LEVELS = frozenset({"yes", "y", "true", "t", "1"})
+NO_LEVELS = frozenset({"no", "n", "false", "f", "0"})
+
+# Vocabulary for yes/no words, kept small on purpose: a label outside it reads as a
+# thing the customer has ("has a loyalty card" / "no loyalty card"), the most common
+# kind of yes/no column in customer exports.
+_PERSONS = frozenset(
+    # A word list reads better as text than as 31 quoted items.
+    str.split(
+        "adult buyer cardholder citizen client customer donor driver employee holder "
+        "homeowner member minor newbie newcomer owner parent policyholder renter "
+        "resident retiree senior shareholder smoker student subscriber tenant user "
+        "veteran vip volunteer"
+    )
+)
+_UNCOUNTABLE = frozenset(
+    str.split(
+        "access advice backup banking billing broadband coverage credit data debt "
+        "email equipment feedback health income information insurance internet life "
+        "mail protection security service software storage support travel tv "
+        "wifi"
+    )
+)
+_ADJECTIVES = frozenset({"active", "eligible", "online", "premium", "verified"})
+_COMPOUNDS = {
+    "home owner": "homeowner",
+    "card holder": "cardholder",
+    "policy holder": "policyholder",
+    "share holder": "shareholder",
+}
+_PAST = {"complain": "complained", "respond": "responded", "churn": "churned"}
+_PHRASES = {"default": ("in default", "not in default")}
+_GENDER_LEVELS = {"f": "female", "m": "male", "w": "female"}
+#: Labels whose levels read alone: "female", not "female gender".
+_SELF_NAMED = frozenset({"gender", "sex", "marital", "marital status"})
+
+
+def _plural(word: str) -> str:
+    if word.isupper():
+        return word + "s"
+    if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _is_plural(word: str) -> bool:
+    w = word.lower()
+    if w in ("children", "people", "men", "women", "staff"):
+        return True
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is"))
+
+
+def _article(words: list[str]) -> str:
+    """``a``/``an`` before a singular countable noun phrase, else nothing."""
+    last = words[-1]
+    if last.isupper() or _is_plural(last) or last.lower() in _UNCOUNTABLE:
+        return ""
+    if last.endswith("ing") or any(ch.isdigit() for ch in last):
+        return ""
+    first = words[0].lower()
+    vowel = first[:1] in tuple("aeio") or (
+        first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ur"))
+    )
+    return "an " if vowel else "a "
+
+
+def binary_words(label: str) -> tuple[str, str]:
+    """Words for a yes/no fact from its label: (word when yes, word when no).
+
+    Person nouns read as who the customers are (``senior citizens``, ``homeowners``);
+    adjectives and past participles as what they are (``active``, ``accepted
+    cmp1``); anything else as a thing they have (``has a partner``, ``has online
+    security``, ``no paperless billing``). A leading ``is``/``has`` and a trailing
+    ``flag``/``yn``/``ind`` are read, not repeated. Words stay lower case (acronyms
+    keep theirs): names upper-case only their first letter.
+
+    Examples
+    --------
+    >>> binary_words("senior citizen")
+    ('senior citizens', 'not senior citizens')
+    >>> binary_words("home owner"), binary_words("partner")
+    (('homeowners', 'not homeowners'), ('has a partner', 'no partner'))
+    >>> binary_words("paperless billing"), binary_words("dependents")
+    (('has paperless billing', 'no paperless billing'), ('has dependents', 'no dependents'))
+    >>> binary_words("is active"), binary_words("has email")
+    (('active', 'not active'), ('has email', 'no email'))
+    """  # noqa: E501
+    words = label.split()
+    if not words:
+        return "yes", "no"
+    first = words[0].lower()
+    prefix = first if first in ("is", "has", "have", "with") and len(words) > 1 else ""
+    if prefix:
+        words = words[1:]
+    if len(words) > 1 and words[-1].lower() in ("flag", "yn", "ind", "indicator"):
+        words = words[:-1]
+    text = " ".join(words)
+    for two, one in _COMPOUNDS.items():
+        text = text.replace(two, one)
+    words = text.split()
+    head, last = words[0].lower(), words[-1].lower()
+    if not prefix and text.lower() in _PHRASES:
+        return _PHRASES[text.lower()]
+    if prefix != "has" and (last in _PERSONS or last.endswith(("owner", "holder"))):
+        yes = " ".join([*words[:-1], _plural(words[-1])])
+        return yes, f"not {yes}"
+    if prefix == "is" or (
+        not prefix
+        and (
+            (len(words) == 1 and (head in _ADJECTIVES or head in _PAST))
+            or (len(head) > 4 and head.endswith("ed"))
+        )
+    ):
+        yes = " ".join([_PAST.get(head, words[0]), *words[1:]])
+        return yes, f"not {yes}"
+    return f"has {_article(words)}{text}", f"no {text}"
+
+
+def _lower_first(level: str) -> str:
+    """``Month-to-month`` -> ``month-to-month``; acronyms (``DSL``) stay."""
+    head = level.split()[0] if level.split() else level
+    if len(head) > 1 and head[0].isupper() and head[1:].islower():
+        return level[0].lower() + level[1:]
+    return level
+
+
+def level_word(label: str, level: str) -> str:
+    """Name word of one category level: yes/no levels as facts, others as adjectives.
+
+    ``Yes``/``No`` (also ``Y``/``N``, ``True``/``False``, ``1``/``0``) read as
+    :func:`binary_words`, so a Yes/No text column reads like a 0/1 or Boolean one;
+    a level that is already a phrase (``No internet service``) reads as it is;
+    gender and marital levels read alone (``female``, ``married``); other levels go
+    before the label
+    (``fiber optic internet service``).
+
+    Examples
+    --------
+    >>> level_word("online security", "Yes"), level_word("online security", "No")
+    ('has online security', 'no online security')
+    >>> level_word("online security", "No internet service")
+    'no internet service'
+    >>> level_word("internet service", "DSL"), level_word("gender", "Female")
+    ('DSL internet service', 'female')
+    """
+    low = level.strip().lower()
+    if label.lower() in _SELF_NAMED:
+        return _GENDER_LEVELS.get(low, _lower_first(level.strip()))
+    if low in YES_LEVELS:
+        return binary_words(label)[0]
+    if low in NO_LEVELS:
+        return binary_words(label)[1]
+    text = _lower_first(level.strip())
+    if low.startswith(("no ", "not ", "non-", "without ")):
+        return text
+    last = label.lower().split()[-1:]
+    if last and any(w.endswith(last[0]) for w in low.split()):
+        return text  # "Two year contract" of "contract" already names it
+    return f"{text} {label}"
 
 
 def to_datetime_expr(col: str, dtype: pl.DataType) -> pl.Expr:
