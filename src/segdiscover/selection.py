@@ -6,19 +6,26 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
 
 1. drop candidates whose smallest segment holds under ``min_share`` of customers
    (a segment too small to act on), unless every candidate does;
-2. keep the candidates whose *every segment is stable*: ``stability_min``, the
-   smallest mean Jaccard recovery of any of its segments over ``n_refits`` refits on
-   random halves of (at most ``stability_rows`` of) the sample (Hennig's clusterboot
-   measure, see :mod:`segdiscover.stability`), is at least ``min_stability`` (0.8);
-   if none is, keep the most stable candidate (noted in the reason);
-   and whose *every segment is separated* from its nearest neighbour:
+2. keep the candidates whose *every segment is stable*. Each candidate is refitted
+   on random halves of (at most ``stability_rows`` of) the sample and each of its
+   segments gets its Jaccard recovery in every refit (Hennig's clusterboot measure,
+   see :mod:`segdiscover.stability`). ``stability_min`` is the smallest mean
+   recovery of any segment; ``stability_lo`` and ``stability_hi`` bound it: the
+   smallest over segments of the lower and of the upper end of a ``confidence``
+   (90%) t-interval of the segment's mean over the refits. A candidate is
+   *stable* (column ``stable``) when ``stability_lo >= min_stability`` (0.8): an
+   interval that straddles the threshold is not called stable. ``n_refits`` (8)
+   refits are run first; a candidate whose interval straddles the threshold gets
+   more, 8 at a time, up to ``max_refits`` (24), and the column
+   ``stability_refits`` says how many it got. Only undecided candidates pay for the
+   extra refits, and their verdict no longer hangs on which 8 halves were drawn.
+   Also kept: whose *every segment is separated* from its nearest neighbour:
    ``valley_max`` (:func:`valley_ratio`), the density at the emptiest point between
    a segment and its nearest segment relative to the lower of their two peaks
    (along the line joining their centres), is under ``max_valley`` (0.5). k-means
    cuts an elongated group in two the same way on every resample, so stability
    alone passes such a cut; the missing density valley gives it away. If no
-   candidate passes both, the stable ones are kept; if none is stable, the most
-   stable one (each noted in the reason);
+   candidate passes both, the stable ones are kept (noted in the reason);
 3. pick the *largest* number of segments among them: the finest segmentation that
    resampling reproduces segment by segment and whose segments are separated. Too
    large a k fails step 2; too small a k merges real groups and passes, which is
@@ -30,12 +37,17 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
    first in the registry. Outcomes only break ties: segments are found from
    behaviour.
 
+When no candidate is stable (or stability could not be measured: too few customers
+or ``n_refits=0``), :class:`Selection` has ``stable=False``, its reason starts with
+``"no stable segmentation: "`` and it still names the least unstable candidate (the
+highest ``stability_lo``), which is the pick; callers should warn.
+
 Internal indices (silhouette, Calinski-Harabasz, Davies-Bouldin) are reported for
 every candidate but do not choose k: on business data with groups of different
 spread they favour the 2-4 coarsest groups (measured in ``benchmarks/RESULTS.md``).
 
-Cost: each candidate is one fit on the sample plus ``n_refits`` fits on half of at
-most ``stability_rows`` customers.
+Cost: each candidate is one fit on the sample plus ``n_refits`` (up to
+``max_refits`` when undecided) fits on half of at most ``stability_rows`` customers.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy import stats
 from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
@@ -61,12 +74,28 @@ from segdiscover.stability import stability as _resample
 
 @dataclass
 class Selection:
-    """Result of :func:`sweep`: the candidate table and the pick."""
+    """Result of :func:`sweep`: the candidate table and the pick.
+
+    Attributes
+    ----------
+    candidates : polars.DataFrame
+        One row per candidate (scores, stability and its interval, ``chosen``).
+    clusterer, n_segments : str, int
+        The pick.
+    reason : str
+        Why it was picked; starts with ``"no stable segmentation: "`` when
+        ``stable`` is False.
+    stable : bool
+        Whether the pick passed the stability rule (its ``stability_lo`` at least
+        ``min_stability``). False when no candidate did or stability was not
+        measured; the pick is then the least unstable candidate.
+    """
 
     candidates: pl.DataFrame
     clusterer: str
     n_segments: int
     reason: str
+    stable: bool = True
 
 
 def _score(
@@ -103,12 +132,41 @@ def sweep(
     score_rows: int = 3_000,
     min_share: float = 0.01,
     min_stability: float = 0.8,
-    n_refits: int = 5,
+    n_refits: int = 8,
     stability_rows: int = 6_000,
     max_valley: float = 0.5,
     outcomes: np.ndarray | None = None,
+    max_refits: int = 24,
+    confidence: float = 0.9,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+        Preprocessed features.
+    specs : sequence of ClustererSpec
+    ks : sequence of int
+        Numbers of segments tried by clusterers that need one.
+    random_state : int, RandomState or None
+    max_rows, score_rows : int
+        Sample the candidates are fitted on, and the sub-sample of the silhouette.
+    min_share : float, default 0.01
+    min_stability : float, default 0.8
+        Threshold on the lower bound of the smallest per-segment mean Jaccard.
+    n_refits, max_refits : int, default 8 and 24
+        Half-sample refits per candidate first, and at most when its interval
+        straddles ``min_stability`` (more are added 8 at a time).
+    stability_rows : int, default 6000
+    max_valley : float, default 0.5
+    outcomes : ndarray or None
+        Outcome values aligned with ``X`` (ties only).
+    confidence : float, default 0.9
+        Coverage of the per-segment t-interval behind ``stability_lo``/``_hi``.
+
+    Returns
+    -------
+    Selection
 
     Examples
     --------
@@ -156,7 +214,16 @@ def sweep(
                 else:
                     adapter.fit(Xs[sub])
                     labels, _ = adapter.assign(Xs)
-            ari, jmin = _stability(spec, k, Xs, labels, seed, n_refits, stability_rows)
+            st = _stability(
+                spec,
+                k,
+                Xs,
+                labels,
+                seed,
+                (n_refits, max(max_refits, n_refits)),
+                stability_rows,
+                (min_stability, confidence),
+            )
             secs = time.perf_counter() - t0
             ok = labels >= 0
             counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
@@ -169,8 +236,7 @@ def sweep(
                     **_score(Xs, labels, score_idx),
                     "min_share": float(counts.min() / len(labels)),
                     "noise_share": float((~ok).mean()),
-                    "stability": ari,
-                    "stability_min": jmin,
+                    **st,
                     "valley_max": valley_ratio(Xs, labels),
                     **(
                         {"outcome_separation": outcome_separation(labels, Ys, fold)}
@@ -180,14 +246,41 @@ def sweep(
                     "fit_seconds": secs,
                 }
             )
-    table = pl.DataFrame(rows)
+    table = pl.DataFrame(rows).with_columns(pl.col("stable").cast(pl.Boolean))
     # Features can differ in the last bit between runs (parallel float sums): round
     # the scores, as every user-facing float, so table and pick are identical.
     scores = [
         c for c, t in table.schema.items() if t == pl.Float64 and c != "fit_seconds"
     ]
     table = table.with_columns(pl.col(scores).round_sig_figs(10))
-    return _pick(table, min_share, min_stability, max_valley)
+    return _pick(table, min_share, min_stability, max_valley, confidence)
+
+
+def jaccard_interval(
+    jaccard: np.ndarray, confidence: float = 0.9
+) -> tuple[float, float, float]:
+    """Smallest per-segment mean Jaccard and its bounds, from a refits x segments table.
+
+    Each segment's mean over the refits gets a two-sided t-interval at
+    ``confidence``; the bounds are the smallest lower end and the smallest upper
+    end over the segments (the smallest mean lies between them). With one refit,
+    or no spread, the bounds equal the mean.
+
+    Examples
+    --------
+    >>> jac = np.array([[0.9, 0.7], [0.9, 0.9], [0.9, 0.8]])  # means 0.9 and 0.8
+    >>> # lower: 0.8 - 2.92 * 0.1 / sqrt(3); upper: min(0.9, 0.8 + 0.169)
+    >>> [round(v, 3) for v in jaccard_interval(jac)]
+    [0.8, 0.631, 0.9]
+    """
+    r = jaccard.shape[0]
+    mean = jaccard.mean(0)
+    if r > 1:
+        t = float(stats.t.ppf((1 + confidence) / 2, r - 1))
+        half = t * jaccard.std(0, ddof=1) / np.sqrt(r)
+    else:
+        half = np.zeros_like(mean)
+    return float(mean.min()), float((mean - half).min()), float((mean + half).min())
 
 
 def _stability(
@@ -196,23 +289,58 @@ def _stability(
     Xs: np.ndarray,
     labels: np.ndarray,
     seed: int,
-    n_refits: int,
+    refits: tuple[int, int],
     max_rows: int,
-) -> tuple[float, float]:
-    """Median ARI and the smallest per-segment mean Jaccard over half-sample refits."""
-    if n_refits < 1 or len(Xs) < 20 or labels.max(initial=-1) < 0:
-        return float("nan"), float("nan")
-    st = _resample(
-        lambda s: spec.factory(n_clusters=k, random_state=s),
-        Xs,
-        labels,
-        n_refits=n_refits,
-        fraction=0.5,
-        max_rows=max_rows,
-        random_state=seed + 1,
-    )
-    jac = st.jaccard.mean(0)
-    return st.ari_median, float(jac.min()) if jac.size else float("nan")
+    rule: tuple[float, float],
+) -> dict[str, Any]:
+    """Half-sample refits until the stability interval clears the threshold.
+
+    Returns the median ARI, the smallest per-segment mean Jaccard with its interval,
+    the number of refits and the verdict (None when not measured).
+    """
+    first, most = refits
+    threshold, confidence = rule
+    nan = float("nan")
+    out: dict[str, Any] = {
+        "stability": nan,
+        "stability_min": nan,
+        "stability_lo": nan,
+        "stability_hi": nan,
+        "stability_refits": 0,
+        "stable": None,
+    }
+    if first < 1 or len(Xs) < 20 or labels.max(initial=-1) < 0:
+        return out
+    aris, jacs = [], []
+    batch, done = first, 0
+    while batch > 0:
+        st = _resample(
+            lambda s: spec.factory(n_clusters=k, random_state=s),
+            Xs,
+            labels,
+            n_refits=batch,
+            fraction=0.5,
+            max_rows=max_rows,
+            # The first batch draws as before; later batches from their own seeds.
+            random_state=seed + 1 + 7919 * (done // first if done else 0),
+        )
+        if not st.measured:
+            return out
+        aris.append(st.ari)
+        jacs.append(st.jaccard)
+        done += batch
+        jmin, lo, hi = jaccard_interval(np.vstack(jacs), confidence)
+        undecided = lo < threshold <= hi
+        batch = min(first, most - done) if undecided else 0
+    ari = np.concatenate(aris)
+    return {
+        "stability": float(np.median(ari)),
+        "stability_min": jmin,
+        "stability_lo": lo,
+        "stability_hi": hi,
+        "stability_refits": done,
+        "stable": bool(lo >= threshold),
+    }
 
 
 def outcome_separation(labels: np.ndarray, Y: np.ndarray, fold: np.ndarray) -> float:
@@ -307,7 +435,11 @@ def valley_ratio(X: np.ndarray, labels: np.ndarray, bins: int = 30) -> float:
 
 
 def _pick(
-    table: pl.DataFrame, min_share: float, min_stability: float, max_valley: float
+    table: pl.DataFrame,
+    min_share: float,
+    min_stability: float,
+    max_valley: float,
+    confidence: float,
 ) -> Selection:
     usable = table.filter(
         pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2)
@@ -318,18 +450,20 @@ def _pick(
         usable = big
     else:
         note = f" (every candidate has a segment under {min_share:.0%} of customers)"
-    stable = usable.filter(
-        pl.col("stability_min").is_nan() | (pl.col("stability_min") >= min_stability)
-    )
+    # Not measured (null) cannot be called stable; it is kept only as a fallback.
+    stable = usable.filter(pl.col("stable").fill_null(value=False))
     separated = stable.filter(
         pl.col("valley_max").is_nan() | (pl.col("valley_max") < max_valley)
+    )
+    rule = (
+        f"lower {confidence:.0%} bound of the smallest segment's mean Jaccard "
+        f"recovery over half-sample refits >= {min_stability}"
     )
     if separated.height:
         usable = separated.filter(pl.col("n_segments") == separated["n_segments"].max())
         why_k = (
             f"the largest number of segments ({usable['n_segments'][0]}) whose every "
-            f"segment is stable (mean Jaccard recovery >= {min_stability} over "
-            f"half-sample refits) and separated from its nearest segment by a "
+            f"segment is stable ({rule}) and separated from its nearest segment by a "
             f"density valley (ratio < {max_valley})"
         )
     elif stable.height:
@@ -337,14 +471,24 @@ def _pick(
         why_k = (
             f"no candidate has every segment separated by a density valley: the "
             f"largest number of segments ({usable['n_segments'][0]}) whose every "
-            f"segment is stable (mean Jaccard recovery >= {min_stability})"
+            f"segment is stable ({rule})"
+        )
+    elif usable["stability_lo"].is_nan().all():
+        why_k = (
+            "no stable segmentation: stability could not be measured (too few "
+            "customers to refit, or no refits asked for); the candidates are "
+            "ranked by silhouette alone"
         )
     else:
-        top = usable["stability_min"].max()
-        usable = usable.filter(pl.col("stability_min") == top)
+        top = usable["stability_lo"].fill_nan(-1.0).max()
+        usable = usable.filter(pl.col("stability_lo") == top)
+        r0 = usable.row(0, named=True)
         why_k = (
-            f"no candidate has every segment stable at {min_stability}: the most "
-            f"stable one (smallest segment Jaccard {top:.2f})"
+            f"no stable segmentation: no candidate has every segment stable "
+            f"({rule}); the least unstable one ({r0['n_segments']} segments, "
+            f"smallest segment Jaccard {r0['stability_min']:.2f}, interval "
+            f"{r0['stability_lo']:.2f} to {r0['stability_hi']:.2f} over "
+            f"{r0['stability_refits']} refits)"
         )
     best = usable["silhouette"].max()
     near = usable.filter(pl.col("silhouette") >= best - 0.005)
@@ -378,4 +522,5 @@ def _pick(
         clusterer=row["clusterer"],
         n_segments=int(row["n_segments"]),
         reason=reason,
+        stable=bool(row["stable"]),
     )

@@ -1,5 +1,6 @@
 """Datasets: synthetic customers with planted truth, and a small bundled real table."""
 
+from segdiscover.datasets._independent import PlantedTable, make_segments_table
 from segdiscover.datasets._real import load_wholesale
 from segdiscover.datasets._synthetic import (
     ARCHETYPES,
@@ -14,6 +15,8 @@ __all__ = [
     "Archetype",
     "CustomerData",
     "Drift",
+    "PlantedTable",
     "load_wholesale",
     "make_customers",
+    "make_segments_table",
 ]

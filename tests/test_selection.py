@@ -1,0 +1,82 @@
+"""The auto sweep: stability interval, adaptive refits and the honest stable flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from segdiscover.clusterers import CLUSTERERS
+from segdiscover.selection import jaccard_interval, sweep
+
+KM = [CLUSTERERS["kmeans"]]
+
+
+def test_interval_brackets_the_smallest_mean():
+    rng = np.random.default_rng(0)
+    jac = np.clip(rng.normal([0.95, 0.82, 0.9], 0.05, (12, 3)), 0, 1)
+    jmin, lo, hi = jaccard_interval(jac, 0.9)
+    assert jmin == pytest.approx(jac.mean(0).min())
+    assert lo < jmin <= hi
+    # More confidence, wider interval; the point estimate does not move.
+    j2, lo2, hi2 = jaccard_interval(jac, 0.99)
+    assert j2 == jmin
+    assert lo2 < lo
+    assert hi2 >= hi
+    # By hand, one segment: mean 0.8, sd 0.1, 4 refits, t(0.95, 3) = 2.353.
+    one = np.array([[0.7], [0.8], [0.9], [0.8]])
+    sd = np.std(one, ddof=1)
+    assert jaccard_interval(one)[1] == pytest.approx(0.8 - 2.3534 * sd / 2, abs=1e-3)
+
+
+def test_clear_structure_is_stable_with_bounds_in_the_table():
+    X, _ = make_blobs(900, centers=4, cluster_std=1.0, random_state=2)
+    sel = sweep(X, KM, [2, 3, 4, 5, 6], random_state=0)
+    assert sel.stable
+    assert sel.n_segments == 4
+    t = sel.candidates
+    for c in ("stability_lo", "stability_hi", "stability_refits", "stable"):
+        assert c in t.columns
+    assert (t["stability_lo"] <= t["stability_min"]).all()
+    assert (t["stability_min"] <= t["stability_hi"] + 1e-12).all()
+    chosen = t.filter(t["chosen"])
+    assert chosen["stable"][0]
+    assert chosen["stability_lo"][0] >= 0.8
+
+
+def test_same_k_for_several_seeds_on_structured_data():
+    X, _ = make_blobs(700, centers=5, cluster_std=1.2, random_state=7)
+    ks = {sweep(X, KM, range(3, 8), random_state=r).n_segments for r in (0, 1, 2)}
+    assert ks == {5}
+
+
+def test_no_structure_is_not_called_stable():
+    X = np.random.default_rng(0).normal(size=(600, 6))
+    sel = sweep(X, KM, [3, 4, 5, 6], random_state=0)
+    assert not sel.stable
+    assert sel.reason.startswith("no stable segmentation: ")
+    # It still names the least unstable candidate, which is the pick.
+    t = sel.candidates
+    best = t.sort("stability_lo", descending=True).row(0, named=True)
+    assert sel.n_segments == best["n_segments"]
+    assert f"{best['n_segments']} segments" in sel.reason
+
+
+def test_straddling_candidates_get_more_refits_and_are_not_stable():
+    X = np.random.default_rng(1).normal(size=(600, 2))
+    sel = sweep(X, KM, [2, 3, 4, 5], random_state=0, n_refits=4, max_refits=12)
+    t = sel.candidates
+    assert t["stability_refits"].is_in([4, 8, 12]).all()
+    straddle = (t["stability_lo"] < 0.8) & (t["stability_hi"] >= 0.8)
+    # Whoever still straddles after the extra refits used all of them.
+    assert (t.filter(straddle)["stability_refits"] == 12).all()
+    assert not t.filter(straddle)["stable"].any()
+    assert (t.filter(t["stable"])["stability_lo"] >= 0.8).all()
+
+
+def test_no_refits_means_not_measured_and_not_stable():
+    X, _ = make_blobs(300, centers=3, random_state=0)
+    sel = sweep(X, KM, [2, 3, 4], random_state=0, n_refits=0)
+    assert not sel.stable
+    assert sel.reason.startswith("no stable segmentation: stability could not")
+    assert sel.candidates["stable"].is_null().all()
