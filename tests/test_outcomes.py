@@ -220,7 +220,8 @@ def test_segments_differing_only_by_noise_are_proposed_for_merging():
     assert res.groups == [[0, 1], [2]]
     assert res.n_distinct == 2
     assert res.summary() == (
-        "2 of 3 segments are operationally distinct; candidates to merge: 0 & 1."
+        "2 of 3 segments are operationally distinct (differ materially on "
+        "churned, margin); candidates to merge: 0 & 1."
     )
     cand = res.merge_candidates.row(0, named=True)
     assert abs(cand["feature_effect"]) < 0.33
@@ -238,7 +239,21 @@ def test_a_key_feature_difference_blocks_a_merge():
     features = features.with_columns(pl.Series("visits", visits))
     res = compare(labels, outcomes, features=features)
     assert res.merge_candidates.height == 0
-    assert res.n_distinct == 3
+    assert res.groups == [[0], [1], [2]]
+    # ... but a behavioural difference alone does not make a segment operationally
+    # distinct: 0 and 1 still differ materially on no outcome.
+    assert res.distinct_groups == [[0, 1], [2]]
+    assert res.n_distinct == 2
+
+
+def test_no_outcome_difference_means_no_distinct_segment():
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 400)
+    res = compare(labels, pl.DataFrame({"churned": rng.random(1200) < 0.2}))
+    assert res.n_distinct == 0
+    assert res.summary().startswith(
+        "No segment differs materially from the others on churned"
+    )
 
 
 # ------------------------------------------------------------------ leakage
@@ -296,7 +311,11 @@ NUM = r"[+-]?[\d,]*\.?\d+"
 
 
 def test_verdict_numbers_match_the_data(fitted, small_data):
-    j = fitted.labels_.join(small_data.outcomes, on="customer_id")
+    # The verdicts come from the validation customers (all of them, or the
+    # hold-out of a guided fit).
+    j = fitted.labels_.filter(
+        pl.col("customer_id").is_in(fitted.validation_ids_.implode())
+    ).join(small_data.outcomes, on="customer_id")
     o = fitted.outcomes_
     for col in ("value", "rest_value", "difference", "ci_low", "ci_high"):
         assert col in o.columns

@@ -41,7 +41,7 @@ from segdiscover.exceptions import (
     SegdiscoverWarning,
 )
 from segdiscover.features import FeatureSet
-from segdiscover.preprocess import MISSING, OTHER, Preprocessor
+from segdiscover.preprocess import MISSING, OTHER, Preprocessor, categorical_codes
 
 #: Training customers' distances to their own centre: this quantile ...
 NOVELTY_QUANTILE = 0.999
@@ -129,6 +129,20 @@ def unclipped(pre: Preprocessor) -> Preprocessor:
     )
 
 
+def cluster_space(model: Any, feat: pl.DataFrame, *, clip: bool = True) -> np.ndarray:
+    """Return the matrix the model's clusterer works in, for customers ``feat``.
+
+    Unsupervised models: the preprocessed features (``clip=False`` leaves scaled
+    values unclipped, so distances can tell how far outside a customer lies).
+    Outcome-guided models: the customers' contributions to the outcomes
+    (:class:`segdiscover.guide.OutcomeGuide`), never clipped.
+    """
+    pre = model.preprocessor_
+    if model.guide_ is not None:
+        return model.guide_.transform(categorical_codes(feat, pre.columns_))
+    return (pre if clip else unclipped(pre)).transform(feat)
+
+
 def nearest_distance(U: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Distance of each row of ``U`` to its nearest centroid (in blocks of rows)."""
     out = np.empty(U.shape[0])
@@ -204,10 +218,9 @@ def fit_assign_state(model: Any) -> AssignState:
     (True, 0)
     """
     feat = model.features_.drop(model.id)
-    pre = model.preprocessor_
     centroids = model.clusterer_.centroids_
     labels = model.labels_.get_column("segment_id").to_numpy()
-    U = unclipped(pre).transform(feat)
+    U = cluster_space(model, feat, clip=False)
     own = nearest_distance(U, centroids)
     placed = np.flatnonzero(labels >= 0)
     # Distance to the customer's own segment centre (>= the nearest one).
@@ -217,7 +230,7 @@ def fit_assign_state(model: Any) -> AssignState:
         id_dtype=str(model.features_.schema[model.id]),
         columns=_schema(model),
         novelty_threshold=float(np.quantile(own, NOVELTY_QUANTILE) * NOVELTY_MARGIN),
-        noise_X=pre.transform(feat.filter(pl.Series(noise)))
+        noise_X=cluster_space(model, feat.filter(pl.Series(noise)))
         if noise.any()
         else np.zeros((0, centroids.shape[1])),
     )
@@ -448,14 +461,14 @@ def assign(
         X = build_features(model, X, as_of)
     frame = check_table(model, X, state)
     feat = frame.drop(model.id)
-    Xp = model.preprocessor_.transform(feat)
+    Xp = cluster_space(model, feat)
     labels, conf = model.clusterer_.assign(Xp)
     labels, conf = labels.astype(np.int64), conf.astype(np.float64)
     centroids = model.clusterer_.centroids_
     noise = match_noise(Xp, state.noise_X) | (labels < 0)
     labels[noise] = nearest_centroid(Xp[noise], centroids)
     conf[noise] = 0.0  # placed, not found: as at fit
-    U = unclipped(model.preprocessor_).transform(feat)
+    U = cluster_space(model, feat, clip=False)
     novel = nearest_distance(U, centroids) > state.novelty_threshold
     if allow_unassigned and not force:
         out = novel | noise

@@ -81,9 +81,14 @@ def _print_segments(seg: Any, out: Path) -> None:
             f"{r['segment_id']:>3}  {name:<44} {r['size']:>8,} {r['share']:>7.1%}  "
             f"{r['top_drivers']}"
         )
-    if run.get("outcomes"):
-        print()
-        print(f"Outcomes: {run['outcomes']['summary']}")
+    print()
+    if run.get("stable_segmentation") is False:
+        print("No stable segmentation: treat these segments as a hypothesis.")
+    print(
+        f"Outcomes: {run['outcomes']['summary']}"
+        if run.get("outcomes")
+        else "Outcomes: none checked (pass --outcome COLUMN to test the segments)."
+    )
     print()
     print(
         "Wrote assignments.parquet, segments.json, report.html, report.md, plots/ "

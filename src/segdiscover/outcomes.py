@@ -26,8 +26,12 @@ overall mean).
 Two segments are **candidates to merge** when they differ materially on no outcome
 and on no key feature (no feature reaches a medium effect between them: Cliff's
 ``|delta| >= 0.33`` or Cohen's ``|h| >= 0.5``, the thresholds segment names use). The
-number of **operationally distinct** segments is the number of groups left once
-candidates are merged (connected components of the candidate graph).
+number of **operationally distinct** segments counts through outcomes only: segments
+are joined when a pair differs materially on no outcome (connected components), and
+the count is the number of groups left, or 0 when one group is left. Segments that
+differ in behaviour but on no outcome are therefore *not* operationally distinct: the
+mission's test is that a segment changes something the business measures. Without
+outcomes nothing is counted and the report says that no outcome was checked.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ __all__ = [
     "Threshold",
     "check_outcome_leakage",
     "compare_segments",
+    "materiality_thresholds",
     "outcome_label",
     "parse_threshold",
     "verdict_sentence",
@@ -270,10 +275,14 @@ class OutcomeComparison:
         Operational questions (:data:`QUESTIONS`) answered per segment from the
         outcome or feature column that maps to each.
     groups : list of list of int
-        Segments left once merge candidates are merged; one group per
-        operationally distinct segment.
+        Segments left once merge candidates are merged (outcomes and key features).
+        :attr:`distinct_groups` joins on outcomes alone and gives
+        :attr:`n_distinct`.
     thresholds : dict
         Outcome -> ``kind``, ``threshold`` (outcome units) and ``set_as``.
+    validated_on : str or None
+        Which customers the comparison used when not all of them, e.g. "900
+        held-out customers whose outcomes built nothing" (guided segments).
     """
 
     vs_rest: pl.DataFrame
@@ -286,11 +295,35 @@ class OutcomeComparison:
     n_bootstrap: int
     alpha: float
     segments: list[int] = field(default_factory=list)
+    validated_on: str | None = None
+
+    @property
+    def distinct_groups(self) -> list[list[int]]:
+        """Segments joined when a pair differs materially on no outcome.
+
+        Connected components over such pairs; features play no part, so segments
+        that differ in behaviour but not in any outcome share a group.
+        """
+        same = (
+            self.pairs.group_by("segment_a", "segment_b")
+            .agg(pl.col("material").any())
+            .filter(~pl.col("material"))
+            .sort("segment_a", "segment_b")
+        )
+        return _components(
+            self.segments, list(same.select("segment_a", "segment_b").iter_rows())
+        )
 
     @property
     def n_distinct(self) -> int:
-        """Number of operationally distinct segments."""
-        return len(self.groups)
+        """Number of operationally distinct segments.
+
+        A segment counts only through an outcome: the number of groups of
+        :attr:`distinct_groups`, and 0 when every segment falls in one group (no
+        pair differs materially on any outcome).
+        """
+        n = len(self.distinct_groups)
+        return n if n > 1 else 0
 
     def to_polars(self) -> pl.DataFrame:
         """Return the segment-vs-rest table (what ``Segmenter.outcomes_`` holds)."""
@@ -351,6 +384,7 @@ class OutcomeComparison:
             n_bootstrap=self.n_bootstrap,
             alpha=self.alpha,
             segments=sorted(m.get(s, s) for s in self.segments),
+            validated_on=self.validated_on,
         )
 
     def verdicts(self, segment_id: int) -> list[str]:
@@ -370,10 +404,20 @@ class OutcomeComparison:
         >>> res = compare_segments(labels, pl.DataFrame({"churned": churn}),
         ...                        n_bootstrap=200, random_state=0)
         >>> res.summary()
-        '2 of 3 segments are operationally distinct; candidates to merge: 0 & 1.'
+        '2 of 3 segments are operationally distinct (differ materially on churned); \
+candidates to merge: 0 & 1.'
         """
         k = len(self.segments)
-        s = f"{self.n_distinct} of {k} segments are operationally distinct"
+        names = ", ".join(self.thresholds)
+        s = (
+            f"{self.n_distinct} of {k} segments are operationally distinct "
+            f"(differ materially on {names})"
+            if self.n_distinct
+            else f"No segment differs materially from the others on {names}: the "
+            "segments are not operationally distinct"
+        )
+        if self.validated_on:
+            s += f", measured on {self.validated_on}"
         if self.merge_candidates.height:
             pairs = ", ".join(
                 f"{a} & {b}"
@@ -390,6 +434,8 @@ class OutcomeComparison:
             "n_segments": len(self.segments),
             "n_operationally_distinct": self.n_distinct,
             "groups": self.groups,
+            "distinct_groups": self.distinct_groups,
+            "validated_on": self.validated_on,
             "summary": self.summary(),
             "n_bootstrap": self.n_bootstrap,
             "alpha": self.alpha,
@@ -493,6 +539,33 @@ def _thresholds(
             "set_as": t.describe(kind) + ("" if spec is not None else " (default)"),
         }
     return out, info
+
+
+def materiality_thresholds(
+    Y: np.ndarray,
+    cols: Sequence[str],
+    min_difference: Mapping[str, float | str] | None = None,
+) -> np.ndarray:
+    """Smallest difference that matters per outcome column, in its units.
+
+    Rates (0/1 values) default to 3 pp, other outcomes to 10% of the mean, as in
+    :func:`compare_segments`; ``min_difference`` overrides per outcome.
+
+    Examples
+    --------
+    >>> Y = np.array([[0.0, 10.0], [1.0, 30.0]])
+    >>> materiality_thresholds(Y, ["churned", "margin"]).tolist()
+    [0.03, 2.0]
+    """
+    Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
+    kinds = []
+    for j, c in enumerate(cols):
+        v = Y[:, j][np.isfinite(Y[:, j])]
+        if v.size == 0:
+            msg = f"Outcome {c!r} has no value for any customer."
+            raise InputError(msg)
+        kinds.append(_kind(v))
+    return _thresholds(list(cols), kinds, Y, min_difference)[0]
 
 
 def _group_stats(Y: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, ...]:

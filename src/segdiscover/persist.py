@@ -47,12 +47,15 @@ from segdiscover.exceptions import (
     NotFittedError,
 )
 from segdiscover.features import BUILDERS, FeatureMeta, FeatureSet
+from segdiscover.guide import OutcomeGuide
 from segdiscover.preprocess import Preprocessor
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHECKSUM = "checksum"
 ARRAYS = "arrays"
+GUIDE = "guide"
+_GUIDE_FILE = re.compile(r"^outcome[0-9]+_fold[0-9]+\.txt$")
 #: Adapter classes a saved model may name; nothing else is ever instantiated.
 ADAPTERS: dict[str, type[ClusterAdapter]] = {
     **{
@@ -126,8 +129,10 @@ def _feature_set_params(model: Any) -> dict[str, Any] | None:
     return params
 
 
-def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Return the manifest (without its ``arrays`` hashes) and the array files."""
+def _collect(
+    model: Any,
+) -> tuple[dict[str, Any], dict[str, bytes], dict[str, bytes]]:
+    """Return the manifest, the array files and the outcome-model files."""
     if not hasattr(model, "segments_"):
         msg = "This model is not fitted yet; call fit(...) before save."
         raise NotFittedError(msg)
@@ -136,6 +141,9 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
     arrays = {f"clusterer.{k}": v for k, v in adapter.to_arrays().items()}
     arrays["assign.noise_X"] = state.noise_X
     files = {name: _npy_bytes(np.asarray(a), name) for name, a in arrays.items()}
+    guide_state, guide_files = (
+        (None, {}) if model.guide_ is None else model.guide_.to_state()
+    )
     outcomes = model.outcomes_  # None when the fit had no outcomes
     manifest = {
         "format": "segdiscover-model",
@@ -152,6 +160,8 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
             [dataclasses.asdict(m) for m in model.feature_meta_], "feature_meta_"
         ),
         "preprocessor": _plain(model.preprocessor_.to_dict(), "preprocessor_"),
+        # Outcome-guided models: LightGBM text models under guide/, hashed.
+        "guide": None if guide_state is None else _plain(guide_state, "guide_"),
         "clusterer": {
             "name": model.clusterer_name_,
             "adapter": type(adapter).__name__,
@@ -176,7 +186,7 @@ def _collect(model: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
         }
         for name, data in files.items()
     }
-    return manifest, files
+    return manifest, files, guide_files
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -247,7 +257,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
     ['arrays', 'checksum', 'manifest.json']
     """
     target = Path(path)
-    manifest, files = _collect(model)
+    manifest, files, guide_files = _collect(model)
     _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -256,6 +266,10 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
         (tmp / ARRAYS).mkdir()
         for name, data in files.items():
             _write(tmp / ARRAYS / f"{name}.npy", data)
+        if guide_files:
+            (tmp / GUIDE).mkdir()
+            for name, data in guide_files.items():
+                _write(tmp / GUIDE / name, data)
         text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
         body = (text + "\n").encode()
         _write(tmp / MANIFEST, body)
@@ -342,6 +356,22 @@ def _read_arrays(folder: Path, records: dict[str, Any]) -> dict[str, np.ndarray]
     return out
 
 
+def _read_guide(folder: Path, state: Any) -> OutcomeGuide | None:
+    """Rebuild the outcome guide of a guided model (None for an unsupervised one)."""
+    if state is None:
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("sha256"), dict):
+        msg = f"The outcome guide in the manifest of {str(folder)!r} is malformed."
+        raise ModelFileError(msg)
+    names = list(state["sha256"])
+    bad = [n for n in names if not isinstance(n, str) or not _GUIDE_FILE.match(n)]
+    if bad:
+        msg = f"The manifest of {str(folder)!r} names unexpected guide files {bad}."
+        raise ModelFileError(msg)
+    files = {n: _read_member(folder, f"{GUIDE}/{n}") for n in names}
+    return OutcomeGuide.from_state(state, files)
+
+
 def _feature_set(params: dict[str, Any]) -> FeatureSet:
     """Rebuild a FeatureSet from its saved parameters (segdiscover builders only)."""
     builders = []
@@ -395,6 +425,8 @@ class LoadedModel:
     feature_levels_ : dict
     feature_meta_ : list of FeatureMeta
     preprocessor_ : Preprocessor
+    guide_ : OutcomeGuide or None
+        The outcome models of a guided model (None for an unsupervised one).
     clusterer_ : ClusterAdapter
         Rebuilt for assignment from arrays.
     clusterer_name_ : str
@@ -406,8 +438,14 @@ class LoadedModel:
         The manifest as read.
     """
 
-    def __init__(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+    def __init__(
+        self,
+        manifest: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        guide: OutcomeGuide | None = None,
+    ):
         self.manifest_ = manifest
+        self.guide_ = guide
         self.id = str(manifest["id"])
         self.noise = str(manifest["noise"])
         self.input_kind_ = str(manifest["input_kind"])
@@ -519,7 +557,11 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
         msg = f"The manifest of {str(folder)!r} lacks the entries {missing}."
         raise ModelFileError(msg)
     try:
-        return LoadedModel(manifest, _read_arrays(folder, manifest["arrays"]))
+        return LoadedModel(
+            manifest,
+            _read_arrays(folder, manifest["arrays"]),
+            _read_guide(folder, manifest.get("guide")),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         msg = f"The manifest of {str(folder)!r} is malformed: {exc!r}."
         raise ModelFileError(msg) from exc

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +41,16 @@ from segdiscover.exceptions import (
 from segdiscover.explain._segments import explain_segments, segments_frame, sig
 from segdiscover.features import FeatureMeta, FeatureSet
 from segdiscover.features._spec import normalise_as_of
+from segdiscover.guide import HOLDOUT_SHARE, OutcomeGuide, holdout_mask
 from segdiscover.outcomes import (
     OutcomeComparison,
     _valid_min_difference,
     check_outcome_leakage,
     compare_segments,
+    materiality_thresholds,
 )
 from segdiscover.persist import save as _save
-from segdiscover.preprocess import Preprocessor
+from segdiscover.preprocess import Preprocessor, categorical_codes
 from segdiscover.profiles import SegmentProfile
 from segdiscover.report import write_report
 from segdiscover.selection import sweep
@@ -54,6 +58,54 @@ from segdiscover.stability import merge_tree, stability
 
 #: Customers the stability refits are drawn from (a random sample above this).
 STABILITY_ROWS = 5_000
+#: Build customers whose outcomes train a guided fit (the rest are assigned).
+GUIDE_MAX_ROWS = 50_000
+
+
+@dataclass
+class _Candidate:
+    """One way to segment: its space, fitted clusterer and labels, and how judged."""
+
+    space: str  # "features" (unsupervised) or "outcomes" (guided)
+    adapter: ClusterAdapter
+    name: str
+    reason: str
+    labels: np.ndarray
+    conf: np.ndarray
+    raw_noise: np.ndarray
+    fit_rows: int
+    X: np.ndarray  # the matrix the clusterer works in
+    fit_mask: np.ndarray  # rows the clusterer (and its stability refits) may fit on
+    validation: np.ndarray  # rows whose outcomes validate it
+    candidates: pl.DataFrame | None
+    stable: bool | None
+    guide: OutcomeGuide | None = None
+
+
+def _beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
+
+    Stability first (a stable candidate beats an unstable one), then more segments
+    that differ materially on an outcome, then the wider outcome spread. Ties keep
+    ``b``, the unsupervised candidate, whose segments read from behaviour.
+
+    Examples
+    --------
+    >>> u = {"stable": True, "material_segments": 2, "spread": 3.0}
+    >>> _beats({"stable": True, "material_segments": 3, "spread": 1.0}, u)
+    True
+    >>> _beats({"stable": False, "material_segments": 4, "spread": 9.0}, u)
+    False
+    >>> _beats(dict(u), u)
+    False
+    """
+    sa, sb = a["stable"] is not False, b["stable"] is not False
+    if sa != sb:
+        return sa
+    if a["material_segments"] != b["material_segments"]:
+        return bool(a["material_segments"] > b["material_segments"])
+    return bool(a["spread"] > b["spread"])
+
 
 POSITIVE = ("yes", "y", "true", "t", "1", "churned", "churn", "lost", "left")
 
@@ -142,6 +194,18 @@ class Segmenter:
         the mean (counts, amounts). See :mod:`segdiscover.outcomes`.
     n_bootstrap : int, default 500
         Bootstrap replicates behind the outcome differences' confidence intervals.
+    guide : {"auto", "none", "outcomes"}, default "auto"
+        How outcomes shape the segments (see :mod:`segdiscover.guide`).
+        ``"none"``: segments come from the features alone. ``"outcomes"``: customers
+        are clustered on their cross-fitted SHAP contributions to the outcomes, so
+        segments differ in *why* their outcomes differ; built on 70% of customers,
+        validated on the 30% held out. ``"auto"``: with outcomes, both are built and
+        compared on the held-out customers (more materially distinct segments wins
+        at equal stability; ties go to the larger outcome spread, then to
+        unsupervised); without outcomes, ``"none"``.
+    guide_weights : dict or None, default None
+        Outcome -> weight of that outcome in the guided space (default 1 each; one
+        unit of distance is one smallest difference that matters).
     random_state : int, RandomState or None, default None
 
     Attributes
@@ -165,6 +229,15 @@ class Segmenter:
     outcome_comparison_ : OutcomeComparison or None
         Every outcome comparison: vs the rest, between pairs, omnibus tests, merge
         candidates, operational answers.
+    guide_ : OutcomeGuide or None
+        The cross-fitted outcome models of a guided fit (None otherwise).
+    validation_ids_ : polars.Series
+        Ids of the customers the outcome verdicts come from: the held-out customers
+        of a guided fit (their outcomes built nothing), else every customer.
+    stable_ : bool or None
+        False when ``auto`` found no stable segmentation (the segments are then the
+        least unstable candidate, flagged in warnings, ``run_`` and the report);
+        None when nothing was swept.
     run_ : dict
         Run metadata (version, parameters, choice and why, fidelity, timings).
 
@@ -216,6 +289,23 @@ class Segmenter:
             NONE,
         ],
         "n_bootstrap": [Interval(int, 20, 100_000)],
+        "guide": [Options(("auto", "none", "outcomes"))],
+        "guide_weights": [
+            Check(
+                lambda d: (
+                    isinstance(d, Mapping)
+                    and all(
+                        isinstance(k, str)
+                        and isinstance(v, int | float)
+                        and not isinstance(v, bool)
+                        and 0 < v < float("inf")
+                        for k, v in d.items()
+                    )
+                ),
+                "a dict of outcome column -> positive weight",
+            ),
+            NONE,
+        ],
         "random_state": [
             Interval(int, 0, None),
             NONE,
@@ -241,6 +331,8 @@ class Segmenter:
         stability_threshold: float = 0.6,
         min_difference: Mapping[str, float | str] | None = None,
         n_bootstrap: int = 500,
+        guide: str = "auto",
+        guide_weights: Mapping[str, float] | None = None,
         random_state: Any = None,
     ) -> None:
         self.features = features
@@ -258,6 +350,8 @@ class Segmenter:
         self.stability_threshold = stability_threshold
         self.min_difference = min_difference
         self.n_bootstrap = n_bootstrap
+        self.guide = guide
+        self.guide_weights = guide_weights
         self.random_state = random_state
 
     def get_params(self, deep: bool = False) -> dict[str, Any]:  # noqa: FBT001
@@ -348,15 +442,32 @@ class Segmenter:
         self.feature_meta_ = [m for m in meta if m.name in used]
         self.features_ = frame.select(self.id, *[m.name for m in self.feature_meta_])
 
-        adapter, name, selection_reason = self._choose(Xp, rng, sweep_outcomes)
-        labels, conf, raw_noise, fit_rows = self._cluster(adapter, Xp, name, rng)
+        chosen, comparison = self._segment(feat, Xp, rng, outcome_frame, sweep_outcomes)
+        adapter, name, labels = chosen.adapter, chosen.name, chosen.labels
+        conf, raw_noise, fit_rows = chosen.conf, chosen.raw_noise, chosen.fit_rows
+        selection_reason = chosen.reason
         self.clusterer_ = adapter
         self.clusterer_name_ = name
         self.fit_rows_ = fit_rows
+        self.guide_ = chosen.guide
+        self.stable_ = chosen.stable
+        validated = chosen.validation
+        self.validation_ids_ = frame.get_column(self.id).filter(pl.Series(validated))
         self._explain(labels, conf, raw_noise, rng)
-        self._assess_stability(adapter, name, Xp, labels, raw_noise, rng)
+        self._assess_stability(
+            adapter, name, chosen.X, labels, raw_noise, rng, rows=chosen.fit_mask
+        )
         self._outcome_frame = outcome_frame  # kept so merge_segments can re-validate
         self.outcomes_ = self._compare_outcomes(outcome_frame, rng)
+        if self.stable_ is False:
+            msg = (
+                "No stable segmentation: no candidate of the sweep has every segment "
+                "stable under resampling; the segments shown are the least unstable "
+                f"candidate ({selection_reason}). Treat them as a hypothesis, not as "
+                "segments to act on."
+            )
+            self.warnings_.insert(0, msg)
+            warnings.warn(msg, SegdiscoverWarning, stacklevel=3)
         self.run_ = {
             "segdiscover_version": __version__,
             "started_at": started.isoformat(timespec="seconds"),
@@ -366,6 +477,27 @@ class Segmenter:
             "clusterer": name,
             "n_segments": self.n_segments_,
             "selection": selection_reason,
+            "stable_segmentation": self.stable_,
+            "guide": {
+                "mode": chosen.space,
+                "requested": self.guide,
+                "validated_on": (
+                    "held-out customers"
+                    if chosen.space == "outcomes"
+                    else "all customers"
+                ),
+                "validation_customers": int(validated.sum()),
+                "comparison": comparison,
+                "outcome_r2": None
+                if chosen.guide is None
+                else dict(
+                    zip(
+                        chosen.guide.outcomes_,
+                        [sig(r) for r in chosen.guide.r2_],
+                        strict=True,
+                    )
+                ),
+            },
             "fit_rows": fit_rows,
             "threads": self.n_threads_,
             "sampled_fit": fit_rows < n,
@@ -453,6 +585,180 @@ class Segmenter:
             )
         return frame, meta, outcome_frame
 
+    # ------------------------------------------------------------ segment
+    def _segment(
+        self,
+        feat: pl.DataFrame,
+        Xp: np.ndarray,
+        rng: np.random.RandomState,
+        outcome_frame: pl.DataFrame | None,
+        Y: np.ndarray | None,
+    ) -> tuple[_Candidate, list[dict[str, Any]] | None]:
+        """Build the unsupervised and/or guided candidate; pick one (see ``guide``)."""
+        if self.guide == "outcomes" and outcome_frame is None:
+            msg = (
+                "guide='outcomes' builds segments from the outcomes; pass "
+                "outcomes=... (a frame keyed by the id, or outcome column names)."
+            )
+            raise InputError(msg)
+        n = Xp.shape[0]
+        everyone = np.ones(n, dtype=bool)
+        cands: list[_Candidate] = []
+        if self.guide != "outcomes" or outcome_frame is None:
+            adapter, name, why = self._choose(Xp, rng, Y)
+            labels, conf, noise, rows = self._cluster(adapter, Xp, name, rng)
+            cands.append(
+                _Candidate(
+                    space="features",
+                    adapter=adapter,
+                    name=name,
+                    reason=why,
+                    labels=labels,
+                    conf=conf,
+                    raw_noise=noise,
+                    fit_rows=rows,
+                    X=Xp,
+                    fit_mask=everyone,
+                    validation=everyone,
+                    candidates=self.candidates_,
+                    stable=self._stable_pick(),
+                )
+            )
+        if self.guide == "none" or outcome_frame is None or Y is None:
+            return cands[0], None
+        cols = [c for c in outcome_frame.columns if c != self.id]
+        # Own stream: the unsupervised candidate is the same with or without it.
+        grng = check_random_state(
+            self.random_state + 7919
+            if isinstance(self.random_state, int)
+            else self.random_state
+        )
+        holdout = holdout_mask(n, grng, HOLDOUT_SHARE)
+        if self.guide == "outcomes":
+            return self._guided(feat, Y, cols, holdout, grng), None
+        kept = self.candidates_
+        try:
+            cands.append(self._guided(feat, Y, cols, holdout, grng))
+        except InputError as exc:  # e.g. one segment in the outcome space
+            self.candidates_ = kept
+            failed = {"space": "outcomes", "error": str(exc), "chosen": False}
+            return cands[0], [
+                {**self._holdout_score(cands[0], Y, cols, holdout), "chosen": True},
+                failed,
+            ]
+        scored = [self._holdout_score(c, Y, cols, holdout) for c in cands]
+        best = 0
+        for i in range(1, len(cands)):
+            if _beats(scored[i], scored[best]):
+                best = i
+        for i, row in enumerate(scored):
+            row["chosen"] = i == best
+        # Candidate tables of both spaces side by side.
+        frames = [
+            c.candidates.with_columns(pl.lit(c.space).alias("space"))
+            for c in cands
+            if c.candidates is not None
+        ]
+        self.candidates_ = pl.concat(frames, how="diagonal") if frames else None
+        return cands[best], scored
+
+    def _stable_pick(self) -> bool | None:
+        """Whether the swept pick has every segment stable (None: nothing swept)."""
+        if self.candidates_ is None:
+            return None
+        row = self.candidates_.filter(pl.col("chosen"))
+        if row.height == 0:
+            return None
+        return bool(row["stable"][0])  # null: not measured, not called stable
+
+    def _guided(
+        self,
+        feat: pl.DataFrame,
+        Y: np.ndarray,
+        cols: list[str],
+        holdout: np.ndarray,
+        grng: np.random.RandomState,
+    ) -> _Candidate:
+        """Cluster on cross-fitted outcome contributions, built without ``holdout``."""
+        pre = self.preprocessor_
+        Xc = categorical_codes(feat, pre.columns_)
+        cat = [j for j, c in enumerate(pre.columns_) if c["kind"] == "categorical"]
+        build = ~holdout
+        if build.sum() > GUIDE_MAX_ROWS:  # the rest is assigned, like a sampled fit
+            keep = grng.choice(np.flatnonzero(build), GUIDE_MAX_ROWS, replace=False)
+            build = np.zeros_like(build)
+            build[keep] = True
+        thr = materiality_thresholds(Y, cols, self.min_difference)
+        guide = OutcomeGuide(
+            weights=self.guide_weights,
+            n_jobs=self.n_threads_,
+            random_state=int(grng.randint(2**31 - 1)),
+        ).fit(Xc, cat, Y, cols, thr, pre.input_columns, build=build)
+        G = guide.space_
+        adapter, name, why = self._choose(G[build], grng, Y[build])
+        _, _, _, rows = self._cluster(adapter, G, name, grng, fit_mask=build)
+        # Every customer is placed from the fold-mean contributions, as assign()
+        # places it later, so a refit customer keeps its segment. The clusterer was
+        # fitted on out-of-fold contributions, and verdicts come from the hold-out,
+        # whose outcomes trained no fold model.
+        E = guide.transform(Xc)
+        labels, conf = adapter.assign(E)
+        labels, conf = labels.astype(np.int64), conf.astype(np.float64)
+        noise = labels < 0
+        conf[noise] = 0.0
+        if noise.any() and self.noise == "assign":
+            labels[noise] = nearest_centroid(E[noise], adapter.centroids_)
+        return _Candidate(
+            space="outcomes",
+            adapter=adapter,
+            name=name,
+            reason=why,
+            labels=labels,
+            conf=conf,
+            raw_noise=noise,
+            fit_rows=rows,
+            X=G,
+            fit_mask=build,
+            validation=holdout,
+            candidates=self.candidates_,
+            stable=self._stable_pick(),
+            guide=guide,
+        )
+
+    def _holdout_score(
+        self, cand: _Candidate, Y: np.ndarray, cols: list[str], holdout: np.ndarray
+    ) -> dict[str, Any]:
+        """Materially distinct segments and outcome spread on the held-out customers."""
+        lab = np.where(cand.raw_noise, -1, cand.labels)[holdout]
+        row: dict[str, Any] = {
+            "space": cand.space,
+            "clusterer": cand.name,
+            "n_segments": int(cand.adapter.n_segments_),
+            "stable": cand.stable,
+            "material_segments": 0,
+            "spread": 0.0,
+        }
+        if len(np.unique(lab[lab >= 0])) < 2:
+            return row
+        res = compare_segments(
+            lab,
+            pl.DataFrame(Y[holdout], schema=cols, orient="row"),
+            min_difference=self.min_difference,
+            n_bootstrap=200,
+            random_state=0,
+        )
+        vr = res.vs_rest
+        row["material_segments"] = int(
+            vr.group_by("segment_id").agg(pl.col("material").any())["material"].sum()
+        )
+        # Spread in smallest differences that matter, the widest over the outcomes.
+        width = pl.col("value").max() - pl.col("value").min()
+        spread = vr.group_by("outcome").agg(
+            (width / pl.col("threshold").first()).alias("s")
+        )
+        row["spread"] = sig(float(spread["s"].max()))
+        return row
+
     def _choose(
         self,
         Xp: np.ndarray,
@@ -506,16 +812,22 @@ class Segmenter:
         Xp: np.ndarray,
         name: str,
         rng: np.random.RandomState,
+        fit_mask: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         n = Xp.shape[0]
         spec = CLUSTERERS.get(name)
         limit = self.max_fit_rows or (spec.max_fit_rows if spec else None)
-        if limit is not None and n > limit:
-            idx = np.sort(rng.choice(n, limit, replace=False))
+        pool = np.arange(n) if fit_mask is None else np.flatnonzero(fit_mask)
+        if (limit is not None and len(pool) > limit) or len(pool) < n:
+            idx = (
+                np.sort(rng.choice(pool, limit, replace=False))
+                if limit is not None and len(pool) > limit
+                else pool
+            )
             adapter.fit(Xp[idx])
             labels, conf = adapter.assign(Xp)
             labels[idx] = adapter.labels_  # fitted customers keep their fitted label
-            fit_rows = limit
+            fit_rows = len(idx)
         else:
             adapter.fit(Xp)
             labels = adapter.labels_.copy()
@@ -607,8 +919,11 @@ class Segmenter:
         labels: np.ndarray,
         raw_noise: np.ndarray,
         rng: np.random.RandomState,
+        rows: np.ndarray | None = None,
     ) -> None:
         self._refresh_merge_tree(labels)
+        if rows is not None and not rows.all():  # guided: refit on the build rows
+            Xp, labels, raw_noise = Xp[rows], labels[rows], raw_noise[rows]
         self.stability_ = None
         self.stability_summary_: dict[str, Any] | None = None
         # Drawn after the segments are found and always drawn, so turning refits on
@@ -833,19 +1148,32 @@ class Segmenter:
         cols = [c for c in outcomes.columns if c != self.id]
         if not cols or self.n_segments_ < 2:
             return None
-        j = self.labels_.select(self.id, "segment_id").join(
-            outcomes, on=self.id, how="left", maintain_order="left"
+        # Guided segments are judged on the held-out customers only.
+        j = (
+            self.labels_.select(self.id, "segment_id")
+            .filter(pl.col(self.id).is_in(self.validation_ids_.implode()))
+            .join(outcomes, on=self.id, how="left", maintain_order="left")
         )
+        if j.get_column("segment_id").filter(j["segment_id"] >= 0).n_unique() < 2:
+            return None
         res = compare_segments(
             j.get_column("segment_id").to_numpy(),
             j.select(cols),
-            features=self.features_.drop(self.id),
+            features=self.features_.join(
+                j.select(self.id), on=self.id, how="semi", maintain_order="left"
+            ).drop(self.id),
             min_difference=self.min_difference,
             n_bootstrap=self.n_bootstrap,
             random_state=int(rng.randint(2**31 - 1)),
             ids=j.get_column(self.id),
             feature_labels={m.name: m.label for m in self.feature_meta_},
         )
+        if self.guide_ is not None:
+            res = dataclasses.replace(
+                res,
+                validated_on=f"{j.height:,} held-out customers whose outcomes built "
+                "nothing",
+            )
         self.outcome_comparison_ = res
         keep = ("kind", "value", "rest_value", "overall", "difference", "ci_low",
                 "ci_high", "p_adjusted", "material", "verdict")  # fmt: skip
@@ -874,6 +1202,7 @@ class Segmenter:
                 list(p)
                 for p in res.merge_candidates.select("segment_a", "segment_b").rows()
             ],
+            "validated_on": res.validated_on or "all customers",
             "summary": res.summary(),
         }
 

@@ -17,7 +17,36 @@ th{background:#f5f5f5} .sd-card{border:1px solid #ddd;border-radius:8px;
 padding:.4em 1.2em;margin:1.2em 0}
 .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6em 1em}
 .bar{background:#4a78c2;height:.8em;display:inline-block}
+.verdict{background:#eef4ff;border-left:4px solid #4a78c2;padding:.6em 1em}
 """
+
+
+NO_OUTCOME = (
+    "No outcome was checked: these segments differ in behaviour, but whether they "
+    "differ on churn, margin or cost-to-serve is unknown. Pass outcomes to test it."
+)
+
+
+def headline(run: dict[str, Any]) -> str:
+    """Return the report's first line: the verdict a segment owner reads first.
+
+    Examples
+    --------
+    >>> headline({"stable_segmentation": True, "outcomes": None})[:22]
+    'No outcome was checked'
+    >>> headline({"stable_segmentation": False, "outcomes": None})[:24]
+    'No stable segmentation: '
+    """
+    lines = []
+    if run.get("stable_segmentation") is False:
+        lines.append(
+            "No stable segmentation: no candidate had every segment stable under "
+            "resampling; the segments below are the least unstable candidate, a "
+            "hypothesis rather than segments to act on."
+        )
+    outcomes = run.get("outcomes")
+    lines.append(outcomes["summary"] if outcomes else NO_OUTCOME)
+    return " ".join(lines)
 
 
 def _summary_rows(doc: dict[str, Any]) -> str:
@@ -91,6 +120,9 @@ def render_html(
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>segdiscover report</title><style>{CSS}</style></head><body>
 <h1>Customer segments</h1>
+<p class="{"warn" if run.get("stable_segmentation") is False else "verdict"}"><b>{
+        html.escape(headline(run))
+    }</b></p>
 <p class="meta">{run["n_customers"]:,} customers · {run["n_features"]} features ·
 clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} segments
 ({fit_note}) · surrogate fidelity <b>{run["fidelity"]:.3f}</b> (macro-F1
@@ -141,6 +173,8 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
     run = doc["run"]
     lines = [
         "# Customer segments",
+        "",
+        f"**{headline(run)}**",
         "",
         f"{run['n_customers']:,} customers, {run['n_features']} features, "
         f"clusterer **{run['clusterer']}**, {run['n_segments']} segments, "

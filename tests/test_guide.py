@@ -1,0 +1,210 @@
+"""Outcome-guided segmentation: cross-fitting, honest hold-out, auto, persistence."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+import segdiscover as sd
+from segdiscover.exceptions import InputError, ModelFileError
+from segdiscover.guide import OutcomeGuide, holdout_mask
+
+
+def churn_by_hidden_trait(n: int = 1500, seed: int = 0) -> pl.DataFrame:
+    """Two clear behavioural groups (``visits``) that churn alike, and a plain
+    feature (``calls``) above whose 70th percentile churn is 55% instead of 8%."""
+    rng = np.random.default_rng(seed)
+    group = rng.random(n) < 0.5
+    visits = np.where(group, rng.normal(20, 2, n), rng.normal(5, 1, n))
+    calls = rng.uniform(0, 10, n)
+    churn = rng.random(n) < np.where(calls > 7, 0.55, 0.08)
+    return pl.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "visits": visits,
+            "calls": calls,
+            "churned": churn,
+        }
+    )
+
+
+def fit(frame: pl.DataFrame, **kw) -> sd.Segmenter:
+    kw.setdefault("random_state", 0)
+    kw.setdefault("stability_refits", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sd.Segmenter(**kw).fit(frame, outcomes=["churned"])
+
+
+def spread(seg: sd.Segmenter) -> float:
+    o = seg.outcomes_.filter(pl.col("outcome").str.starts_with("churned"))
+    return float(o["value"].max() - o["value"].min())
+
+
+@pytest.fixture(scope="module")
+def table() -> pl.DataFrame:
+    return churn_by_hidden_trait()
+
+
+@pytest.fixture(scope="module")
+def guided(table) -> sd.Segmenter:
+    return fit(table, clusterer="kmeans", n_segments=2, guide="outcomes")
+
+
+# ------------------------------------------------------------------ the guide
+def test_contributions_equal_shap_tree_explainer():
+    shap = pytest.importorskip("shap")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = X[:, 0] + 0.5 * (X[:, 1] > 0)
+    g = OutcomeGuide(n_folds=2, n_estimators=30, random_state=0).fit(
+        X, [], y[:, None], ["m"], [1.0], ["a", "b", "c"]
+    )
+    booster = g.boosters_[0][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = shap.TreeExplainer(booster).shap_values(X[:50])
+    got = np.asarray(booster.predict(X[:50], pred_contrib=True))[:, :-1]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_a_customers_own_outcome_never_shapes_its_coordinates():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(600, 2))
+    y = (X[:, 0] > 0).astype(float) + rng.normal(0, 0.1, 600)
+    build = ~holdout_mask(600, np.random.RandomState(2), 0.3)
+
+    def space(y_: np.ndarray) -> np.ndarray:
+        return (
+            OutcomeGuide(n_folds=3, n_estimators=40, random_state=0)
+            .fit(X, [], y_[:, None], ["y"], [0.1], ["a", "b"], build=build)
+            .space_
+        )
+
+    base = space(y)
+    # A build customer: its coordinates come from the one fold model that did not
+    # see it, so changing its outcome leaves them as they were.
+    i = int(np.flatnonzero(build)[0])
+    flipped = y.copy()
+    flipped[i] += 5.0
+    np.testing.assert_array_equal(space(flipped)[i], base[i])
+    # A held-out customer's outcome trains nothing: nothing changes at all.
+    h = int(np.flatnonzero(~build)[0])
+    flipped = y.copy()
+    flipped[h] += 5.0
+    np.testing.assert_array_equal(space(flipped), base)
+
+
+def test_an_unpredictable_outcome_does_not_shape_the_space():
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(800, 2))
+    Y = np.c_[X[:, 0] * 3 + rng.normal(0, 0.1, 800), rng.normal(size=800)]
+    g = OutcomeGuide(n_folds=3, n_estimators=50, random_state=0).fit(
+        X, [], Y, ["signal", "noise"], [0.1, 0.1], ["a", "b"]
+    )
+    assert g.r2_[0] > 0.9
+    assert g.r2_[1] <= 0
+    assert g.scales_[1] == 0.0
+    assert not np.abs(g.space_[:, 2:]).any()
+
+
+# ------------------------------------------------------------------ Segmenter
+def test_guided_segments_differ_where_unsupervised_ones_do_not(table, guided):
+    plain = fit(table, clusterer="kmeans", n_segments=2, guide="none")
+    # Unsupervised k-means splits the two visit groups, which churn alike.
+    assert spread(plain) < 0.05
+    # Guided segments split on calls: churn 55% vs 8% planted, on held-out customers.
+    assert spread(guided) > 0.3
+    drivers = {d["feature"] for s in guided.segments_["drivers"] for d in s[:1]}
+    assert drivers == {"calls"}
+    assert guided.outcome_comparison_.n_distinct == 2
+
+
+def test_guided_verdicts_come_from_held_out_customers(table, guided):
+    held = set(guided.validation_ids_.to_list())
+    assert len(held) == round(0.3 * table.height)
+    n_compared = guided.outcomes_.filter(pl.col("outcome").str.starts_with("churned"))[
+        "n"
+    ].sum()
+    assert n_compared == len(held)
+    run = guided.run_["guide"]
+    assert run["mode"] == "outcomes"
+    assert run["validated_on"] == "held-out customers"
+    assert "held-out customers" in guided.outcome_comparison_.summary()
+    assert "held-out" in guided.run_["outcomes"]["validated_on"]
+
+
+def test_auto_compares_both_and_picks_the_guided_segments_here(table):
+    seg = fit(table, clusterer="kmeans", n_segments=2)
+    comp = seg.run_["guide"]["comparison"]
+    assert [c["space"] for c in comp] == ["features", "outcomes"]
+    assert [c["chosen"] for c in comp] == [False, True]
+    assert comp[1]["material_segments"] > comp[0]["material_segments"]
+    assert seg.guide_ is not None
+
+
+def test_auto_without_outcomes_is_unsupervised(table):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = sd.Segmenter(clusterer="kmeans", n_segments=2, random_state=0).fit(
+            table.drop("churned")
+        )
+    assert seg.guide_ is None
+    assert seg.run_["guide"]["mode"] == "features"
+    assert seg.validation_ids_.len() == table.height
+
+
+def test_guide_outcomes_needs_outcomes(table):
+    seg = sd.Segmenter(guide="outcomes", random_state=0)
+    with pytest.raises(InputError, match="guide='outcomes'"):
+        seg.fit(table.drop("churned"))
+
+
+def test_guided_assign_round_trip_and_tampered_model(guided, table, tmp_path):
+    folder = guided.save(tmp_path / "model")
+    model = sd.load(folder)
+    out = model.assign(table.drop("churned"))
+    assert out["segment_id"].equals(guided.labels_["segment_id"])
+    assert not out["is_novel"].any()
+    again = guided.assign(table.drop("churned"))
+    assert again["segment_id"].equals(guided.labels_["segment_id"])
+    first = sorted((folder / "guide").iterdir())[0]
+    first.write_text(first.read_text().replace("tree", "Tree", 1))
+    with pytest.raises(ModelFileError, match="modified"):
+        sd.load(folder)
+
+
+def test_guided_fit_is_deterministic_and_row_order_free(table, guided):
+    shuffled = table.sample(fraction=1.0, shuffle=True, seed=5)
+    again = fit(shuffled, clusterer="kmeans", n_segments=2, guide="outcomes")
+    a = guided.labels_.sort("customer_id")["segment_id"]
+    b = again.labels_.sort("customer_id")["segment_id"]
+    assert a.equals(b)
+
+
+def test_guide_weights_are_validated(table):
+    seg = sd.Segmenter(guide="outcomes", guide_weights={"churned": -1})
+    with pytest.raises(sd.exceptions.InvalidParameterError, match="guide_weights"):
+        seg.fit(table, outcomes=["churned"])
+
+
+# ------------------------------------------------------------------ no stable
+def test_structureless_data_says_no_stable_segmentation(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame(
+        {
+            "customer_id": np.arange(800),
+            **{f"x{i}": rng.normal(size=800) for i in range(6)},
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seg = sd.Segmenter(random_state=0, stability_refits=0).fit(frame)
+    assert seg.stable_ is False
+    assert seg.run_["stable_segmentation"] is False
+    assert any("No stable segmentation" in str(w.message) for w in caught)
+    text = seg.report(tmp_path / "r.md").read_text()
+    assert text.splitlines()[2].startswith("**No stable segmentation")
