@@ -17,7 +17,7 @@ import segdiscover as sd
 from segdiscover._table import label_of, prepare_table
 from segdiscover.features import FeatureMeta
 from segdiscover.features._spec import binary_words, level_word
-from segdiscover.profiles import make_names
+from segdiscover.profiles import SegmentProfile, driver_sentence, make_names, narrative
 
 ENCODINGS = {
     "Boolean": (True, False),
@@ -250,3 +250,189 @@ def test_fitted_names_have_no_raw_levels():
     assert {"has a partner", "month-to-month contract", "senior citizens"} <= {
         w.strip().lower() for n in names for w in n.split(",")
     }, text
+
+
+def planted_tables(n: int = 400):
+    """make_customers tables plus a planted 0/1 and a Boolean customer attribute."""
+    d = sd.datasets.make_customers(n_customers=n, n_segments=3)
+    tables = dict(d.tables)
+    c = tables["customers"]
+    truth = dict(d.truth.select("customer_id", "segment").iter_rows())
+    first = sorted(set(truth.values()))[0]
+    rng = np.random.default_rng(0)
+    own = np.array([truth[i] == first for i in c["customer_id"]])
+    tables["customers"] = c.with_columns(
+        home_owner=pl.Series(
+            np.where(own, rng.random(c.height) < 0.95, rng.random(c.height) < 0.05)
+        ).cast(pl.Int64),
+        has_app=pl.Series(rng.random(c.height) < 0.5),
+    )
+    return tables, d.as_of
+
+
+def test_raw_tables_yes_no_attributes_read_as_facts():
+    tables, as_of = planted_tables()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = sd.Segmenter(n_segments=3, random_state=0, stability_refits=2).fit(
+            tables, as_of=as_of
+        )
+    fs = sd.features.FeatureSet.default()
+    built = fs.build(tables, as_of=as_of)
+    m = {x.name: x for x in built.meta}
+    assert (m["home_owner"].high, m["home_owner"].low) == (
+        "homeowners",
+        "not homeowners",
+    )
+    assert (m["has_app"].high, m["has_app"].low) == ("has an app", "no app")
+    # a number that is not 0/1 keeps high/low
+    assert m["company_size"].high == "high company size"
+    assert built.levels["attribute"]["yes_no"] == ["home_owner", "has_app"]
+    text = " | ".join(seg.segments_["name"].to_list())
+    assert "homeowners" in text.lower(), text
+    assert "home owner" not in text.lower(), text
+    rows = [
+        r
+        for s in seg.segments_["segment_id"].to_list()
+        for r in seg.profile(s)._driver_rows()
+        if r[0] == "home owner"
+    ]
+    # the planted segment holds ~95% homeowners; its card shows the share of yes
+    assert any(r[2].startswith("homeowners: 9") for r in rows), rows
+
+
+def test_saved_levels_without_yes_no_keep_high_low():
+    # A model saved before the 0/1 facts were learned has no "yes_no" key.
+    meta = sd.features.Attributes().metadata(
+        {"columns": ["home_owner"], "kinds": {"home_owner": "numeric"}}
+    )
+    assert (meta[0].high, meta[0].low) == ("high home owner", "low home owner")
+
+
+def cat(column: str) -> FeatureMeta:
+    return FeatureMeta(column, "table", label_of(column), kind="categorical")
+
+
+@pytest.mark.parametrize(
+    ("meta", "category", "sentence"),
+    [
+        (cat("Partner"), "Yes", "80.0% have a partner, against 48.3% overall"),
+        (cat("Partner"), "No", "80.0% have no partner, against 48.3% overall"),
+        (
+            cat("Contract"),
+            "Month-to-month",
+            "80.0% are on a month-to-month contract, against 48.3% overall",
+        ),
+        (
+            cat("Contract"),
+            "One year",
+            "80.0% are on a one year contract, against 48.3% overall",
+        ),
+        (
+            cat("PaperlessBilling"),
+            "No",
+            "80.0% have no paperless billing, against 48.3% overall",
+        ),
+        (
+            cat("InternetService"),
+            "Fiber optic",
+            "80.0% have fiber optic internet service, against 48.3% overall",
+        ),
+        (
+            cat("OnlineSecurity"),
+            "No internet service",
+            "80.0% have no internet service, against 48.3% overall",
+        ),
+        (
+            cat("PaymentMethod"),
+            "Electronic check",
+            "80.0% have an electronic check payment method, against 48.3% overall",
+        ),
+        (cat("gender"), "Female", "80.0% are female, against 48.3% overall"),
+        (cat("SeniorCitizen"), "1", "80.0% are senior citizens, against 48.3% overall"),
+        (cat("Complain"), "No", "80.0% have not complained, against 48.3% overall"),
+        (
+            cat("region"),
+            "North",
+            "80.0% are in the north region, against 48.3% overall",
+        ),
+        (cat("month"), "apr", "80.0% are in April, against 48.3% overall"),
+        (
+            FeatureMeta(
+                "SeniorCitizen",
+                "table",
+                "senior citizen",
+                *("", "numeric"),
+                *binary_words("senior citizen"),
+            ),
+            None,
+            "80.0% are senior citizens, against 48.3% overall",
+        ),
+    ],
+)
+def test_driver_sentences_read_like_the_names(meta, category, sentence):
+    d = {
+        "feature": meta.name,
+        "category": category,
+        "segment_mean": 0.8,
+        "population_mean": 0.483,
+        "segment_median": 1.0,
+        "population_median": 0.0,
+    }
+    assert driver_sentence(d, meta) == sentence
+
+
+def test_narrative_and_card_use_name_words():
+    meta = {
+        "Contract": cat("Contract"),
+        "tenure": FeatureMeta("tenure", "table", "tenure", unit="months"),
+    }
+    drivers = [
+        {
+            "feature": "Contract",
+            "category": "Month-to-month",
+            "direction": "+",
+            "segment_mean": 0.621,
+            "population_mean": 0.551,
+            "segment_median": float("nan"),
+            "population_median": float("nan"),
+            "effect_measure": "cohens_h",
+            "effect_size": 0.6,
+            "passes": True,
+        },
+        {
+            "feature": "tenure",
+            "category": None,
+            "direction": "-",
+            "segment_mean": 6.0,
+            "population_mean": 30.0,
+            "segment_median": 5.0,
+            "population_median": 29.0,
+            "effect_measure": "cliffs_delta",
+            "effect_size": -0.7,
+            "passes": True,
+        },
+    ]
+    text = narrative("New monthly", 120, 0.12, 1000, drivers, meta, None)
+    assert text == (
+        "New monthly holds 120 customers (12.0% of 1,000). 62.1% are on a "
+        "month-to-month contract, against 55.1% overall; their median tenure is 5 "
+        "against 29 across all customers."
+    )
+    card = SegmentProfile(0, "New monthly", 120, 0.12, drivers, text, None, meta)
+    assert card._driver_rows()[0][2] == "month-to-month contract: 62.1%"
+
+
+@pytest.mark.parametrize(
+    ("label", "level", "word"),
+    [
+        ("month", "apr", "April"),
+        ("month", "Sep", "September"),
+        ("contact month", "may", "May contact month"),
+        ("day of week", "mon", "Monday"),
+        # not a calendar label: "mar" stays a level like any other
+        ("tier", "mar", "mar tier"),
+    ],
+)
+def test_calendar_levels_read_as_names(label, level, word):
+    assert level_word(label, level) == word

@@ -100,15 +100,38 @@ def make_names(
 
 
 def driver_sentence(d: dict[str, Any], meta: FeatureMeta) -> str:
-    """One sentence stating a driver's statistic."""
-    if meta.kind == "categorical":
+    """One clause stating a driver's statistic, in the words of the segment names.
+
+    A category level, and a 0/1 fact, reads as the share of the segment that holds
+    it (``80.0% have a partner``); other numbers as their median.
+
+    Examples
+    --------
+    >>> m = FeatureMeta("Contract", "table", "contract", kind="categorical")
+    >>> driver_sentence(
+    ...     {"category": "Month-to-month", "segment_mean": 0.621,
+    ...      "population_mean": 0.55}, m
+    ... )
+    '62.1% are on a month-to-month contract, against 55.0% overall'
+    >>> driver_sentence(
+    ...     {"segment_median": 5.0, "population_median": 29.0},
+    ...     FeatureMeta("tenure", "table", "tenure"),
+    ... )
+    'their median tenure is 5 against 29 across all customers'
+    """
+    clause = meta.clause(d.get("category"))
+    if clause is not None:
+        # For a 0/1 fact the mean is the share of yes; the median (0 or 1) says
+        # nothing a reader can use.
         return (
-            f"{fmt(d['segment_mean'], 'share')} have {d['category']} as their "
-            f"{meta.label}, against {fmt(d['population_mean'], 'share')} overall"
+            f"{fmt(d['segment_mean'], 'share')} {clause}, against "
+            f"{fmt(d['population_mean'], 'share')} overall"
         )
+    if meta.kind == "categorical":  # no level passed: say only the label
+        return f"{meta.label} differs from the rest"
     return (
-        f"median {meta.label} is {fmt(d['segment_median'], meta.unit)} against "
-        f"{fmt(d['population_median'], meta.unit)} across all customers"
+        f"their median {meta.label} is {fmt(d['segment_median'], meta.unit)} "
+        f"against {fmt(d['population_median'], meta.unit)} across all customers"
     )
 
 
@@ -125,9 +148,8 @@ def narrative(
     sents = [f"{name} holds {size:,} customers ({fmt(share, 'share')} of {n_total:,})."]
     passing = [d for d in drivers if d["passes"]][:2]
     if passing:
-        parts = [driver_sentence(d, meta[d["feature"]]) for d in passing]
-        s = "Their " + "; ".join(parts) + "."
-        sents.append(s)
+        s = "; ".join(driver_sentence(d, meta[d["feature"]]) for d in passing)
+        sents.append(s[0].upper() + s[1:] + ".")
     else:
         sents.append(
             "No feature separates it from the rest by a medium effect or more."
@@ -195,8 +217,15 @@ class SegmentProfile:
         rows = []
         for d in self.drivers[:6]:
             m = self.meta[d["feature"]]
-            if m.kind == "categorical":
-                seg_v = f"{d['category']}: {fmt(d['segment_mean'], 'share')}"
+            if m.kind == "categorical" or m.yes_no:
+                # The level in the words of the name ("no paperless billing: 45.0%");
+                # a 0/1 fact shows its share of yes, the share the sentence states.
+                what = (
+                    m.word("+", d["category"])
+                    if m.kind == "categorical"
+                    else m.word("+")
+                )
+                seg_v = f"{what}: {fmt(d['segment_mean'], 'share')}"
                 pop_v = fmt(d["population_mean"], "share")
             else:
                 seg_v = fmt(d["segment_median"], m.unit)

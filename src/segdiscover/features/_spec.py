@@ -70,6 +70,42 @@ class FeatureMeta:
         word = self.high if direction == "+" else self.low
         return word or f"{'high' if direction == '+' else 'low'} {self.label}"
 
+    @property
+    def yes_no(self) -> bool:
+        """Whether this is a numeric 0/1 fact (read through :func:`binary_words`).
+
+        Examples
+        --------
+        >>> FeatureMeta("SeniorCitizen", "table", "senior citizen", "", "numeric",
+        ...     *binary_words("senior citizen")).yes_no
+        True
+        >>> FeatureMeta("tenure", "table", "tenure").yes_no
+        False
+        """
+        return self.kind == "numeric" and (self.high, self.low) == binary_words(
+            self.label
+        )
+
+    def clause(self, category: str | None = None) -> str | None:
+        """Return what a share of customers does: hold ``category``, or a 0/1 fact.
+
+        Completes ``"80.0% ..."`` in the words of :meth:`word`; None for a number
+        that is not a 0/1 fact (a share of it means nothing) and for a categorical
+        feature without a level.
+
+        Examples
+        --------
+        >>> FeatureMeta("Partner", "table", "partner", kind="categorical").clause(
+        ...     "Yes"
+        ... )
+        'have a partner'
+        >>> FeatureMeta("tenure", "table", "tenure").clause() is None
+        True
+        """
+        if self.kind == "categorical":
+            return level_clause(self.label, category) if category else None
+        return binary_clauses(self.label)[0] if self.yes_no else None
+
 
 #: Levels of a yes/no fact, lower-cased (text exports write Yes/No, Y/N, True/False,
 #: t/f or 1/0).
@@ -104,10 +140,45 @@ _COMPOUNDS = {
     "share holder": "shareholder",
 }
 _PAST = {"complain": "complained", "respond": "responded", "churn": "churned"}
+#: Participles that say what a customer is, not what they did ("are married").
+_STATES = frozenset(
+    str.split(
+        "married divorced separated widowed retired employed unemployed "
+        "self-employed insured uninsured registered subscribed enrolled"
+    )
+)
 _PHRASES = {"default": ("in default", "not in default")}
 _GENDER_LEVELS = {"f": "female", "m": "male", "w": "female"}
 #: Labels whose levels read alone: "female", not "female gender".
 _SELF_NAMED = frozenset({"gender", "sex", "marital", "marital status"})
+#: Calendar levels (``apr``, ``Mon``) read as their full names.
+_MONTHS = str.split(
+    "January February March April May June July August September October "
+    "November December"
+)
+_WEEKDAYS = str.split("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
+_CALENDAR = {
+    **{m[:3].lower(): m for m in _MONTHS},
+    **{m.lower(): m for m in _MONTHS},
+    "sept": "September",
+    **{d[:3].lower(): d for d in _WEEKDAYS},
+    **{d.lower(): d for d in _WEEKDAYS},
+}
+#: Labels that are only the calendar unit: their levels read alone ("April").
+_CALENDAR_LABELS = frozenset(
+    {"month", "day", "weekday", "day of week", "dow", "month of year"}
+)
+#: Last words of labels whose levels a customer is *in* ("in the north region").
+_IN_NOUNS = frozenset(
+    str.split(
+        "area band bracket category city class cluster country county district "
+        "group industry market province region sector segment state tier zone"
+    )
+)
+#: Last words of labels whose levels a customer is *on* ("on a two year contract").
+_ON_NOUNS = frozenset(
+    {"contract", "plan", "tariff", "package", "programme", "program", "scheme"}
+)
 
 
 def _plural(word: str) -> str:
@@ -135,10 +206,50 @@ def _article(words: list[str]) -> str:
     if last.endswith("ing") or any(ch.isdigit() for ch in last):
         return ""
     first = words[0].lower()
-    vowel = first[:1] in tuple("aeio") or (
+    vowel = (first[:1] in tuple("aeio") and not first.startswith(("one", "once"))) or (
         first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ur"))
     )
     return "an " if vowel else "a "
+
+
+def _binary_parts(label: str) -> tuple[str, str, str]:
+    """(kind, word when yes, word when no) of a yes/no fact; see :func:`binary_words`.
+
+    ``kind`` says which verb a sentence about the fact takes: ``has`` (a thing the
+    customer has), ``are`` (who or what they are) or ``done`` (something they did).
+    """
+    words = label.split()
+    if not words:
+        return "are", "yes", "no"
+    first = words[0].lower()
+    prefix = first if first in ("is", "has", "have", "with") and len(words) > 1 else ""
+    if prefix:
+        words = words[1:]
+    if len(words) > 1 and words[-1].lower() in ("flag", "yn", "ind", "indicator"):
+        words = words[:-1]
+    text = " ".join(words)
+    for two, one in _COMPOUNDS.items():
+        text = text.replace(two, one)
+    words = text.split()
+    head, last = words[0].lower(), words[-1].lower()
+    if not prefix and text.lower() in _PHRASES:
+        return ("are", *_PHRASES[text.lower()])
+    if prefix != "has" and (last in _PERSONS or last.endswith(("owner", "holder"))):
+        yes = " ".join([*words[:-1], _plural(words[-1])])
+        return "are", yes, f"not {yes}"
+    if prefix == "is" or (
+        not prefix
+        and (
+            (len(words) == 1 and (head in _ADJECTIVES or head in _PAST))
+            or (len(head) > 4 and head.endswith("ed"))
+        )
+    ):
+        yes = " ".join([_PAST.get(head, words[0]), *words[1:]])
+        # "is verified", "married", "active" are states; "complained", "accepted
+        # cmp1" are things the customer did ("have complained").
+        state = prefix == "is" or head in _ADJECTIVES or head in _STATES
+        return ("are" if state else "done"), yes, f"not {yes}"
+    return "has", f"has {_article(words)}{text}", f"no {text}"
 
 
 def binary_words(label: str) -> tuple[str, str]:
@@ -162,35 +273,31 @@ def binary_words(label: str) -> tuple[str, str]:
     >>> binary_words("is active"), binary_words("has email")
     (('active', 'not active'), ('has email', 'no email'))
     """  # noqa: E501
-    words = label.split()
-    if not words:
-        return "yes", "no"
-    first = words[0].lower()
-    prefix = first if first in ("is", "has", "have", "with") and len(words) > 1 else ""
-    if prefix:
-        words = words[1:]
-    if len(words) > 1 and words[-1].lower() in ("flag", "yn", "ind", "indicator"):
-        words = words[:-1]
-    text = " ".join(words)
-    for two, one in _COMPOUNDS.items():
-        text = text.replace(two, one)
-    words = text.split()
-    head, last = words[0].lower(), words[-1].lower()
-    if not prefix and text.lower() in _PHRASES:
-        return _PHRASES[text.lower()]
-    if prefix != "has" and (last in _PERSONS or last.endswith(("owner", "holder"))):
-        yes = " ".join([*words[:-1], _plural(words[-1])])
-        return yes, f"not {yes}"
-    if prefix == "is" or (
-        not prefix
-        and (
-            (len(words) == 1 and (head in _ADJECTIVES or head in _PAST))
-            or (len(head) > 4 and head.endswith("ed"))
-        )
-    ):
-        yes = " ".join([_PAST.get(head, words[0]), *words[1:]])
-        return yes, f"not {yes}"
-    return f"has {_article(words)}{text}", f"no {text}"
+    _, yes, no = _binary_parts(label)
+    return yes, no
+
+
+def binary_clauses(label: str) -> tuple[str, str]:
+    """Return what a share of customers does for a yes/no fact: (yes, no).
+
+    The clause completes ``"80.0% ..."`` in the words of :func:`binary_words`:
+    things had read with *have*, who or what customers are with *are*, things they
+    did with *have* before the participle.
+
+    Examples
+    --------
+    >>> binary_clauses("partner")
+    ('have a partner', 'have no partner')
+    >>> binary_clauses("senior citizen")
+    ('are senior citizens', 'are not senior citizens')
+    >>> binary_clauses("complain"), binary_clauses("married")
+    (('have complained', 'have not complained'), ('are married', 'are not married'))
+    """
+    kind, yes, no = _binary_parts(label)
+    if kind == "has":
+        return f"have {yes.removeprefix('has ')}", f"have {no}"
+    verb = "have" if kind == "done" else "are"
+    return f"{verb} {yes}", f"{verb} {no}"
 
 
 def _lower_first(level: str) -> str:
@@ -201,15 +308,24 @@ def _lower_first(level: str) -> str:
     return level
 
 
+def _calendar(label: str, level: str) -> str | None:
+    """Full name of a month/weekday level of a calendar label (``apr`` -> ``April``)."""
+    words = set(label.lower().split())
+    if words & {"month", "day", "weekday", "dow", "week"}:
+        return _CALENDAR.get(level.strip().lower().rstrip("."))
+    return None
+
+
 def level_word(label: str, level: str) -> str:
     """Name word of one category level: yes/no levels as facts, others as adjectives.
 
     ``Yes``/``No`` (also ``Y``/``N``, ``True``/``False``, ``1``/``0``) read as
     :func:`binary_words`, so a Yes/No text column reads like a 0/1 or Boolean one;
     a level that is already a phrase (``No internet service``) reads as it is;
-    gender and marital levels read alone (``female``, ``married``); other levels go
-    before the label
-    (``fiber optic internet service``).
+    gender and marital levels read alone (``female``, ``married``), and so do month
+    and weekday levels of a bare calendar label (``apr`` of ``month`` is
+    ``April``); other levels go before the label (``fiber optic internet
+    service``, ``April contact month``).
 
     Examples
     --------
@@ -219,6 +335,8 @@ def level_word(label: str, level: str) -> str:
     'no internet service'
     >>> level_word("internet service", "DSL"), level_word("gender", "Female")
     ('DSL internet service', 'female')
+    >>> level_word("month", "apr"), level_word("contact month", "apr")
+    ('April', 'April contact month')
     """
     low = level.strip().lower()
     if label.lower() in _SELF_NAMED:
@@ -227,6 +345,9 @@ def level_word(label: str, level: str) -> str:
         return binary_words(label)[0]
     if low in NO_LEVELS:
         return binary_words(label)[1]
+    when = _calendar(label, level)
+    if when:
+        return when if label.lower() in _CALENDAR_LABELS else f"{when} {label}"
     text = _lower_first(level.strip())
     if low.startswith(("no ", "not ", "non-", "without ")):
         return text
@@ -234,6 +355,52 @@ def level_word(label: str, level: str) -> str:
     if last and any(w.endswith(last[0]) for w in low.split()):
         return text  # "Two year contract" of "contract" already names it
     return f"{text} {label}"
+
+
+def level_clause(label: str, level: str) -> str:
+    """Return what a share of customers does who hold one category level.
+
+    The clause completes ``"62.1% ..."`` in the words of :func:`level_word`: yes/no
+    levels as :func:`binary_clauses`; a level of a region, segment or tier as being
+    *in* it, of a contract or plan as being *on* it; gender, marital and calendar
+    levels as what customers are; any other level as a thing they have.
+
+    Examples
+    --------
+    >>> level_clause("partner", "Yes"), level_clause("paperless billing", "No")
+    ('have a partner', 'have no paperless billing')
+    >>> level_clause("contract", "Month-to-month")
+    'are on a month-to-month contract'
+    >>> level_clause("internet service", "Fiber optic")
+    'have fiber optic internet service'
+    >>> level_clause("region", "North"), level_clause("gender", "Female")
+    ('are in the north region', 'are female')
+    >>> level_clause("online security", "No internet service")
+    'have no internet service'
+    """
+    low = level.strip().lower()
+    word = level_word(label, level)
+    if label.lower() in _SELF_NAMED:
+        return f"are {word}"
+    if low in YES_LEVELS:
+        return binary_clauses(label)[0]
+    if low in NO_LEVELS:
+        return binary_clauses(label)[1]
+    if word in _MONTHS:
+        return f"are in {word}"
+    if word in _WEEKDAYS:
+        return f"are on {word}"
+    if low.startswith("no "):
+        return f"have {word}"
+    if low.startswith(("not ", "non-", "without ")):
+        return f"are {word}"
+    last = word.split()[-1].lower()
+    if last in _IN_NOUNS:
+        return f"are in the {word}"
+    article = _article(word.split())
+    if last in _ON_NOUNS:
+        return f"are on {article}{word}"
+    return f"have {article}{word}"
 
 
 def to_datetime_expr(col: str, dtype: pl.DataType) -> pl.Expr:

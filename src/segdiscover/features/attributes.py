@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from segdiscover._checks import NUMERIC_KINDS
-from segdiscover.features._spec import Builder, FeatureMeta
+from segdiscover.features._spec import Builder, FeatureMeta, binary_words
 
 
 class Attributes(Builder):
@@ -27,6 +27,10 @@ class Attributes(Builder):
     -----
     Numeric columns stay numeric, booleans become 0/1, everything else is
     categorical. Nulls stay null and are imputed (and flagged) by the preprocessor.
+    Labels come from the column names as on the customer-level table route
+    (``HomeOwner`` reads ``home owner``), and Boolean and 0/1 columns (learned on
+    the fit data) read as yes/no facts in the same words (``homeowners`` / ``not
+    homeowners``, not ``high home owner``).
 
     Examples
     --------
@@ -84,7 +88,45 @@ class Attributes(Builder):
             )
             for c in names
         }
-        return {"columns": list(names), "kinds": kinds}
+        return {
+            "columns": list(names),
+            "kinds": kinds,
+            "yes_no": self._yes_no(events, schema, kinds),
+        }
+
+    @staticmethod
+    def _yes_no(
+        events: pl.LazyFrame, schema: pl.Schema, kinds: Mapping[str, str]
+    ) -> list[str]:
+        """Numeric columns that hold a yes/no fact: Booleans and 0/1 numbers.
+
+        Learned once on the fit data (and saved with the levels) so that a later
+        assign names a segment in the same words whatever values it sees.
+        """
+        out = [
+            c for c, k in kinds.items() if k == "numeric" and schema[c] == pl.Boolean
+        ]
+        nums = [c for c, k in kinds.items() if k == "numeric" and c not in out]
+        if nums:
+            # One pass: a column is 0/1 when every non-null value is 0 or 1.
+            def zero_one(c: str) -> pl.Expr:
+                x = pl.col(c).cast(pl.Float64)
+                return x.is_null() | (x == 0.0) | (x == 1.0)
+
+            # Positional aliases: column names may be anything.
+            row = (
+                events.select(
+                    [zero_one(c).all().alias(f"z{i}") for i, c in enumerate(nums)]
+                    + [
+                        pl.col(c).is_not_null().any().alias(f"n{i}")
+                        for i, c in enumerate(nums)
+                    ]
+                )
+                .collect()
+                .row(0, named=True)
+            )
+            out += [c for i, c in enumerate(nums) if row[f"z{i}"] and row[f"n{i}"]]
+        return sorted(out, key=list(kinds).index)
 
     def build(
         self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
@@ -99,18 +141,23 @@ class Attributes(Builder):
         return base.join(attrs, on="_id", how="left").select("_id", *lv["columns"])
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:  # noqa: D102
+        # Imported here: segdiscover._table imports this package at its top.
+        from segdiscover._table import label_of
+
+        # Models saved before yes/no facts were learned lack the key: they keep
+        # reading high/low.
+        yes_no = set(levels.get("yes_no", ()))
         out = []
         for c, k in levels.get("kinds", {}).items():
-            label = c.replace("_", " ")
+            label = label_of(c)
+            high, low = (
+                binary_words(label)
+                if c in yes_no
+                else (f"high {label}", f"low {label}")
+            )
             out.append(
                 FeatureMeta(
-                    c,
-                    self.family,
-                    label,
-                    kind=k,
-                    high=f"high {label}",
-                    low=f"low {label}",
-                    fill="null",
+                    c, self.family, label, kind=k, high=high, low=low, fill="null"
                 )
             )
         return out
