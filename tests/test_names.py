@@ -16,7 +16,7 @@ import pytest
 import segdiscover as sd
 from segdiscover._table import label_of, prepare_table
 from segdiscover.features import FeatureMeta
-from segdiscover.features._spec import binary_words, level_word
+from segdiscover.features._spec import binary_words, level_clause, level_word
 from segdiscover.profiles import SegmentProfile, driver_sentence, make_names, narrative
 
 ENCODINGS = {
@@ -436,3 +436,29 @@ def test_narrative_and_card_use_name_words():
 )
 def test_calendar_levels_read_as_names(label, level, word):
     assert level_word(label, level) == word
+
+
+@pytest.mark.parametrize(
+    ("label", "level", "word", "clause"),
+    [
+        # levels that say who the customer is read alone, whatever the label
+        ("genre", "Female", "female", "are female"),
+        ("job", "retired", "retired", "are retired"),
+        ("job", "student", "students", "are students"),
+        ("job", "blue-collar", "blue-collar job", "have a blue-collar job"),
+        # a level that already names the label's noun reads as what they are
+        ("channel", "Multichannel", "multichannel", "are multichannel"),
+        # a sort key is not a word of the level
+        (
+            "history segment",
+            "2) $100 - $200",
+            "$100 - $200 history segment",
+            "are in the $100 - $200 history segment",
+        ),
+        ("zip code", "Urban", "urban zip code", "have an urban zip code"),
+        ("plan", "Unlimited", "unlimited plan", "are on an unlimited plan"),
+        ("plan", "User", "users", "are users"),
+    ],
+)
+def test_real_table_levels_read_naturally(label, level, word, clause):
+    assert (level_word(label, level), level_clause(label, level)) == (word, clause)

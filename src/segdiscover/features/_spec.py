@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -207,7 +208,7 @@ def _article(words: list[str]) -> str:
         return ""
     first = words[0].lower()
     vowel = (first[:1] in tuple("aeio") and not first.startswith(("one", "once"))) or (
-        first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ur"))
+        first[:1] == "u" and not first.startswith(("uni", "use", "usu", "ura", "uri"))
     )
     return "an " if vowel else "a "
 
@@ -308,6 +309,24 @@ def _lower_first(level: str) -> str:
     return level
 
 
+#: A sort key before a level ("1) $0 - $100", "2. Silver") is not a word of it.
+_ENUMERATOR = re.compile(r"^\(?\d{1,2}[).]\s+|^[a-zA-Z]\)\s+")
+
+
+def _who(level: str) -> str | None:
+    """Return a level that says who the customer is, read alone whatever the label.
+
+    ``female``/``male`` (a ``Genre`` column), a state (``retired`` of ``job``) or a
+    person noun (``student`` of ``job`` reads ``students``).
+    """
+    low = level.lower()
+    if low in ("female", "male") or low in _STATES:
+        return low
+    if low in _PERSONS:
+        return _plural(low)
+    return None
+
+
 def _calendar(label: str, level: str) -> str | None:
     """Full name of a month/weekday level of a calendar label (``apr`` -> ``April``)."""
     words = set(label.lower().split())
@@ -322,10 +341,12 @@ def level_word(label: str, level: str) -> str:
     ``Yes``/``No`` (also ``Y``/``N``, ``True``/``False``, ``1``/``0``) read as
     :func:`binary_words`, so a Yes/No text column reads like a 0/1 or Boolean one;
     a level that is already a phrase (``No internet service``) reads as it is;
-    gender and marital levels read alone (``female``, ``married``), and so do month
-    and weekday levels of a bare calendar label (``apr`` of ``month`` is
-    ``April``); other levels go before the label (``fiber optic internet
-    service``, ``April contact month``).
+    gender and marital levels read alone (``female``, ``married``), and so do
+    levels that say who the customer is (``retired``, ``student`` of ``job`` reads
+    ``students``) and month and weekday levels of a bare calendar label (``apr``
+    of ``month`` is ``April``); other levels go before the label (``fiber optic
+    internet service``, ``April contact month``). A leading sort key (``1) $0 -
+    $100``) is dropped.
 
     Examples
     --------
@@ -338,9 +359,10 @@ def level_word(label: str, level: str) -> str:
     >>> level_word("month", "apr"), level_word("contact month", "apr")
     ('April', 'April contact month')
     """
-    low = level.strip().lower()
+    level = _ENUMERATOR.sub("", level.strip())
+    low = level.lower()
     if label.lower() in _SELF_NAMED:
-        return _GENDER_LEVELS.get(low, _lower_first(level.strip()))
+        return _GENDER_LEVELS.get(low, _lower_first(level))
     if low in YES_LEVELS:
         return binary_words(label)[0]
     if low in NO_LEVELS:
@@ -348,7 +370,10 @@ def level_word(label: str, level: str) -> str:
     when = _calendar(label, level)
     if when:
         return when if label.lower() in _CALENDAR_LABELS else f"{when} {label}"
-    text = _lower_first(level.strip())
+    who = _who(level)
+    if who:
+        return who
+    text = _lower_first(level)
     if low.startswith(("no ", "not ", "non-", "without ")):
         return text
     last = label.lower().split()[-1:]
@@ -377,6 +402,8 @@ def level_clause(label: str, level: str) -> str:
     ('are in the north region', 'are female')
     >>> level_clause("online security", "No internet service")
     'have no internet service'
+    >>> level_clause("channel", "Multichannel"), level_clause("job", "student")
+    ('are multichannel', 'are students')
     """
     low = level.strip().lower()
     word = level_word(label, level)
@@ -390,11 +417,14 @@ def level_clause(label: str, level: str) -> str:
         return f"are in {word}"
     if word in _WEEKDAYS:
         return f"are on {word}"
-    if low.startswith("no "):
+    if word.lower().startswith("no "):
         return f"have {word}"
-    if low.startswith(("not ", "non-", "without ")):
-        return f"are {word}"
     last = word.split()[-1].lower()
+    label_last = label.lower().split()[-1] if label.split() else ""
+    # A word without the label's noun (a state, a person, "not eligible",
+    # "multichannel" of "channel") says what the customers are.
+    if low.startswith(("not ", "non-", "without ")) or last != label_last:
+        return f"are {word}"
     if last in _IN_NOUNS:
         return f"are in the {word}"
     article = _article(word.split())
