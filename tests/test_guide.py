@@ -142,7 +142,7 @@ def test_auto_compares_both_and_picks_the_guided_segments_here(table):
     comp = seg.run_["guide"]["comparison"]
     assert [c["space"] for c in comp] == ["features", "outcomes"]
     assert [c["chosen"] for c in comp] == [False, True]
-    assert comp[1]["material_segments"] > comp[0]["material_segments"]
+    assert comp[1]["distinct_segments"] > comp[0]["distinct_segments"] == 0
     assert seg.guide_ is not None
 
 
@@ -208,3 +208,17 @@ def test_structureless_data_says_no_stable_segmentation(tmp_path):
     assert any("No stable segmentation" in str(w.message) for w in caught)
     text = seg.report(tmp_path / "r.md").read_text()
     assert text.splitlines()[2].startswith("**No stable segmentation")
+
+
+def test_guided_runs_keep_ids_in_the_run_store_and_drift(guided, table, tmp_path):
+    from segdiscover.runs import RunStore
+
+    store = RunStore(tmp_path / "runs.duckdb")
+    store.record(guided, label="one")
+    again = fit(table, clusterer="kmeans", n_segments=2, guide="outcomes")
+    again.renumber({0: 1, 1: 0})
+    store.record(again, label="two")
+    assert again.labels_["segment_id"].equals(guided.labels_["segment_id"])
+    assert store.lineage(2)["kind"].to_list() == ["continued", "continued"]
+    report = store.drift()
+    assert report.summary()

@@ -25,7 +25,10 @@ SPLIT = "frequent_small_orders"
 
 
 def _fit(data, k: int = K) -> sd.Segmenter:
-    seg = sd.Segmenter(clusterer="kmeans", n_segments=k, random_state=0, n_jobs=1)
+    # Lineage of planted behaviour: unsupervised (guided runs: tests/test_guide.py).
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=k, random_state=0, n_jobs=1, guide="none"
+    )
     return seg.fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)
 
 

@@ -85,16 +85,18 @@ class _Candidate:
 def _beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
 
-    Stability first (a stable candidate beats an unstable one), then more segments
-    that differ materially on an outcome, then the wider outcome spread. Ties keep
-    ``b``, the unsupervised candidate, whose segments read from behaviour.
+    A stable candidate beats an unstable one; then more operationally distinct
+    segments (on the held-out customers) win. Ties keep ``b``, the unsupervised
+    candidate: its segments share behaviour, read from behaviour and are measured
+    on every customer, and a guided candidate's larger outcome spread is what it
+    was built for, so spread alone does not choose it.
 
     Examples
     --------
-    >>> u = {"stable": True, "material_segments": 2, "spread": 3.0}
-    >>> _beats({"stable": True, "material_segments": 3, "spread": 1.0}, u)
+    >>> u = {"stable": True, "distinct_segments": 2}
+    >>> _beats({"stable": True, "distinct_segments": 3}, u)
     True
-    >>> _beats({"stable": False, "material_segments": 4, "spread": 9.0}, u)
+    >>> _beats({"stable": False, "distinct_segments": 4}, u)
     False
     >>> _beats(dict(u), u)
     False
@@ -102,9 +104,7 @@ def _beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     sa, sb = a["stable"] is not False, b["stable"] is not False
     if sa != sb:
         return sa
-    if a["material_segments"] != b["material_segments"]:
-        return bool(a["material_segments"] > b["material_segments"])
-    return bool(a["spread"] > b["spread"])
+    return bool(a["distinct_segments"] > b["distinct_segments"])
 
 
 POSITIVE = ("yes", "y", "true", "t", "1", "churned", "churn", "lost", "left")
@@ -200,9 +200,9 @@ class Segmenter:
         are clustered on their cross-fitted SHAP contributions to the outcomes, so
         segments differ in *why* their outcomes differ; built on 70% of customers,
         validated on the 30% held out. ``"auto"``: with outcomes, both are built and
-        compared on the held-out customers (more materially distinct segments wins
-        at equal stability; ties go to the larger outcome spread, then to
-        unsupervised); without outcomes, ``"none"``.
+        compared on the held-out customers (a stable candidate first, then more
+        operationally distinct segments; ties keep the unsupervised one); without
+        outcomes, ``"none"``.
     guide_weights : dict or None, default None
         Outcome -> weight of that outcome in the guided space (default 1 each; one
         unit of distance is one smallest difference that matters).
@@ -735,6 +735,7 @@ class Segmenter:
             "clusterer": cand.name,
             "n_segments": int(cand.adapter.n_segments_),
             "stable": cand.stable,
+            "distinct_segments": 0,
             "material_segments": 0,
             "spread": 0.0,
         }
@@ -748,6 +749,7 @@ class Segmenter:
             random_state=0,
         )
         vr = res.vs_rest
+        row["distinct_segments"] = res.n_distinct
         row["material_segments"] = int(
             vr.group_by("segment_id").agg(pl.col("material").any())["material"].sum()
         )
