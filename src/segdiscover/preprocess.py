@@ -1,26 +1,46 @@
 """Preprocessing a business table needs, fitted once and reused for new customers.
 
 Heavy tails are log-transformed, numbers robustly scaled and clipped, nulls imputed
-with a missing-indicator column, categoricals one-hot encoded (rare levels pooled),
-and constant columns dropped with a warning. All fitted state is plain numbers and
-strings (:meth:`Preprocessor.to_dict`), so a saved model holds no pickle.
+with a missing-indicator column, and constant columns dropped with a warning. Three
+rules keep one fact from counting more than once or more than another fact:
+
+* **Binary facts** (a Boolean, any two-valued number, two-level text such as yes/no)
+  become one standardised column, whatever their encoding.
+* **Categoricals** are one-hot encoded (rare levels pooled) with level weights set so
+  that the whole block carries the variance of one numeric feature; one with more than
+  :data:`HIGH_CARDINALITY` levels carries less (:data:`HIGH_CARDINALITY_WEIGHT`).
+* **Redundant columns** (the same quantity twice: minutes and charge, an indicator
+  repeated in several categoricals) fold into one representative before clustering.
+
+All fitted state is plain numbers and strings (:meth:`Preprocessor.to_dict`), so a
+saved model holds no pickle. The rules and the measurements behind them are in
+``docs/guide/02-preprocessing.md`` (``benchmarks/bench_preprocess.py``).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.stats import rankdata
 
 from segdiscover._checks import NUMERIC_KINDS
-from segdiscover._params import Interval, validate_params
+from segdiscover._params import NONE, Interval, validate_params
 from segdiscover.exceptions import InputError, NotFittedError, SegdiscoverWarning
 
 MISSING = "__missing__"
 OTHER = "__other__"
+#: A categorical with more distinct values than this at fit is high-cardinality.
+HIGH_CARDINALITY = 20
+#: Share of one numeric feature's variance a high-cardinality categorical may carry.
+HIGH_CARDINALITY_WEIGHT = 0.5
+#: Rows the redundancy fold reads at most (chosen by row hash, not row order).
+FOLD_MAX_ROWS = 20_000
+_SPECIAL = (MISSING, OTHER)
 
 
 def _skewed(x: np.ndarray) -> bool:
@@ -28,6 +48,54 @@ def _skewed(x: np.ndarray) -> bool:
     q50, q75, q99 = np.quantile(x, [0.5, 0.75, 0.99])
     spread = max(q75 - q50, 1e-12)
     return bool((q99 - q50) / spread > 6.0)
+
+
+def onehot_weights(shares: Sequence[float], n_distinct: int) -> list[float]:
+    """Weight of each one-hot level column of a categorical.
+
+    Every level gets the same weight ``w``, chosen so that the block's total variance
+    ``w**2 * sum(p * (1 - p))`` is that of one standardised numeric feature (1), or
+    :data:`HIGH_CARDINALITY_WEIGHT` when the column had more than
+    :data:`HIGH_CARDINALITY` distinct values. For two levels this is exactly the
+    standardised binary column, so the rule is one rule for every categorical.
+
+    Parameters
+    ----------
+    shares : sequence of float
+        Share of the fitted rows at each level (they sum to 1).
+    n_distinct : int
+        Distinct values of the column at fit, before rare levels were pooled.
+
+    Returns
+    -------
+    list of float
+        One weight per level.
+
+    Examples
+    --------
+    >>> [round(w, 3) for w in onehot_weights([0.5, 0.25, 0.25], 3)]
+    [1.265, 1.265, 1.265]
+    """
+    p = np.asarray(shares, dtype=float)
+    gini = float((p * (1 - p)).sum())
+    total = HIGH_CARDINALITY_WEIGHT if n_distinct > HIGH_CARDINALITY else 1.0
+    w = math.sqrt(total / gini) if gini > 0 else 1.0
+    return [w] * len(p)
+
+
+def binary_scale(p: float) -> float:
+    """Scale of a binary fact's indicator: the two-level case of :func:`onehot_weights`.
+
+    One column ``(indicator - p) / scale`` puts the two values as far apart as the
+    two one-hot columns of the same fact would be, ``sqrt(w0**2 + w1**2)``.
+
+    Examples
+    --------
+    >>> round(binary_scale(0.5), 3)
+    0.5
+    """
+    w = onehot_weights([1.0 - p, p], 2)
+    return 1.0 / math.sqrt(w[0] ** 2 + w[1] ** 2)
 
 
 class Preprocessor:
@@ -43,40 +111,62 @@ class Preprocessor:
         ``__other__`` (also used for categories first seen at assign time).
     min_level_share : float, default 0.005
         Categories rarer than this share pool into ``__other__``.
+    fold_rho : float or None, default 0.98
+        Output columns whose absolute Spearman rank correlation on the fitted rows
+        reaches this fold into one representative; None keeps every column.
 
     Attributes
     ----------
     columns_ : list of dict
-        Per input column: name, kind, transform and fitted parameters.
+        Per input column used: name, kind (``"numeric"`` or ``"categorical"``, what
+        the explanation reads), encoding and fitted parameters; ``drop`` lists its
+        output columns folded away (all of them for a column that restates another:
+        it is explained, not clustered).
     feature_names_out_ : list of str
         Names of the output matrix columns.
     source_ : list of str
         For each output column, the input column it comes from.
     dropped_ : list of str
         Constant columns dropped at fit.
+    folded_ : list of dict
+        One entry per representative: ``representative`` (output column kept),
+        ``folded`` (output columns left out) and ``rho`` (their rank correlation with
+        the representative, in the same order).
 
     Examples
     --------
-    >>> df = pl.DataFrame({"a": [1.0, 2.0, None, 4.0], "c": ["x", "y", "x", "x"]})
+    >>> df = pl.DataFrame({"a": [1.0, 2.0, None, 4.0], "c": ["x", "y", "x", "z"]})
     >>> pre = Preprocessor().fit(df)
     >>> pre.feature_names_out_
-    ['a', 'a__missing', 'c=x', 'c=y']
+    ['a', 'a__missing', 'c=x', 'c=y', 'c=z']
     >>> pre.transform(df).shape
-    (4, 4)
+    (4, 5)
+    >>> twins = pl.DataFrame({"minutes": [1.0, 5.0, 3.0, 8.0]}).with_columns(
+    ...     charge=pl.col("minutes") * 0.17, plan=pl.Series(["no", "yes", "no", "no"])
+    ... )
+    >>> pre = Preprocessor().fit(twins)
+    >>> pre.feature_names_out_, pre.fold_report()
+    (['minutes', 'plan=yes'], ['charge enters as minutes (rank correlation 1.000)'])
     """
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
         "clip": [Interval(float, 0, None, "neither")],
         "max_levels": [Interval(int, 1, 1000)],
         "min_level_share": [Interval(float, 0, 0.5)],
+        "fold_rho": [Interval(float, 0, 1, "right"), NONE],
     }
 
     def __init__(
-        self, clip: float = 5.0, max_levels: int = 12, min_level_share: float = 0.005
+        self,
+        clip: float = 5.0,
+        max_levels: int = 12,
+        min_level_share: float = 0.005,
+        fold_rho: float | None = 0.98,
     ) -> None:
         self.clip = clip
         self.max_levels = max_levels
         self.min_level_share = min_level_share
+        self.fold_rho = fold_rho
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: FBT001
         """Return the constructor parameters (scikit-learn convention)."""
@@ -84,6 +174,7 @@ class Preprocessor:
             "clip": self.clip,
             "max_levels": self.max_levels,
             "min_level_share": self.min_level_share,
+            "fold_rho": self.fold_rho,
         }
 
     def fit(
@@ -97,6 +188,11 @@ class Preprocessor:
             Feature columns; numeric and bool columns are numeric, others categorical.
         kinds : dict, optional
             Column -> ``"numeric"``/``"categorical"`` to override the dtype rule.
+
+        Returns
+        -------
+        Preprocessor
+            ``self``, fitted.
         """
         validate_params("Preprocessor", self.get_params(), self._parameter_constraints)
         kinds = kinds or {}
@@ -132,13 +228,10 @@ class Preprocessor:
             raise InputError(msg)
         self.columns_ = cols
         self.dropped_ = dropped
-        names, source = [], []
-        for c in cols:
-            outs = self._out_names(c)
-            names += outs
-            source += [c["name"]] * len(outs)
-        self.feature_names_out_ = names
-        self.source_ = source
+        self.folded_: list[dict[str, Any]] = []
+        if self.fold_rho is not None:
+            self._fold(frame)
+        self._set_names()
         return self
 
     def _fit_numeric(self, name: str, s: pl.Series) -> dict[str, Any] | None:
@@ -147,6 +240,23 @@ class Preprocessor:
         if ok.sum() == 0 or np.nanmin(x[ok]) == np.nanmax(x[ok]):
             return None
         v = x[ok]
+        lo, hi = float(v.min()), float(v.max())
+        if np.all((v == lo) | (v == hi)):
+            # Two values: a yes/no fact, scaled exactly as the two-level text and
+            # Boolean forms of the same fact are (indicator of the larger value).
+            p = float((v == hi).mean())
+            return {
+                "name": name,
+                "kind": "numeric",
+                "transform": "none",
+                "impute": float(np.median(v)),
+                "center": lo + p * (hi - lo),
+                "scale": (hi - lo) * binary_scale(p),
+                "missing": bool((~ok).any()),
+                "binary": True,
+                "values": [lo, hi],
+                "share": p,
+            }
         transform = "none"
         if _skewed(v):
             transform = "log1p" if v.min() >= 0 else "signed_log1p"
@@ -178,22 +288,89 @@ class Preprocessor:
             ["n", name], descending=[True, False]
         )
         n = s.len()
+        values, counts = vc[name].to_list(), vc["n"].to_list()
+        regular = [v for v in values if v != MISSING]
+        if len(regular) == 2:
+            # Two values (nulls aside): one standardised column, like a Boolean.
+            return self._fit_binary_text(name, values, counts, regular)
         keep = [
             v
-            for v, c in zip(vc[name].to_list(), vc["n"].to_list(), strict=True)
+            for v, c in zip(values, counts, strict=True)
             if c / n >= self.min_level_share
         ][: self.max_levels]
         if len(keep) < vc.height:
             keep.append(OTHER)
         if len(keep) <= 1:
             return None
-        return {"name": name, "kind": "categorical", "levels": keep}
+        count = dict(zip(values, counts, strict=True))
+        shares = [count.get(lv, 0) / n for lv in keep]
+        if OTHER in keep:
+            shares[-1] = 1.0 - sum(shares[:-1])
+        if len(keep) == 2:  # one value and nulls, or one value and pooled rest
+            pos = next((lv for lv in keep if lv not in _SPECIAL), keep[1])
+            p = shares[keep.index(pos)]
+            return {
+                "name": name,
+                "kind": "categorical",
+                "levels": keep,
+                "encoding": "binary",
+                "positive": pos,
+                "center": p,
+                "scale": binary_scale(p),
+                "impute": 0.0,  # no nulls reach it: they are a level here
+                "missing": False,
+            }
+        return {
+            "name": name,
+            "kind": "categorical",
+            "levels": keep,
+            "encoding": "onehot",
+            "shares": shares,
+            "n_distinct": len(values),
+            "weights": onehot_weights(shares, len(values)),
+        }
+
+    @staticmethod
+    def _fit_binary_text(
+        name: str, values: list[str], counts: list[int], regular: list[str]
+    ) -> dict[str, Any]:
+        count = dict(zip(values, counts, strict=True))
+        pos = max(regular)  # "yes" > "no", "true" > "false", "Y" > "N", "1" > "0"
+        p = count[pos] / (count[regular[0]] + count[regular[1]])
+        return {
+            "name": name,
+            "kind": "categorical",
+            "levels": values,
+            "encoding": "binary",
+            "positive": pos,
+            "center": p,
+            "scale": binary_scale(p),
+            # The median of the indicator, as a Boolean's nulls get its median.
+            "impute": 1.0 if p > 0.5 else 0.0 if p < 0.5 else 0.5,
+            "missing": MISSING in count,
+        }
 
     @staticmethod
     def _out_names(c: dict[str, Any]) -> list[str]:
+        """Output columns of one spec, before folding."""
         if c["kind"] == "numeric":
             return [c["name"]] + ([f"{c['name']}__missing"] if c["missing"] else [])
+        if c.get("encoding") == "binary":
+            return [f"{c['name']}={c['positive']}"] + (
+                [f"{c['name']}__missing"] if c["missing"] else []
+            )
         return [f"{c['name']}={lv}" for lv in c["levels"]]
+
+    def _set_names(self) -> None:
+        names: list[str] = []
+        source: list[str] = []
+        for c in self.columns_:
+            drop = set(c.get("drop", ()))
+            outs = [o for o in self._out_names(c) if o not in drop]
+            names += outs
+            source += [c["name"]] * len(outs)
+        self.feature_names_out_ = names
+        self.source_ = source
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
@@ -202,12 +379,124 @@ class Preprocessor:
 
     @property
     def input_columns(self) -> list[str]:
-        """Input columns used (constant ones excluded)."""
+        """Input columns used (constant ones excluded; folded ones are explained)."""
         self._check_fitted()
         return [c["name"] for c in self.columns_]
 
+    def fold_report(self) -> list[str]:
+        """One plain sentence per folded output column.
+
+        Returns
+        -------
+        list of str
+            E.g. ``"charge enters as minutes (rank correlation 1.000)"``.
+
+        Examples
+        --------
+        >>> df = pl.DataFrame({"a": [1.0, 2.0, 4.0], "b": [3.0, 2.0, 0.0]})
+        >>> Preprocessor().fit(df).fold_report()
+        ['b enters as a (rank correlation -1.000)']
+        """
+        self._check_fitted()
+        return [
+            f"{f} enters as {g['representative']} (rank correlation {r:.3f})"
+            for g in self.folded_
+            for f, r in zip(g["folded"], g["rho"], strict=True)
+        ]
+
+    def _fold(self, frame: pl.DataFrame) -> None:
+        """Fold output columns that carry the same ranks into one representative."""
+        used = [c["name"] for c in self.columns_]
+        sub = frame.select(used)
+        # Wide tables read fewer rows (about 5M cells): a rank correlation near 0.98
+        # is still known to about 0.001 from 2,000 rows.
+        cap = min(FOLD_MAX_ROWS, max(2_000, 5_000_000 // len(used)))
+        if sub.height > cap:
+            # The same rows whatever the row order: those with the smallest hashes.
+            h = sub.hash_rows(seed=0).to_numpy()
+            sub = sub[np.sort(np.argsort(h, kind="stable")[:cap])]
+        X, names = self._matrix(sub, clip=math.inf, folded=False)
+        if X.shape[1] < 2 or X.shape[0] < 3:
+            return
+        R = rankdata(X, axis=0)
+        R -= R.mean(0)
+        norm = np.sqrt((R**2).sum(0))
+        R /= np.where(norm > 0, norm, 1.0)
+        C = R.T @ R  # one product: all rank correlations at once
+        np.fill_diagonal(C, 0.0)
+        pairs = np.argwhere(np.triu(np.abs(C) >= self.fold_rho - 1e-12, 1))
+        if pairs.size == 0:
+            return
+        nulls = {c: int(frame.get_column(c).null_count()) for c in used}
+        owner = [c["name"] for c in self.columns_ for _ in self._out_names(c)]
+        # Representative: fewest nulls in its input column, then column order.
+        order = sorted(range(len(names)), key=lambda j: (nulls[owner[j]], j))
+        rank = np.empty(len(names), dtype=int)
+        rank[order] = np.arange(len(names))
+        involved = np.unique(pairs)
+        gone: set[int] = set()
+        for j in sorted(involved, key=lambda j: rank[j]):
+            if j in gone:
+                continue
+            mates = [
+                int(i)
+                for i in np.flatnonzero(np.abs(C[j]) >= self.fold_rho - 1e-12)
+                if rank[i] > rank[j] and int(i) not in gone
+            ]
+            if not mates:
+                continue
+            mates.sort(key=lambda i: rank[i])
+            gone.update(mates)
+            self.folded_.append(
+                {
+                    "representative": names[j],
+                    "folded": [names[i] for i in mates],
+                    "rho": [round(float(C[j, i]), 4) for i in mates],
+                }
+            )
+        drop = {names[i] for i in gone}
+        # A wholly folded column stays a column (every output dropped): it is left
+        # out of the clustering only, and the explanation still reads it.
+        for c in self.columns_:
+            gone_here = [o for o in self._out_names(c) if o in drop]
+            if gone_here:
+                c["drop"] = gone_here
+
+    def _matrix(
+        self, frame: pl.DataFrame, clip: float, *, folded: bool
+    ) -> tuple[np.ndarray, list[str]]:
+        names: list[str] = []
+        parts = []
+        for c in self.columns_:
+            outs = self._out_names(c)
+            drop = set(c.get("drop", ())) if folded else set()
+            keep = [i for i, o in enumerate(outs) if o not in drop]
+            parts.append((c, keep, len(outs)))
+            names += [outs[i] for i in keep]
+        # One allocation, filled block by block: no hstack copy of a wide matrix.
+        out = np.empty((frame.height, len(names)))
+        j = 0
+        for c, keep, width in parts:
+            if not keep:
+                continue
+            block = _encode(frame.get_column(c["name"]), c, clip)
+            out[:, j : j + len(keep)] = block if len(keep) == width else block[:, keep]
+            j += len(keep)
+        return out, names
+
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
-        """Return the float64 matrix for ``frame`` (``feature_names_out_`` order)."""
+        """Return the float64 matrix for ``frame`` (``feature_names_out_`` order).
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            Holds at least :attr:`input_columns`; other columns are ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``frame.height x len(feature_names_out_)``.
+        """
         self._check_fitted()
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
@@ -216,36 +505,7 @@ class Preprocessor:
                 "fitted on."
             )
             raise InputError(msg)
-        blocks = []
-        for c in self.columns_:
-            s = frame.get_column(c["name"])
-            if c["kind"] == "numeric":
-                x = s.cast(pl.Float64).to_numpy().astype(float, copy=True)
-                miss = ~np.isfinite(x)
-                t = _apply(np.where(miss, 0.0, x), c["transform"])
-                z = np.clip((t - c["center"]) / c["scale"], -self.clip, self.clip)
-                z = np.where(miss, (c["impute"] - c["center"]) / c["scale"], z)
-                blocks.append(z[:, None])
-                if c["missing"]:
-                    blocks.append(miss.astype(float)[:, None])
-            else:
-                levels = c["levels"]
-                v = s.cast(pl.String).fill_null(MISSING)
-                known = v.is_in(levels[:-1] if levels[-1] == OTHER else levels)
-                fallback = OTHER if OTHER in levels else MISSING
-                v = pl.select(
-                    pl.when(known).then(v).otherwise(pl.lit(fallback))
-                ).to_series()
-                codes = v.replace_strict(
-                    levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
-                ).to_numpy()
-                onehot = np.zeros((len(codes), len(levels)))
-                rows = np.flatnonzero(codes >= 0)
-                # 1/sqrt(2): switching category moves a customer by distance 1, the
-                # same as one robust standard deviation of a numeric feature.
-                onehot[rows, codes[rows]] = 1 / np.sqrt(2)
-                blocks.append(onehot)
-        return np.hstack(blocks)
+        return self._matrix(frame, self.clip, folded=True)[0]
 
     def fit_transform(
         self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
@@ -260,21 +520,21 @@ class Preprocessor:
             "params": self.get_params(),
             "columns": self.columns_,
             "dropped": self.dropped_,
+            "folded": self.folded_,
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Preprocessor:
-        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output.
+
+        State written before binary encoding, level weights and folds existed
+        (no ``encoding``, ``weights`` or ``folded``) transforms as it did then.
+        """
         pre = cls(**state["params"])
-        pre.columns_ = list(state["columns"])
+        pre.columns_ = [dict(c) for c in state["columns"]]
         pre.dropped_ = list(state["dropped"])
-        names, source = [], []
-        for c in pre.columns_:
-            outs = cls._out_names(c)
-            names += outs
-            source += [c["name"]] * len(outs)
-        pre.feature_names_out_ = names
-        pre.source_ = source
+        pre.folded_ = list(state.get("folded", []))
+        pre._set_names()
         return pre
 
 
@@ -284,6 +544,42 @@ def _apply(x: np.ndarray, transform: str) -> np.ndarray:
     if transform == "signed_log1p":
         return np.sign(x) * np.log1p(np.abs(x))
     return x
+
+
+def _encode(s: pl.Series, c: dict[str, Any], clip: float) -> np.ndarray:
+    """Columns of one input column (all its outputs, before folding)."""
+    if c["kind"] == "numeric":
+        x = s.cast(pl.Float64).to_numpy().astype(float, copy=True)
+        miss = ~np.isfinite(x)
+        t = _apply(np.where(miss, 0.0, x), c["transform"])
+        z = np.clip((t - c["center"]) / c["scale"], -clip, clip)
+        z = np.where(miss, (c["impute"] - c["center"]) / c["scale"], z)
+        return np.column_stack([z, miss.astype(float)]) if c["missing"] else z[:, None]
+    v = s.cast(pl.String)
+    if c.get("encoding") == "binary":
+        miss = v.is_null().to_numpy()
+        if c["missing"]:
+            hit = (v == c["positive"]).fill_null(value=False).to_numpy()
+            ind = np.where(miss, c["impute"], hit.astype(float))
+        else:  # nulls are a level (or were never seen): compare as text
+            hit = (v.fill_null(MISSING) == c["positive"]).to_numpy()
+            ind = hit.astype(float)
+        z = np.clip((ind - c["center"]) / c["scale"], -clip, clip)
+        return np.column_stack([z, miss.astype(float)]) if c["missing"] else z[:, None]
+    levels = c["levels"]
+    v = v.fill_null(MISSING)
+    known = v.is_in(levels[:-1] if levels[-1] == OTHER else levels)
+    fallback = OTHER if OTHER in levels else MISSING
+    v = pl.select(pl.when(known).then(v).otherwise(pl.lit(fallback))).to_series()
+    codes = v.replace_strict(
+        levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
+    ).to_numpy()
+    # State saved before level weights existed used 1/sqrt(2) for every level.
+    w = np.asarray(c.get("weights") or [1 / np.sqrt(2)] * len(levels), dtype=float)
+    onehot = np.zeros((len(codes), len(levels)))
+    rows = np.flatnonzero(codes >= 0)
+    onehot[rows, codes[rows]] = w[codes[rows]]
+    return onehot
 
 
 def categorical_codes(
