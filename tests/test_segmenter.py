@@ -248,3 +248,26 @@ def test_many_level_text_outcome_is_refused():
         sd.Segmenter(clusterer="kmeans", n_segments=2, id="id").fit(
             table, outcomes=["plan"]
         )
+
+
+def test_twin_columns_are_clustered_once_and_reported(tmp_path):
+    rng = np.random.default_rng(0)
+    g = np.repeat([0, 1], 300)
+    minutes = rng.gamma(4, np.where(g == 1, 60.0, 20.0))
+    table = pl.DataFrame(
+        {
+            "id": np.arange(600),
+            "day_minutes": minutes,
+            "day_charge": minutes * 0.17,  # the same quantity in another unit
+            "calls": rng.poisson(np.where(g == 1, 5, 1)).astype(float),
+        }
+    )
+    seg = sd.Segmenter(
+        clusterer="kmeans", n_segments=2, id="id", random_state=0, stability_refits=0
+    ).fit(table)
+    folded = seg.run_["folded"]
+    assert [(f["representative"], f["folded"]) for f in folded] == [
+        ("day_minutes", ["day_charge"])
+    ]
+    text = seg.report(tmp_path / "r.md").read_text()
+    assert "day_charge enters as day_minutes" in text

@@ -478,6 +478,9 @@ class Segmenter:
             "n_segments": self.n_segments_,
             "selection": selection_reason,
             "stable_segmentation": self.stable_,
+            # Near-duplicate columns clustered once (they still explain segments).
+            "folded": self.preprocessor_.folded_,
+            "fold_report": self.preprocessor_.fold_report(),
             "guide": {
                 "mode": chosen.space,
                 "requested": self.guide,

@@ -129,6 +129,7 @@ clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} s
 {run["macro_f1"]:.3f}, SHAP on {run["shap_rows"]:,} customers) · segdiscover
 {html.escape(run["segdiscover_version"])}</p>
 <p class="meta">Why this segmentation: {html.escape(str(run["selection"]))}.</p>
+{_fold_html(run)}
 {_stability_html(run)}
 {_img(images.get("selection.png"), "model selection: scores against k")}
 {warn}
@@ -163,6 +164,21 @@ def _stability_text(run: dict[str, Any]) -> str:
     )
 
 
+def _fold_text(run: dict[str, Any]) -> str:
+    lines = run.get("fold_report") or []
+    if not lines:
+        return ""
+    return (
+        "Counted once in the clustering (near-duplicate columns, |rank correlation| "
+        ">= 0.98): " + "; ".join(lines) + "."
+    )
+
+
+def _fold_html(run: dict[str, Any]) -> str:
+    text = _fold_text(run)
+    return f"<p class='meta'>{html.escape(text)}</p>" if text else ""
+
+
 def _stability_html(run: dict[str, Any]) -> str:
     text = _stability_text(run)
     return f"<p class='meta'>{html.escape(text)}</p>" if text else ""
@@ -183,6 +199,8 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
         f"Why this segmentation: {run['selection']}.",
         "",
         _stability_text(run),
+        "",
+        _fold_text(run),
         "",
     ]
     lines += [f"> ⚠ {w}" for w in run["warnings"]]
