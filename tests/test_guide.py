@@ -222,3 +222,15 @@ def test_guided_runs_keep_ids_in_the_run_store_and_drift(guided, table, tmp_path
     assert store.lineage(2)["kind"].to_list() == ["continued", "continued"]
     report = store.drift()
     assert report.summary()
+
+
+def test_a_small_table_falls_back_to_unsupervised_with_the_reason(table):
+    small = table.head(60)
+    seg = fit(small, clusterer="kmeans", n_segments=2)
+    comp = seg.run_["guide"]["comparison"]
+    assert seg.guide_ is None
+    assert comp[0]["chosen"]
+    assert not comp[1]["chosen"]
+    assert "guiding segments by it needs at least" in comp[1]["error"]
+    with pytest.raises(InputError, match="needs at least"):
+        fit(small, clusterer="kmeans", n_segments=2, guide="outcomes")

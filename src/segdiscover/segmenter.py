@@ -744,13 +744,17 @@ class Segmenter:
         }
         if len(np.unique(lab[lab >= 0])) < 2:
             return row
-        res = compare_segments(
-            lab,
-            pl.DataFrame(Y[holdout], schema=cols, orient="row"),
-            min_difference=self.min_difference,
-            n_bootstrap=200,
-            random_state=0,
-        )
+        try:
+            res = compare_segments(
+                lab,
+                pl.DataFrame(Y[holdout], schema=cols, orient="row"),
+                min_difference=self.min_difference,
+                n_bootstrap=200,
+                random_state=0,
+            )
+        except InputError as exc:  # e.g. an outcome unknown for every held-out one
+            row["error"] = str(exc)
+            return row
         vr = res.vs_rest
         row["distinct_segments"] = res.n_distinct
         row["material_segments"] = int(
