@@ -558,14 +558,19 @@ def materiality_thresholds(
     [0.03, 2.0]
     """
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
+    return _thresholds(list(cols), _kinds(cols, Y, "customer"), Y, min_difference)[0]
+
+
+def _kinds(cols: Sequence[str], Y: np.ndarray, who: str) -> list[str]:
+    """Kind of each outcome column (rate, count, continuous); refuse an empty one."""
     kinds = []
     for j, c in enumerate(cols):
         v = Y[:, j][np.isfinite(Y[:, j])]
         if v.size == 0:
-            msg = f"Outcome {c!r} has no value for any customer."
+            msg = f"Outcome {c!r} has no value for any {who}."
             raise InputError(msg)
         kinds.append(_kind(v))
-    return _thresholds(list(cols), kinds, Y, min_difference)[0]
+    return kinds
 
 
 def _group_stats(Y: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
@@ -743,13 +748,7 @@ def compare_segments(
     k = len(segs)
     cols, Y = _outcome_matrix(outcomes, ids)
     Y[lab < 0] = np.nan
-    kinds = []
-    for j, c in enumerate(cols):
-        v = Y[:, j][np.isfinite(Y[:, j])]
-        if v.size == 0:
-            msg = f"Outcome {c!r} has no value for any segmented customer."
-            raise InputError(msg)
-        kinds.append(_kind(v))
+    kinds = _kinds(cols, Y, "segmented customer")
     thr, info = _thresholds(cols, kinds, Y, min_difference)
 
     mean, var, n, rmean, rvar, rn = _group_stats(Y, lab, k)
