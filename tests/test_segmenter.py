@@ -271,3 +271,23 @@ def test_twin_columns_are_clustered_once_and_reported(tmp_path):
     ]
     text = seg.report(tmp_path / "r.md").read_text()
     assert "day_charge enters as day_minutes" in text
+
+
+def test_a_failed_fit_leaves_the_previous_fit_whole(small_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0).fit(
+            small_data.tables, as_of=small_data.as_of
+        )
+    before = {k: v for k, v in seg.__dict__.items()}
+    labels = seg.labels_.clone()
+    bad = {**small_data.tables, "orders": small_data.tables["orders"].drop("amount")}
+    with pytest.raises(sd.exceptions.SegdiscoverError):
+        seg.fit(bad, as_of=small_data.as_of)
+    assert seg.__dict__.keys() == before.keys()
+    assert all(seg.__dict__[k] is v for k, v in before.items())
+    assert seg.labels_.equals(labels)
+    fresh = sd.Segmenter(clusterer="kmeans", n_segments=3)
+    with pytest.raises(sd.exceptions.SegdiscoverError):
+        fresh.fit(bad, as_of=small_data.as_of)
+    assert not hasattr(fresh, "segments_")

@@ -399,10 +399,18 @@ class Segmenter:
         self
         """
         validate_params("Segmenter", self.get_params(), self._parameter_constraints)
-        self.n_threads_ = resolve_n_jobs(self.n_jobs)
-        # One cap for every thread pool (scikit-learn's OpenMP, BLAS, LightGBM).
-        with threadpool_limits(limits=self.n_threads_):
-            return self._fit(X, as_of=as_of, outcomes=outcomes, exclude=exclude)
+        # Transactional: a fit that raises leaves the object as it was (a previous
+        # fit stays whole; save() never sees a mix of two fits).
+        before = dict(self.__dict__)
+        try:
+            self.n_threads_ = resolve_n_jobs(self.n_jobs)
+            # One cap for every thread pool (scikit-learn's OpenMP, BLAS, LightGBM).
+            with threadpool_limits(limits=self.n_threads_):
+                return self._fit(X, as_of=as_of, outcomes=outcomes, exclude=exclude)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
 
     def _fit(
         self, X: Any, *, as_of: Any, outcomes: Any, exclude: Sequence[str]
