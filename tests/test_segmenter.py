@@ -279,7 +279,7 @@ def test_a_failed_fit_leaves_the_previous_fit_whole(small_data):
         seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0).fit(
             small_data.tables, as_of=small_data.as_of
         )
-    before = {k: v for k, v in seg.__dict__.items()}
+    before = dict(seg.__dict__)
     labels = seg.labels_.clone()
     bad = {**small_data.tables, "orders": small_data.tables["orders"].drop("amount")}
     with pytest.raises(sd.exceptions.SegdiscoverError):
