@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from segdiscover import __version__
+from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
 
 
@@ -268,6 +269,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     import segdiscover as sd
     from segdiscover.report import write_outputs
 
+    check_discover(args)  # before anything is read: a refused run changes nothing
     features = None
     if args.tables:
         X: Any = _read_tables(args.tables)
@@ -313,6 +315,7 @@ def _record_run(seg: Any, path: str, label: str | None) -> tuple[int, list[str]]
 def _cmd_drift(args: argparse.Namespace) -> int:
     from segdiscover.runs import RunStore
 
+    check_drift(args)
     report = RunStore(args.runs).drift(args.previous, args.current)
     for line in report.summary():
         print(line)
@@ -342,6 +345,7 @@ def _write_table(frame: pl.DataFrame, path: Path) -> None:
 def _cmd_assign(args: argparse.Namespace) -> int:
     import segdiscover as sd
 
+    check_assign(args)
     model = sd.load(args.model)
     if args.table and args.tables:
         msg = "Give either --table (a customer-level table) or --tables, not both."
