@@ -234,3 +234,14 @@ def test_a_small_table_falls_back_to_unsupervised_with_the_reason(table):
     assert "guiding segments by it needs at least" in comp[1]["error"]
     with pytest.raises(InputError, match="needs at least"):
         fit(small, clusterer="kmeans", n_segments=2, guide="outcomes")
+
+
+def test_the_report_shows_both_candidates_and_where_verdicts_come_from(table, tmp_path):
+    seg = fit(table, clusterer="kmeans", n_segments=2)
+    md = seg.report(tmp_path / "r.md").read_text()
+    assert "Segments guided by outcomes" in md
+    assert "| behaviour (unsupervised) | kmeans | 2 |" in md
+    assert "| guided by outcomes | kmeans | 2 |" in md
+    assert "held-out customers whose outcomes built nothing" in md
+    html = seg.report(tmp_path / "r.html").read_text()
+    assert "guided by outcomes" in html
