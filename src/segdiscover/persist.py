@@ -12,6 +12,12 @@ Arrays are written with ``np.save(..., allow_pickle=False)`` and read with
 the manifest, and the manifest's own hash in ``checksum``. :func:`load` checks the
 format version first (a newer one is refused by number), then the manifest's hash,
 then that every array is present, unmodified and of the recorded dtype and shape.
+A hash is no signature (anyone can re-hash an edited model), so every field is then
+checked on its own (:mod:`segdiscover._model_checks`): each ``.npy`` header and
+file size against the manifest before anything is allocated, array widths against
+the feature schema, segment ids across arrays, no NaN or infinity where a fit
+writes none; every failure is a :class:`ModelFileError` naming the file.
+:func:`save` refuses a Segmenter whose fitted parts come from different fits.
 Nothing in the folder is code: the clusterer is rebuilt from a fixed list of
 segdiscover's own adapter classes, the feature builders from segdiscover's own
 builders. :func:`save` writes into a temporary folder beside the target and renames
@@ -39,12 +45,21 @@ import numpy as np
 import polars as pl
 
 from segdiscover import __version__
+from segdiscover._model_checks import (
+    array_record,
+    check_arrays,
+    check_file_size,
+    check_fitted_state,
+    check_schema,
+    parse_npy,
+)
 from segdiscover.assign import AssignState, assign, fit_assign_state
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.exceptions import (
     InputError,
     ModelFileError,
     NotFittedError,
+    SegdiscoverError,
 )
 from segdiscover.features import BUILDERS, FeatureMeta, FeatureSet
 from segdiscover.guide import OutcomeGuide
@@ -136,6 +151,8 @@ def _collect(
     if not hasattr(model, "segments_"):
         msg = "This model is not fitted yet; call fit(...) before save."
         raise NotFittedError(msg)
+    # A model that mixes two fits would save without error and assign nothing right.
+    check_fitted_state(model)
     adapter = model.clusterer_
     state = getattr(model, "assign_state_", None) or fit_assign_state(model)
     arrays = {f"clusterer.{k}": v for k, v in adapter.to_arrays().items()}
@@ -293,10 +310,16 @@ def _read_member(folder: Path, name: str) -> bytes:
     return path.read_bytes()
 
 
+def _no_constant(name: str) -> Any:
+    # json.loads accepts NaN and Infinity, which save() never writes (allow_nan=False).
+    msg = f"{name} is not a number a saved model holds"
+    raise ValueError(msg)
+
+
 def _parse_manifest(folder: Path, body: bytes) -> dict[str, Any]:
     try:
-        manifest = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = json.loads(body, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         msg = f"The manifest of {str(folder)!r} is not valid JSON ({exc})."
         raise ModelFileError(msg) from exc
     if not isinstance(manifest, dict):
@@ -333,26 +356,28 @@ def _check_checksum(folder: Path, body: bytes) -> None:
         raise ModelFileError(msg)
 
 
-def _read_arrays(folder: Path, records: dict[str, Any]) -> dict[str, np.ndarray]:
+def _read_arrays(folder: Path, records: Any) -> dict[str, np.ndarray]:
+    """Read every array, each checked against its record before it is allocated."""
+    if not isinstance(records, dict):
+        msg = f"The manifest of {str(folder)!r} has no valid table of arrays."
+        raise ModelFileError(msg)
     out = {}
     for name, rec in records.items():
         if not _ARRAY_NAME.match(name):
             msg = f"The manifest names an invalid array {name!r}."
             raise ModelFileError(msg)
         member = f"{ARRAYS}/{name}.npy"
+        dtype, shape, sha = array_record(folder, name, rec)
+        check_file_size(folder, member, dtype, shape)
         data = _read_member(folder, member)
-        if _sha256(data) != rec["sha256"]:
+        if _sha256(data) != sha:
             msg = (
                 f"The array file {member!r} of {str(folder)!r} was modified: its "
                 "SHA-256 differs from the one in the manifest. Refusing a tampered "
                 "or corrupted model."
             )
             raise ModelFileError(msg)
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-        if str(array.dtype) != rec["dtype"] or list(array.shape) != rec["shape"]:
-            msg = f"The array {member!r} has an unexpected dtype or shape."
-            raise ModelFileError(msg)
-        out[name] = array
+        out[name] = parse_npy(folder, member, data, dtype, shape)
     return out
 
 
@@ -557,11 +582,25 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
         msg = f"The manifest of {str(folder)!r} lacks the entries {missing}."
         raise ModelFileError(msg)
     try:
-        return LoadedModel(
-            manifest,
-            _read_arrays(folder, manifest["arrays"]),
-            _read_guide(folder, manifest.get("guide")),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        arrays = _read_arrays(folder, manifest["arrays"])
+        guide = _read_guide(folder, manifest.get("guide"))
+        pre = Preprocessor.from_dict(manifest["preprocessor"])
+        width = len((pre if guide is None else guide).feature_names_out_)
+        check_arrays(folder, manifest, arrays, width)
+        check_schema(folder, manifest)
+        return LoadedModel(manifest, arrays, guide)
+    except ModelFileError:
+        raise
+    # Whatever a malformed field makes the rebuilding code raise is a file error.
+    except (
+        SegdiscoverError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        pl.exceptions.PolarsError,
+    ) as exc:
         msg = f"The manifest of {str(folder)!r} is malformed: {exc!r}."
         raise ModelFileError(msg) from exc
