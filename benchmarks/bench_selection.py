@@ -17,6 +17,12 @@ Usage::
     uv run python benchmarks/bench_selection.py --seeds 20 --n-customers 5000
     uv run python benchmarks/bench_selection.py --generator table --seeds 20
     uv run python benchmarks/bench_selection.py --seeds 0 --size-check 200000
+    uv run python benchmarks/bench_selection.py --set kmeans.n_init=10 --tag _k10
+
+``--set NAME.PARAM=VALUE`` (repeatable) overrides a registry clusterer's parameter
+for the whole run (sweep, stability refits and final fit), to compare settings on
+the same seeds. Each run also records, per clusterer, the stability interval's lower
+end of its candidate at the planted k.
 
 Writes ``benchmarks/_out/selection[_table].md`` and ``.json`` (``--tag`` adds a
 suffix). Each run also records whether the sweep called its pick stable.
@@ -25,6 +31,8 @@ suffix). Each run also records whether the sweep called its pick stable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import statistics
 import time
@@ -66,6 +74,11 @@ def accuracy(args: argparse.Namespace) -> list[dict]:
                     )
             secs = time.perf_counter() - t0
             cand = seg.candidates_
+            at_k = (
+                cand.filter(pl.col("n_segments") == k)
+                if "stability_lo" in cand.columns
+                else cand.clear()
+            )
             truth = data.truth.join(seg.labels_, on="customer_id")
             ari = adjusted_rand_score(truth["segment"], truth["segment_id"])
             rows.append(
@@ -80,6 +93,10 @@ def accuracy(args: argparse.Namespace) -> list[dict]:
                         and cand.filter(pl.col("chosen"))["stable"][0]
                     ),
                     "seconds": secs,
+                    "planted_lo": {
+                        r["clusterer"]: round(r["stability_lo"], 3)
+                        for r in at_k.iter_rows(named=True)
+                    },
                 }
             )
             print(rows[-1], flush=True)
@@ -118,6 +135,23 @@ def size_check(n: int) -> dict:
     }
 
 
+def override(settings: list[str]) -> dict[str, dict[str, object]]:
+    """Apply ``NAME.PARAM=VALUE`` overrides to the registry (this process only)."""
+    from segdiscover.clusterers import CLUSTERERS
+
+    done: dict[str, dict[str, object]] = {}
+    for item in settings:
+        key, value = item.split("=", 1)
+        name, param = key.split(".", 1)
+        done.setdefault(name, {})[param] = json.loads(value)
+    for name, params in done.items():
+        spec = CLUSTERERS[name]
+        CLUSTERERS[name] = dataclasses.replace(
+            spec, factory=functools.partial(spec.factory, **params)
+        )
+    return done
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=20)
@@ -127,11 +161,15 @@ def main() -> None:
     p.add_argument("--generator", choices=["customers", "table"], default="customers")
     p.add_argument("--tag", default="")
     p.add_argument("--size-check", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE")
     args = p.parse_args()
+    overrides = override(args.set)
     stem = "selection" + ("_table" if args.generator == "table" else "") + args.tag
     OUT.mkdir(exist_ok=True)
     res: dict = {"provenance": provenance(), "args": vars(args)}
     lines = ["# Model selection (`clusterer='auto'`)", "", describe(res["provenance"])]
+    if overrides:
+        lines += ["", f"Registry overrides: {overrides}."]
     if args.seeds:
         rows = accuracy(args)
         res["runs"] = rows
