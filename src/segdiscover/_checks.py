@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
-from segdiscover.exceptions import ColumnNotFoundError, InputError
+from segdiscover.exceptions import ColumnNotFoundError, InputError, SegdiscoverWarning
 
 NUMERIC_KINDS = (
     pl.Int8,
@@ -31,6 +32,9 @@ NUMERIC_KINDS = (
 # Numbers beyond this are treated as corrupt: squared distances overflow float64 past
 # ~1e154, and one such value collapses k-means to a single cluster.
 MAX_ABS_VALUE = 1e15
+#: Above this share of a raw table's distinct ids missing from the customers table, a
+#: warning names them: they become customers with no row of their own.
+MAX_UNMATCHED_ID_SHARE = 0.01
 
 
 def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
@@ -45,16 +49,16 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
     (1, 1)
     """
     if isinstance(frame, pl.LazyFrame):
-        return frame.collect()
+        return decimals_to_numbers(frame.collect())
     if isinstance(frame, pl.DataFrame):
-        return frame
+        return decimals_to_numbers(frame)
     module = type(frame).__module__
     if module.startswith("pandas"):
         _check_pandas(frame, name)
         try:
             if importlib.util.find_spec("pyarrow") is None:
-                return _from_pandas_numpy(frame)
-            return pl.from_pandas(frame, include_index=False)
+                return decimals_to_numbers(_from_pandas_numpy(frame))
+            return decimals_to_numbers(pl.from_pandas(frame, include_index=False))
         except InputError:
             raise
         except Exception as exc:  # pyarrow/pandas conversion errors are opaque
@@ -64,6 +68,34 @@ def to_polars(frame: Any, name: str = "table") -> pl.DataFrame:
         f"The {name} must be a polars or pandas DataFrame; got {type(frame).__name__}."
     )
     raise InputError(msg)
+
+
+def decimals_to_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast ``Decimal`` columns (SQL and dbt exports) to numbers the pipeline reads.
+
+    A decimal with a fraction becomes Float64. A whole-number decimal (``NUMERIC(38,
+    0)``, often an id) becomes Int64 when every value fits, and text otherwise, so a
+    20-digit id is never rounded through a float.
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> t = pl.DataFrame({"id": [Decimal("7")], "amount": [Decimal("12.50")]})
+    >>> decimals_to_numbers(t).schema
+    Schema([('id', Int64), ('amount', Float64)])
+    """
+    casts = []
+    for col, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Decimal):
+            continue
+        s = frame.get_column(col)
+        if dtype.scale:
+            casts.append(s.cast(pl.Float64))
+            continue
+        whole = s.cast(pl.Int64, strict=False)
+        fits = whole.null_count() == s.null_count()
+        casts.append(whole if fits else s.cast(pl.String))
+    return frame.with_columns(casts) if casts else frame
 
 
 def _from_pandas_numpy(frame: Any) -> pl.DataFrame:
@@ -138,17 +170,46 @@ def _example(values: pl.Series, k: int = 3) -> str:
     return ", ".join(repr(v) for v in values.head(k).to_list())
 
 
+def _missing_ids(ids: pl.Series) -> pl.Series:
+    """Mask of ids that name nobody: null, NaN, or empty (or blank) text."""
+    missing = ids.is_null()
+    if ids.dtype in (pl.Float32, pl.Float64):
+        missing = missing | ids.is_nan()
+    elif ids.dtype == pl.String or isinstance(ids.dtype, pl.Categorical | pl.Enum):
+        missing = missing | (ids.cast(pl.String).str.strip_chars() == "")
+    return missing.fill_null(value=True)
+
+
 def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> None:
-    """Check the id column: present, no nulls, and unique when ``unique``."""
+    """Check the id column: present, no missing ids, and unique when ``unique``.
+
+    Null, NaN and empty (or blank) text ids are refused with their count and the first
+    row that has one (counting data rows from 1): each would otherwise become one
+    "customer" that stands for many.
+
+    Examples
+    --------
+    >>> check_ids(pl.DataFrame({"id": ["a", "b"]}), "id", "table", unique=True)
+    >>> check_ids(pl.DataFrame({"id": ["a", ""]}), "id", "table", unique=True)
+    Traceback (most recent call last):
+    ...
+    segdiscover.exceptions.InputError: The table has 1 rows with a null 'id' \
+(missing, NaN or empty text; e.g. row 2, counting data rows from 1); every row \
+needs an id.
+    """
     require_columns(frame, [id_col], name)
     ids = frame.get_column(id_col)
-    n_null = ids.null_count()
-    if n_null:
-        msg = (
-            f"The {name} has {n_null} rows with a null {id_col!r}; "
-            "every row needs an id."
-        )
-        raise InputError(msg)
+    if ids.dtype != pl.Object:
+        missing = _missing_ids(ids)
+        n_missing = int(missing.sum())
+        if n_missing:
+            row = int(missing.arg_true()[0]) + 1
+            msg = (
+                f"The {name} has {n_missing} rows with a null {id_col!r} (missing, "
+                f"NaN or empty text; e.g. row {row}, counting data rows from 1); "
+                "every row needs an id."
+            )
+            raise InputError(msg)
     if ids.dtype == pl.Object:
         msg = (
             f"The id column {id_col!r} of the {name} holds Python objects; "
@@ -253,29 +314,65 @@ def check_event_columns(
 def check_id_overlap(
     tables: Mapping[str, pl.DataFrame], id_col: str, customers: str
 ) -> None:
-    """Refuse an event table whose ids are of another type and match no customer.
+    """Refuse a raw table whose ids match no customer; warn when many do not match.
 
-    Ids of different types are compared as text, so ``1`` in the orders and
-    ``'C00001'`` in the customers would silently make every order a customer of its
-    own (regression: tests/hostile, ``order-ids-of-another-type``).
+    Without this check the ids of such a table become customers of their own: an
+    orders table keyed by another id (or by ``42`` where the customers say
+    ``'00042'``) turned a 200-row customers table into 400 "customers" (tests/hostile,
+    ``order-ids-of-another-type``). Ids of different types are compared as text.
+    When more than :data:`MAX_UNMATCHED_ID_SHARE` of a table's distinct ids are not
+    customers, a :class:`SegdiscoverWarning` names the count and examples.
+
+    Examples
+    --------
+    >>> cust = pl.DataFrame({"id": ["a", "b"]})
+    >>> check_id_overlap({"customers": cust, "orders": cust}, "id", "customers")
+    >>> orders = pl.DataFrame({"id": ["x"]})
+    >>> check_id_overlap({"customers": cust, "orders": orders}, "id", "customers")
+    Traceback (most recent call last):
+    ...
+    segdiscover.exceptions.InputError: None of the 1 distinct 'id' values of the \
+'orders' table (str, e.g. 'x') is an id of the 'customers' table (2 ids, str, e.g. \
+'a', 'b'). Give the id columns one type and format (zero padding included).
     """
     if customers not in tables or id_col not in tables[customers].columns:
         return
-    own = tables[customers].get_column(id_col)
+    own = tables[customers].get_column(id_col).drop_nulls()
     for name, t in tables.items():
         if name == customers or id_col not in t.columns:
             continue
-        ids = t.get_column(id_col)
-        if ids.dtype == own.dtype or ids.len() == 0:
+        ids = t.get_column(id_col).drop_nulls().unique(maintain_order=True)
+        if ids.len() == 0:
             continue
-        if not ids.cast(pl.String).is_in(own.cast(pl.String).implode()).any():
+        if ids.dtype == own.dtype:
+            known = ids.is_in(own.implode())
+        else:
+            known = ids.cast(pl.String).is_in(own.cast(pl.String).implode())
+        unmatched = ids.filter(~known)
+        if unmatched.len() == ids.len():
             msg = (
-                f"None of the {ids.len()} {id_col!r} values of the {name!r} table "
-                f"({ids.dtype}, e.g. {_example(ids, 2)}) is an id of the "
-                f"{customers!r} table ({own.dtype}, e.g. {_example(own, 2)}). "
-                "Give the id columns one type and format."
+                f"None of the {ids.len()} distinct {id_col!r} values of the {name!r} "
+                f"table ({_dtype(ids)}, e.g. {_example(ids, 2)}) is an id of the "
+                f"{customers!r} table ({own.len()} ids, {_dtype(own)}, e.g. "
+                f"{_example(own, 2)}). Give the id columns one type and format "
+                "(zero padding included)."
             )
             raise InputError(msg)
+        if unmatched.len() > MAX_UNMATCHED_ID_SHARE * ids.len():
+            warnings.warn(
+                f"{unmatched.len()} of the {ids.len()} distinct {id_col!r} values of "
+                f"the {name!r} table ({unmatched.len() / ids.len():.1%}, e.g. "
+                f"{_example(unmatched, 2)}) are not in the {customers!r} table; they "
+                "are counted as customers of their own. Add them to the customers "
+                "table or drop their rows.",
+                SegdiscoverWarning,
+                stacklevel=4,
+            )
+
+
+def _dtype(values: pl.Series) -> str:
+    """Return a short type name for messages: ``str`` for text, else polars'."""
+    return "str" if values.dtype == pl.String else str(values.dtype)
 
 
 def check_column_names(frame: pl.DataFrame, name: str) -> None:
@@ -315,3 +412,41 @@ def finite_or_none(x: float) -> float | None:
     """Return ``x`` as a float, or None when it is not finite (for JSON output)."""
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def align_id_dtype(
+    frame: pl.DataFrame, id_col: str, dtype: pl.DataType, name: str
+) -> pl.DataFrame:
+    """Give ``frame``'s id column the id type of the table it will be joined to.
+
+    Text ids become integers only when every one is an integer written plainly, so
+    ``'42'`` joins ``42`` but ``'00042'`` is refused rather than silently matched
+    to ``42``; integer ids joined to text ids become text.
+
+    Examples
+    --------
+    >>> out = pl.DataFrame({"id": ["1", "2"], "churned": [0, 1]})
+    >>> align_id_dtype(out, "id", pl.Int64, "outcomes table").schema["id"]
+    Int64
+    """
+    if id_col not in frame.columns or frame.schema[id_col] == dtype:
+        return frame
+    ids = frame.get_column(id_col)
+    if dtype.is_integer() and ids.dtype == pl.String:
+        whole = ids.cast(dtype, strict=False)
+        plain = (whole.cast(pl.String) == ids).fill_null(value=False) | ids.is_null()
+        if not plain.all():
+            bad = ids.filter(~plain)
+            msg = (
+                f"The {name} has text ids in {id_col!r} that are not plain integers "
+                f"({bad.len()} of {ids.len()}, e.g. {_example(bad, 2)}), but the "
+                f"customer table's ids are integers ({dtype}). Give both tables ids "
+                "of one type and format (zero padding included)."
+            )
+            raise InputError(msg)
+        return frame.with_columns(whole)
+    if dtype.is_integer() and ids.dtype.is_integer():
+        return frame.with_columns(ids.cast(dtype))
+    if dtype == pl.String:
+        return frame.with_columns(ids.cast(pl.String))
+    return frame

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from segdiscover import __version__
+from segdiscover._checks import align_id_dtype
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
 
@@ -39,8 +40,19 @@ def _separator(path: Path) -> str:
     return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
-def read_table(path: str) -> pl.DataFrame:
-    """Read a CSV or parquet file, with an error that names the file."""
+#: A number written with a decimal comma, optionally with dots grouping thousands:
+#: ``12,5``, ``-0,75``, ``1.234,5``.
+DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+
+
+def read_table(path: str, id: str | None = None) -> pl.DataFrame:
+    """Read a CSV or parquet file, with an error that names the file.
+
+    The ``id`` column of a CSV is read as text, never type-guessed: ``00042`` stays
+    ``'00042'``, so ids match the other tables and the run store exactly. In a
+    ``;``- or tab-separated CSV, numbers written with decimal commas are read as
+    numbers (see :func:`_decimal_commas`).
+    """
     p = Path(path)
     if not p.is_file():
         msg = f"No such file: {path!r}."
@@ -50,11 +62,13 @@ def read_table(path: str) -> pl.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pl.read_parquet(p)
         if suffix in (".csv", ".txt", ".tsv"):
-            return pl.read_csv(
+            sep = "\t" if suffix == ".tsv" else _separator(p)
+            frame = pl.read_csv(
                 p,
-                separator="\t" if suffix == ".tsv" else _separator(p),
+                separator=sep,
                 infer_schema_length=10_000,
                 try_parse_dates=True,
+                schema_overrides={id: pl.String} if id else None,
             )
     except Exception as exc:  # polars' parse errors are long and internal
         first = (
@@ -62,8 +76,50 @@ def read_table(path: str) -> pl.DataFrame:
         )
         msg = f"Could not read {path!r}: {first}"
         raise InputError(msg) from exc
+    else:
+        if suffix in (".csv", ".txt", ".tsv"):
+            return frame if sep == "," else _decimal_commas(frame, path, id)
     msg = f"Unsupported file type {suffix!r} for {path!r}; use .csv or .parquet."
     raise InputError(msg)
+
+
+def _decimal_commas(frame: pl.DataFrame, path: str, id: str | None) -> pl.DataFrame:
+    """Read text columns of decimal-comma numbers (``12,5``) as numbers.
+
+    Exports in locales with decimal commas separate fields with ``;``; polars reads
+    their numbers as text, which the door then took for categories. A column is
+    converted when at least one value has a decimal comma and every value is a
+    number in that notation (dots group thousands only when a value such as
+    ``1.234,5`` shows it); when 95% are, the rest is refused with the column, the
+    count and an example row, as the door refuses junk in numeric columns.
+    """
+    out = []
+    for col, dtype in frame.schema.items():
+        if col == id or dtype != pl.String:
+            continue
+        v = frame.get_column(col).str.strip_chars()
+        comma = v.str.contains(DECIMAL_COMMA).fill_null(value=False)
+        if not comma.any():
+            continue
+        text = v
+        if v.str.contains(r"\d\.\d{3},").any():  # dots group thousands here
+            text = text.str.replace_all(".", "", literal=True)
+        parsed = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+        given = v.is_not_null() & (v != "")
+        bad = given & parsed.is_null()
+        n_bad, n = int(bad.sum()), int(given.sum())
+        if n_bad == 0:
+            out.append(parsed.alias(col))
+        elif n_bad <= 0.05 * n:
+            row = int(bad.arg_true()[0]) + 1
+            msg = (
+                f"Column {col!r} of {path!r} holds numbers with decimal commas "
+                f"(e.g. {v.filter(comma)[0]!r}), but {n_bad} of {n} values are not "
+                f"numbers (e.g. {v[row - 1]!r} on data row {row}). Clean them or "
+                "leave them empty."
+            )
+            raise InputError(msg)
+    return frame.with_columns(out) if out else frame
 
 
 def _print_segments(seg: Any, out: Path) -> None:
@@ -139,9 +195,9 @@ def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
 ROW_ID = "row_id"
 
 
-def _customer_table(path: str, *, row_ids: bool) -> pl.DataFrame:
+def _customer_table(path: str, id: str, *, row_ids: bool) -> pl.DataFrame:
     """Read a customer-level table; with ``row_ids``, number its rows 1..n as the id."""
-    frame = read_table(path)
+    frame = read_table(path, None if row_ids else id)
     if not row_ids:
         return frame
     if ROW_ID in frame.columns:
@@ -172,13 +228,31 @@ def _table_files(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _read_tables(files: dict[str, str]) -> dict[str, pl.DataFrame]:
-    return {name: read_table(path) for name, path in files.items()}
+def _read_tables(files: dict[str, str], id: str) -> dict[str, pl.DataFrame]:
+    """Read raw tables, each ``id`` column as text when it comes from a CSV."""
+    return {name: read_table(path, id) for name, path in files.items()}
 
 
-def _outcome_table(path: str, id: str, columns: Sequence[str] | None) -> pl.DataFrame:
-    """Read a customer-level outcome table: the id and the outcome columns."""
-    frame = read_table(path)
+def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType:
+    """Return the id type the features get: integer only when every table's is."""
+    frames = X.values() if isinstance(X, dict) else [X]
+    dtypes = [f.schema[id] for f in frames if id in f.columns]
+    if dtypes and all(d.is_integer() for d in dtypes):
+        return pl.Int64
+    return pl.String
+
+
+def _outcome_table(
+    path: str, id: str, columns: Sequence[str] | None, X: Any = None
+) -> pl.DataFrame:
+    """Read a customer-level outcome table: the id and the outcome columns.
+
+    Its id column gets the type of the ids of ``X`` (the table or raw tables read),
+    so the outcomes join the customers whatever file type each came from.
+    """
+    frame = read_table(path, id)
+    if X is not None and id in frame.columns:
+        frame = align_id_dtype(frame, id, _id_dtype(X, id), f"outcomes file {path!r}")
     if id not in frame.columns:
         msg = (
             f"The outcomes file {path!r} has no column {id!r} (the customer id); "
@@ -272,16 +346,16 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     check_discover(args)  # before anything is read: a refused run changes nothing
     features = None
     if args.tables:
-        X: Any = _read_tables(args.tables)
+        X: Any = _read_tables(args.tables, args.id)
         if args.features is not None:
             from segdiscover._config import feature_set
 
             features = feature_set(args.features, args.id)
     else:
-        X = _customer_table(args.table, row_ids=args.row_ids)
+        X = _customer_table(args.table, args.id, row_ids=args.row_ids)
     outcomes: Any = args.outcome or None
     if args.outcomes:
-        outcomes = _outcome_table(args.outcomes, args.id, args.outcome)
+        outcomes = _outcome_table(args.outcomes, args.id, args.outcome, X)
     seg = sd.Segmenter(
         features=features,
         clusterer=args.clusterer,
@@ -351,9 +425,9 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         msg = "Give either --table (a customer-level table) or --tables, not both."
         raise InputError(msg)
     if args.tables:
-        X: Any = _read_tables(_table_files(args.tables))
+        X: Any = _read_tables(_table_files(args.tables), model.id)
     elif args.table:
-        X = _customer_table(args.table, row_ids=args.row_ids)
+        X = _customer_table(args.table, model.id, row_ids=args.row_ids)
     else:
         msg = (
             "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from segdiscover._markdown import md_cell, md_text
 from segdiscover.features import FeatureMeta
 
 MAX_NAME_WORDS = 3
@@ -319,23 +320,23 @@ class SegmentProfile:
     def to_markdown(self) -> str:
         """Render the card as Markdown."""
         lines = [
-            f"### {self.segment_id}. {self.name}",
+            f"### {self.segment_id}. {md_text(self.name)}",
             "",
-            f"**{self._headline()}**",
+            f"**{md_text(self._headline())}**",
             "",
-            self.narrative,
+            md_text(self.narrative),
             "",
         ]
-        lines += [f"- {f}" for f in self.facts()]
+        lines += [f"- {md_text(f)}" for f in self.facts()]
         for title, header, rows in self.sections():
             lines += [
                 "",
-                f"**{title}**",
+                f"**{md_text(title)}**",
                 "",
-                "| " + " | ".join(header) + " |",
+                "| " + " | ".join(md_cell(h) for h in header) + " |",
                 "|" + "---|" * len(header),
             ]
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
+            lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
 
     def __str__(self) -> str:

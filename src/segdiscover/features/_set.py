@@ -125,7 +125,9 @@ class FeatureSet:
     Notes
     -----
     The customers are every id in ``customers_table`` (signed up before ``as_of``)
-    plus every id with an event before ``as_of`` in any table. Tenure is the days
+    plus every id with an event before ``as_of`` in any table. A raw table whose ids
+    match none of ``customers_table`` is refused, and a warning names the ids that
+    are not customers when they are more than 1% of a table's ids. Tenure is the days
     since signup, or since the first event before ``as_of`` when no signup is given.
     Rows come out sorted by id, so the input's row order never matters.
 
@@ -251,6 +253,16 @@ class FeatureSet:
         as_of = normalise_as_of(as_of)
         tables = check_tables(tables, {})
         active = self._active(tables)
+        # Every table's ids checked (null, NaN, blank refused), then each raw table's
+        # ids against the customers: unmatched ids would become phantom customers.
+        for name, t in tables.items():
+            if self.id in t.columns or name == self.customers_table:
+                check_ids(
+                    t,
+                    self.id,
+                    f"{name!r} table",
+                    unique=name == self.customers_table,
+                )
         for b in active:
             t = tables[b.table]
             require_columns(t, b.columns(), f"{b.table!r} table")
@@ -259,13 +271,6 @@ class FeatureSet:
             # Text numbers parsed, NaN/inf refused (tests/hostile: *-raw-amount).
             tables[b.table] = check_event_columns(
                 t, b.numeric_columns(), self.id, b.table
-            )
-        if self.customers_table in tables:
-            check_ids(
-                tables[self.customers_table],
-                self.id,
-                f"{self.customers_table!r} table",
-                unique=True,
             )
         check_id_overlap(tables, self.id, self.customers_table)
         id_dtype = self._id_dtype(tables)

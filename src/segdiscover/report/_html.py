@@ -6,6 +6,7 @@ import base64
 import html
 from typing import Any
 
+from segdiscover._markdown import md_cell, md_text
 from segdiscover.profiles import fmt
 
 CSS = """
@@ -185,25 +186,25 @@ def _stability_html(run: dict[str, Any]) -> str:
 
 
 def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
-    """Render the report as Markdown."""
+    """Render the report as Markdown (text from the data escaped: see md_text)."""
     run = doc["run"]
     lines = [
         "# Customer segments",
         "",
-        f"**{headline(run)}**",
+        f"**{md_text(headline(run))}**",
         "",
         f"{run['n_customers']:,} customers, {run['n_features']} features, "
-        f"clusterer **{run['clusterer']}**, {run['n_segments']} segments, "
+        f"clusterer **{md_text(run['clusterer'])}**, {run['n_segments']} segments, "
         f"surrogate fidelity **{run['fidelity']:.3f}**.",
         "",
-        f"Why this segmentation: {run['selection']}.",
+        f"Why this segmentation: {md_text(run['selection'])}.",
         "",
-        _stability_text(run),
+        md_text(_stability_text(run)),
         "",
-        _fold_text(run),
+        md_text(_fold_text(run)),
         "",
     ]
-    lines += [f"> ⚠ {w}" for w in run["warnings"]]
+    lines += [f"> ⚠ {md_text(w)}" for w in run["warnings"]]
     lines += [
         "| id | name | customers | share | top drivers |",
         "|---|---|---|---|---|",
@@ -211,15 +212,15 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
     for s in doc["segments"]:
         top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
         lines.append(
-            f"| {s['segment_id']} | {s['name']} | {s['size']:,} | "
-            f"{fmt(s['share'], 'share')} | {top} |"
+            f"| {s['segment_id']} | {md_cell(s['name'])} | {s['size']:,} | "
+            f"{fmt(s['share'], 'share')} | {md_cell(top)} |"
         )
     lines.append("")
     summary, rows = _outcome_lines(doc)
     if summary:
-        lines += ["## Outcomes", "", f"**{summary}**", ""]
+        lines += ["## Outcomes", "", f"**{md_text(summary)}**", ""]
         lines += ["| id | name | material differences vs the rest |", "|---|---|---|"]
-        lines += [f"| {' | '.join(r)} |" for r in rows]
+        lines += [f"| {' | '.join(md_cell(x) for x in r)} |" for r in rows]
         lines.append("")
     lines += [seg.profile(s["segment_id"]).to_markdown() for s in doc["segments"]]
     return "\n".join(lines)
