@@ -130,6 +130,7 @@ clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} s
 {run["macro_f1"]:.3f}, SHAP on {run["shap_rows"]:,} customers) · segdiscover
 {html.escape(run["segdiscover_version"])}</p>
 <p class="meta">Why this segmentation: {html.escape(str(run["selection"]))}.</p>
+{_guide_html(run)}
 {_fold_html(run)}
 {_stability_html(run)}
 {_img(images.get("selection.png"), "model selection: scores against k")}
@@ -163,6 +164,95 @@ def _stability_text(run: dict[str, Any]) -> str:
         )
         + "."
     )
+
+
+SPACE_NAMES = {"features": "behaviour (unsupervised)", "outcomes": "guided by outcomes"}
+
+
+def guide_rows(run: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
+    """Return how outcomes shaped the segments: a sentence and the compared candidates.
+
+    Examples
+    --------
+    >>> run = {"guide": {"mode": "outcomes", "validation_customers": 90,
+    ...        "comparison": [{"space": "features", "clusterer": "kmeans",
+    ...        "n_segments": 3, "stable": True, "distinct_segments": 0,
+    ...        "material_segments": 0, "spread": 0.4, "chosen": False}]}}
+    >>> guide_rows(run)[1][0][:3]
+    ('behaviour (unsupervised)', 'kmeans', '3')
+    """
+    g = run.get("guide") or {}
+    comp = g.get("comparison")
+    if g.get("mode") == "outcomes":
+        text = (
+            "Segments guided by outcomes: customers were clustered on their "
+            "cross-fitted contributions to the outcomes; every outcome verdict comes "
+            f"from {g.get('validation_customers', 0):,} held-out customers whose "
+            "outcomes built nothing."
+        )
+    elif comp:
+        text = (
+            "Segments from behaviour: a candidate guided by the outcomes was built "
+            "too and did not do better on the held-out customers."
+        )
+    else:
+        return "", []
+    rows: list[tuple[str, ...]] = []
+    for c in comp or []:
+        if "clusterer" not in c:
+            failed = "failed: " + str(c.get("error", ""))
+            rows.append((SPACE_NAMES[c["space"]], failed, "", "", "", "", ""))
+            continue
+        rows.append(
+            (
+                SPACE_NAMES[c["space"]],
+                str(c["clusterer"]),
+                str(c["n_segments"]),
+                {True: "yes", False: "no", None: "not measured"}[c["stable"]],
+                str(c["distinct_segments"]),
+                f"{c['spread']:.3g}",
+                "chosen" if c["chosen"] else "",
+            )
+        )
+    return text, rows
+
+
+GUIDE_HEAD = (
+    "built from",
+    "clusterer",
+    "segments",
+    "stable",
+    "operationally distinct (held out)",
+    "outcome spread (in smallest differences that matter)",
+    "",
+)
+
+
+def _guide_html(run: dict[str, Any]) -> str:
+    text, rows = guide_rows(run)
+    if not text:
+        return ""
+    e = html.escape
+    table = ""
+    if rows:
+        head = "".join(f"<th>{e(h)}</th>" for h in GUIDE_HEAD)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows
+        )
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<p class='meta'>{e(text)}</p>{table}"
+
+
+def _guide_markdown(run: dict[str, Any]) -> list[str]:
+    text, rows = guide_rows(run)
+    if not text:
+        return []
+    lines = [md_text(text), ""]
+    if rows:
+        lines += ["| " + " | ".join(GUIDE_HEAD) + " |", "|---" * len(GUIDE_HEAD) + "|"]
+        lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
+        lines.append("")
+    return lines
 
 
 def _fold_text(run: dict[str, Any]) -> str:
@@ -201,6 +291,7 @@ def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
         "",
         md_text(_stability_text(run)),
         "",
+        *_guide_markdown(run),
         md_text(_fold_text(run)),
         "",
     ]
