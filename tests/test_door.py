@@ -298,3 +298,30 @@ def test_report_markdown_escapes_hostile_values(tmp_path):
     check_markdown(md)
     assert "<b>" not in md
     assert "onerror" in md  # shown as text, not dropped
+
+
+def test_library_outcomes_with_text_ids_join_integer_ids():
+    import warnings
+
+    import numpy as np
+
+    import segdiscover as sd
+
+    rng = np.random.default_rng(0)
+    table = pl.DataFrame({"customer_id": np.arange(200), "x": rng.normal(size=200)})
+    out = pl.DataFrame(
+        {"customer_id": [str(i) for i in range(200)], "churned": rng.random(200) < 0.2}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = sd.Segmenter(
+            clusterer="kmeans",
+            n_segments=2,
+            random_state=0,
+            stability_refits=0,
+            guide="none",
+        ).fit(table, outcomes=out)
+    assert seg.outcomes_["n"].sum() == 200
+    padded = out.with_columns(pl.col("customer_id").str.zfill(5))
+    with pytest.raises(sd.exceptions.InputError, match="outcomes table"):
+        sd.Segmenter(clusterer="kmeans", n_segments=2).fit(table, outcomes=padded)

@@ -20,6 +20,13 @@ from segdiscover.features import FeatureSet
 AS_OF = dt.datetime(2025, 7, 1)
 M = 30.44  # days per month
 
+# C4 orders without a customers row on purpose (tenure from its first order): the
+# door warns about the unmatched id, which is the documented behaviour here.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:1 of the 3 distinct 'customer_id' values"
+    ":segdiscover.exceptions.SegdiscoverWarning"
+)
+
 
 def D(*a: int) -> dt.datetime:
     return dt.datetime(*a)

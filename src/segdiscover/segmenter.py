@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from segdiscover import __version__
-from segdiscover._checks import check_ids, to_polars
+from segdiscover._checks import align_id_dtype, check_ids, to_polars
 from segdiscover._params import (
     NONE,
     Check,
@@ -584,6 +584,10 @@ class Segmenter:
                     "explain itself. Drop them from the features or rename them."
                 )
                 raise InputError(msg)
+            # Text ids "42" join integer ids 42; "00042" is refused, never guessed.
+            outcome_frame = align_id_dtype(
+                outcome_frame, self.id, frame.schema[self.id], "outcomes table"
+            )
             # Fail fast: a bad outcome column is refused before any fitting.
             outcome_frame = binary_outcomes(outcome_frame, self.id)
             # Leakage guard: measurement dates after as_of, no copy of a feature,
