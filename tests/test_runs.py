@@ -382,3 +382,17 @@ def test_cli_discover_runs_then_drift(tmp_path, before, capsys):
     bad.write_text("x")
     assert main(["drift", "--runs", str(bad)]) == 2
     assert "not a segdiscover run store" in capsys.readouterr().err
+
+
+def test_a_near_even_split_goes_to_the_half_that_looks_like_the_parent():
+    prev = np.zeros(100, dtype=int)
+    like_parent = {(0, 5): 0.1, (0, 6): 0.9}
+    near = np.r_[np.full(51, 5), np.full(49, 6)]
+    al = align_runs(prev, near, current_ids=[5, 6], current_sizes={5: 51, 6: 49},
+                    previous_ids=[0], next_id=1, similarity=like_parent)  # fmt: skip
+    assert al.mapping == {6: 0, 5: 1}
+    # A clear majority (60/40) keeps the id whatever the profiles say.
+    clear = np.r_[np.full(60, 5), np.full(40, 6)]
+    al = align_runs(prev, clear, current_ids=[5, 6], current_sizes={5: 60, 6: 40},
+                    previous_ids=[0], next_id=1, similarity=like_parent)  # fmt: skip
+    assert al.mapping == {5: 0, 6: 1}

@@ -91,6 +91,11 @@ class Alignment:
     overlap: int = 0
 
 
+#: Share of an old segment's customers within which profile similarity, not
+#: overlap, decides which new segment keeps its id (a near-even split).
+TIE_SHARE = 0.02
+
+
 def _join(ids: list[int]) -> str:
     words = [str(i) for i in ids]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -127,7 +132,8 @@ def align_runs(
         The first id never used in the run history.
     similarity : dict of (int, int) to float, optional
         ``(previous id, new id)`` -> similarity in [0, 1] of the two segments'
-        profiles. Breaks exact ties in overlap only (it weighs less than one
+        profiles. Breaks near-ties in overlap only: it weighs up to
+        ``TIE_SHARE`` (2%) of the old segment's customers (at least half a
         customer), e.g. which half of a segment split 50/50 keeps its id.
 
     Returns
@@ -156,7 +162,11 @@ def align_runs(
         tie = np.array(
             [[similarity.get((int(r), int(c)), 0.0) for c in uc] for r in ur]
         )
-        rr, cc = linear_sum_assignment(-(table + 0.5 * np.clip(tie, 0, 1)))
+        # Up to 2% of the old segment's customers: a near-even split (254 vs 253
+        # customers after a few strays moved) goes to the half that still looks
+        # like the parent, as an exact tie does; a clear majority still decides.
+        weight = np.maximum(TIE_SHARE * table.sum(1, keepdims=True), 0.5)
+        rr, cc = linear_sum_assignment(-(table + weight * np.clip(tie, 0, 1)))
         first = {int(uc[j]): int(ur[i]) for i, j in zip(rr, cc, strict=True)}
     else:
         first = align_labels(previous, current) if previous.size else {}
