@@ -385,14 +385,15 @@ def test_cli_discover_runs_then_drift(tmp_path, before, capsys):
 
 
 def test_a_near_even_split_goes_to_the_half_that_looks_like_the_parent():
-    prev = np.zeros(100, dtype=int)
+    # 200 customers: similarity weighs up to 2% of them (4 x similarity), so a
+    # 101/99 split goes by the profiles, a 120/80 one by the overlap.
+    prev = np.zeros(200, dtype=int)
     like_parent = {(0, 5): 0.1, (0, 6): 0.9}
-    near = np.r_[np.full(51, 5), np.full(49, 6)]
-    al = align_runs(prev, near, current_ids=[5, 6], current_sizes={5: 51, 6: 49},
+    near = np.r_[np.full(101, 5), np.full(99, 6)]
+    al = align_runs(prev, near, current_ids=[5, 6], current_sizes={5: 101, 6: 99},
                     previous_ids=[0], next_id=1, similarity=like_parent)  # fmt: skip
     assert al.mapping == {6: 0, 5: 1}
-    # A clear majority (60/40) keeps the id whatever the profiles say.
-    clear = np.r_[np.full(60, 5), np.full(40, 6)]
-    al = align_runs(prev, clear, current_ids=[5, 6], current_sizes={5: 60, 6: 40},
+    clear = np.r_[np.full(120, 5), np.full(80, 6)]
+    al = align_runs(prev, clear, current_ids=[5, 6], current_sizes={5: 120, 6: 80},
                     previous_ids=[0], next_id=1, similarity=like_parent)  # fmt: skip
     assert al.mapping == {5: 0, 6: 1}
