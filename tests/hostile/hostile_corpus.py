@@ -996,7 +996,8 @@ CASES: list[Case] = [
         ),
         load_model,
         "error",
-        r"manifest of .* malformed",
+        # The field checks name what is wrong (e.g. "lists invalid segment ids").
+        r"manifest of .* (malformed|lists invalid)",
         ModelFileError,
     ),
     Case(
