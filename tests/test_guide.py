@@ -125,7 +125,8 @@ def test_guided_segments_differ_where_unsupervised_ones_do_not(table, guided):
 
 def test_guided_verdicts_come_from_held_out_customers(table, guided):
     held = set(guided.validation_ids_.to_list())
-    assert len(held) == round(0.3 * table.height)
+    # 30% by a hash of the id: the same customers whatever the seed or row order.
+    assert abs(len(held) - 0.3 * table.height) < 0.05 * table.height
     n_compared = guided.outcomes_.filter(pl.col("outcome").str.starts_with("churned"))[
         "n"
     ].sum()
@@ -175,6 +176,13 @@ def test_guided_assign_round_trip_and_tampered_model(guided, table, tmp_path):
     first.write_text(first.read_text().replace("tree", "Tree", 1))
     with pytest.raises(ModelFileError, match="modified"):
         sd.load(folder)
+
+
+def test_guided_hold_out_does_not_move_with_the_seed(table, guided):
+    other = fit(table, clusterer="kmeans", n_segments=2, guide="outcomes",
+                random_state=7)  # fmt: skip
+    assert other.validation_ids_.sort().equals(guided.validation_ids_.sort())
+    np.testing.assert_array_equal(other.guide_.space_, guided.guide_.space_)
 
 
 def test_guided_fit_is_deterministic_and_row_order_free(table, guided):

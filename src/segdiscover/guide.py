@@ -62,9 +62,8 @@ def lgb_params(n_rows: int, seed: int, n_jobs: int) -> dict[str, Any]:
         "num_leaves": 15,
         "min_data_in_leaf": max(20, n_rows // 100),
         "lambda_l2": 1.0,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "feature_fraction": 0.9,
+        # No row or column sampling: given the data and the folds, the models (and
+        # so the guided space) do not depend on the seed.
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
@@ -76,6 +75,37 @@ def lgb_params(n_rows: int, seed: int, n_jobs: int) -> dict[str, Any]:
 def _contributions(booster: Any, X: np.ndarray) -> np.ndarray:
     """TreeSHAP contributions without the expected-value column, ``(n, p)``."""
     return np.asarray(booster.predict(X, pred_contrib=True))[:, :-1]
+
+
+def customer_hash(ids: Any) -> np.ndarray:
+    """Return a fixed 64-bit hash per customer id, for folds and hold-out.
+
+    The same customers are held out, and fall in the same folds, whatever the row
+    order and the ``random_state``, so the guided space does not move with the seed.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> a = customer_hash(pl.Series([3, 1, 2]))
+    >>> b = customer_hash(pl.Series([1, 2, 3]))
+    >>> bool((a[[1, 2, 0]] == b).all())
+    True
+    """
+    import polars as pl
+
+    return pl.Series(ids).hash(seed=20211).to_numpy().astype(np.uint64)
+
+
+def hashed_holdout(h: np.ndarray, share: float) -> np.ndarray:
+    """Hold out the customers whose hash falls in the first ``share`` of its range.
+
+    Examples
+    --------
+    >>> h = np.arange(10_000, dtype=np.uint64) * np.uint64(1_844_674_407_370_955)
+    >>> round(float(hashed_holdout(h, 0.3).mean()), 2)
+    0.3
+    """
+    return (h % np.uint64(10_000)) < np.uint64(round(share * 10_000))
 
 
 def holdout_mask(n: int, rng: np.random.RandomState, share: float) -> np.ndarray:
@@ -183,6 +213,7 @@ class OutcomeGuide:
         features: Sequence[str],
         *,
         build: np.ndarray | None = None,
+        hashes: np.ndarray | None = None,
     ) -> OutcomeGuide:
         """Fit the cross-fitted models on the ``build`` rows; set ``space_``.
 
@@ -203,6 +234,9 @@ class OutcomeGuide:
             Names of the columns of ``X``.
         build : ndarray of bool, optional
             Rows whose outcomes may build the models (default: all).
+        hashes : ndarray of uint64, optional
+            A fixed hash per row (:func:`customer_hash`): folds and early-stopping
+            rows then follow the customers, not ``random_state`` or the row order.
         """
         import lightgbm as lgb
 
@@ -230,7 +264,13 @@ class OutcomeGuide:
         self.feature_names_out_ = [f"{o}:{f}" for o in outcomes for f in features]
         folds = np.full(n, -1)
         rows = np.flatnonzero(build)
-        folds[rows] = rng.permutation(len(rows)) % self.n_folds
+        if hashes is None:
+            folds[rows] = rng.permutation(len(rows)) % self.n_folds
+            stop_all = rng.rand(n) < 0.2
+        else:
+            h = np.asarray(hashes, dtype=np.uint64) // np.uint64(10_000)
+            folds[rows] = (h[rows] % np.uint64(self.n_folds)).astype(np.int64)
+            stop_all = (h // np.uint64(self.n_folds)) % np.uint64(5) == 0
         space = np.zeros((n, p * len(outcomes)))
         self.boosters_: list[list[Any]] = []
         self.r2_: list[float] = []
@@ -252,7 +292,7 @@ class OutcomeGuide:
                 # Rounds chosen by early stopping on a fifth of the fold's training
                 # customers: a weak outcome (churn at 10%) then gets a few shallow
                 # trees instead of 200 that memorise noise.
-                stop = rng.rand(len(train)) < 0.2
+                stop = stop_all[train]
                 fit_rows, stop_rows = train[~stop], train[stop]
                 params = lgb_params(
                     len(fit_rows), int(rng.randint(2**31 - 1)), self.n_jobs

@@ -41,7 +41,12 @@ from segdiscover.exceptions import (
 from segdiscover.explain._segments import explain_segments, segments_frame, sig
 from segdiscover.features import FeatureMeta, FeatureSet
 from segdiscover.features._spec import normalise_as_of
-from segdiscover.guide import HOLDOUT_SHARE, OutcomeGuide, holdout_mask
+from segdiscover.guide import (
+    HOLDOUT_SHARE,
+    OutcomeGuide,
+    customer_hash,
+    hashed_holdout,
+)
 from segdiscover.outcomes import (
     OutcomeComparison,
     _valid_min_difference,
@@ -450,6 +455,7 @@ class Segmenter:
         self.feature_meta_ = [m for m in meta if m.name in used]
         self.features_ = frame.select(self.id, *[m.name for m in self.feature_meta_])
 
+        self._row_ids = frame.get_column(self.id)
         chosen, comparison = self._segment(feat, Xp, rng, outcome_frame, sweep_outcomes)
         adapter, name, labels = chosen.adapter, chosen.name, chosen.labels
         conf, raw_noise, fit_rows = chosen.conf, chosen.raw_noise, chosen.fit_rows
@@ -648,12 +654,15 @@ class Segmenter:
             if isinstance(self.random_state, int)
             else self.random_state
         )
-        holdout = holdout_mask(n, grng, HOLDOUT_SHARE)
+        # Hold-out and folds follow the customer ids (a fixed hash), so the guided
+        # space, and with it the choice, does not move with random_state.
+        hashes = customer_hash(self._row_ids)
+        holdout = hashed_holdout(hashes, HOLDOUT_SHARE)
         if self.guide == "outcomes":
-            return self._guided(feat, Y, cols, holdout, grng), None
+            return self._guided(feat, Y, cols, holdout, grng, hashes), None
         kept = self.candidates_
         try:
-            cands.append(self._guided(feat, Y, cols, holdout, grng))
+            cands.append(self._guided(feat, Y, cols, holdout, grng, hashes))
         except InputError as exc:  # e.g. one segment in the outcome space
             self.candidates_ = kept
             failed = {"space": "outcomes", "error": str(exc), "chosen": False}
@@ -693,6 +702,7 @@ class Segmenter:
         cols: list[str],
         holdout: np.ndarray,
         grng: np.random.RandomState,
+        hashes: np.ndarray,
     ) -> _Candidate:
         """Cluster on cross-fitted outcome contributions, built without ``holdout``."""
         pre = self.preprocessor_
@@ -700,7 +710,8 @@ class Segmenter:
         cat = [j for j, c in enumerate(pre.columns_) if c["kind"] == "categorical"]
         build = ~holdout
         if build.sum() > GUIDE_MAX_ROWS:  # the rest is assigned, like a sampled fit
-            keep = grng.choice(np.flatnonzero(build), GUIDE_MAX_ROWS, replace=False)
+            rows = np.flatnonzero(build)
+            keep = rows[np.argsort(hashes[rows], kind="stable")[:GUIDE_MAX_ROWS]]
             build = np.zeros_like(build)
             build[keep] = True
         thr = materiality_thresholds(Y, cols, self.min_difference)
@@ -708,7 +719,7 @@ class Segmenter:
             weights=self.guide_weights,
             n_jobs=self.n_threads_,
             random_state=int(grng.randint(2**31 - 1)),
-        ).fit(Xc, cat, Y, cols, thr, pre.input_columns, build=build)
+        ).fit(Xc, cat, Y, cols, thr, pre.input_columns, build=build, hashes=hashes)
         G = guide.space_
         adapter, name, why = self._choose(G[build], grng, Y[build])
         _, _, _, rows = self._cluster(adapter, G, name, grng, fit_mask=build)
