@@ -64,8 +64,9 @@ def table_meta(frame: pl.DataFrame, columns: Sequence[str]) -> list[FeatureMeta]
     [('senior citizens', 'not senior citizens'), ('has a partner', 'no partner')]
     """
     out = []
+    schema = frame.schema  # once: each .schema call costs O(width)
     for c in columns:
-        dtype = frame.schema[c]
+        dtype = schema[c]
         kind = (
             "numeric"
             if dtype in NUMERIC_KINDS or dtype == pl.Boolean
@@ -119,25 +120,28 @@ def prepare_table(
         c for c in df.columns if c != id_col and c not in outcomes and c not in exclude
     ]
     df = coerce_numeric_strings(df, candidates, id_col, "table")
+    # Read the schema once: df.schema rebuilds it (O(width)) on every access, which
+    # made checking a 2,000-column table quadratic (29 s for 300 rows).
+    schema = df.schema
     time_like = [
         c
         for c in candidates
-        if df.schema[c] in (pl.Date, pl.Time)
-        or isinstance(df.schema[c], pl.Datetime | pl.Duration)
+        if schema[c] in (pl.Date, pl.Time)
+        or isinstance(schema[c], pl.Datetime | pl.Duration)
     ]
     nested = [
         c
         for c in candidates
-        if isinstance(df.schema[c], pl.List | pl.Struct | pl.Array)
-        or df.schema[c] == pl.Object
+        if isinstance(schema[c], pl.List | pl.Struct | pl.Array)
+        or schema[c] == pl.Object
     ]
     ident = []
     for c in candidates:
         if (
             c in time_like
             or c in nested
-            or df.schema[c] in NUMERIC_KINDS
-            or df.schema[c] == pl.Boolean
+            or schema[c] in NUMERIC_KINDS
+            or schema[c] == pl.Boolean
         ):
             continue
         nun = df.get_column(c).n_unique()
