@@ -159,6 +159,8 @@ def sweep(
         straddles ``min_stability`` (more are added 8 at a time).
     stability_rows : int, default 6000
     max_valley : float, default 0.5
+        Largest density-valley ratio a separated candidate may have; above 1 the
+        test is off (every ratio is at most 1), as in the outcome-guided space.
     outcomes : ndarray or None
         Outcome values aligned with ``X`` (ties only).
     confidence : float, default 0.9
@@ -461,10 +463,15 @@ def _pick(
     )
     if separated.height:
         usable = separated.filter(pl.col("n_segments") == separated["n_segments"].max())
+        valley = (
+            f" and separated from its nearest segment by a density valley (ratio < "
+            f"{max_valley})"
+            if max_valley <= 1
+            else ""  # the valley test is off (outcome-guided space)
+        )
         why_k = (
             f"the largest number of segments ({usable['n_segments'][0]}) whose every "
-            f"segment is stable ({rule}) and separated from its nearest segment by a "
-            f"density valley (ratio < {max_valley})"
+            f"segment is stable ({rule}){valley}"
         )
     elif stable.height:
         usable = stable.filter(pl.col("n_segments") == stable["n_segments"].max())
