@@ -26,12 +26,12 @@ overall mean).
 Two segments are **candidates to merge** when they differ materially on no outcome
 and on no key feature (no feature reaches a medium effect between them: Cliff's
 ``|delta| >= 0.33`` or Cohen's ``|h| >= 0.5``, the thresholds segment names use). The
-number of **operationally distinct** segments counts through outcomes only: segments
-are joined when a pair differs materially on no outcome (connected components), and
-the count is the number of groups left, or 0 when one group is left. Segments that
-differ in behaviour but on no outcome are therefore *not* operationally distinct: the
-mission's test is that a segment changes something the business measures. Without
-outcomes nothing is counted and the report says that no outcome was checked.
+number of **operationally distinct** segments counts through outcomes only: the
+segments that differ materially from the rest of the customers on at least one
+outcome. Segments that differ in behaviour but on no outcome are therefore *not*
+operationally distinct: the mission's test is that a segment changes something the
+business measures. Without outcomes nothing is counted and the report says that no
+outcome was checked.
 """
 
 from __future__ import annotations
@@ -318,12 +318,17 @@ class OutcomeComparison:
     def n_distinct(self) -> int:
         """Number of operationally distinct segments.
 
-        A segment counts only through an outcome: the number of groups of
-        :attr:`distinct_groups`, and 0 when every segment falls in one group (no
-        pair differs materially on any outcome).
+        A segment counts only through an outcome: it differs materially from the
+        rest of the customers on at least one outcome. (Joining segments that differ
+        on no outcome pairwise, :attr:`distinct_groups`, undercounts tiers of a
+        gradient: neighbouring tiers chain every segment into one group.) Pairs
+        that differ on nothing are listed as merge candidates.
         """
-        n = len(self.distinct_groups)
-        return n if n > 1 else 0
+        return int(
+            self.vs_rest.group_by("segment_id").agg(pl.col("material").any())[
+                "material"
+            ].sum()
+        )
 
     def to_polars(self) -> pl.DataFrame:
         """Return the segment-vs-rest table (what ``Segmenter.outcomes_`` holds)."""
@@ -404,7 +409,7 @@ class OutcomeComparison:
         >>> res = compare_segments(labels, pl.DataFrame({"churned": churn}),
         ...                        n_bootstrap=200, random_state=0)
         >>> res.summary()
-        '2 of 3 segments are operationally distinct (differ materially on churned); \
+        '3 of 3 segments are operationally distinct (differ materially on churned); \
 candidates to merge: 0 & 1.'
         """
         k = len(self.segments)

@@ -91,7 +91,7 @@ def _beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
 
     A stable candidate beats an unstable one; then more operationally distinct
-    segments (on the held-out customers) win. Ties keep ``b``, the unsupervised
+    segments (material on an outcome vs the rest, on the held-out customers) win. Ties keep ``b``, the unsupervised
     candidate: its segments share behaviour, read from behaviour and are measured
     on every customer, and a guided candidate's larger outcome spread is what it
     was built for, so spread alone does not choose it.
@@ -766,7 +766,6 @@ class Segmenter:
             "n_segments": int(cand.adapter.n_segments_),
             "stable": cand.stable,
             "distinct_segments": 0,
-            "material_segments": 0,
             "spread": 0.0,
         }
         if len(np.unique(lab[lab >= 0])) < 2:
@@ -784,9 +783,6 @@ class Segmenter:
             return row
         vr = res.vs_rest
         row["distinct_segments"] = res.n_distinct
-        row["material_segments"] = int(
-            vr.group_by("segment_id").agg(pl.col("material").any())["material"].sum()
-        )
         # Spread in smallest differences that matter, the widest over the outcomes.
         width = pl.col("value").max() - pl.col("value").min()
         spread = vr.group_by("outcome").agg(

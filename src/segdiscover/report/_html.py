@@ -177,7 +177,7 @@ def guide_rows(run: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
     >>> run = {"guide": {"mode": "outcomes", "validation_customers": 90,
     ...        "comparison": [{"space": "features", "clusterer": "kmeans",
     ...        "n_segments": 3, "stable": True, "distinct_segments": 0,
-    ...        "material_segments": 0, "spread": 0.4, "chosen": False}]}}
+    ...        "spread": 0.4, "chosen": False}]}}
     >>> guide_rows(run)[1][0][:3]
     ('behaviour (unsupervised)', 'kmeans', '3')
     """
