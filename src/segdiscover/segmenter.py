@@ -91,10 +91,11 @@ def _beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
 
     A stable candidate beats an unstable one; then more operationally distinct
-    segments (material on an outcome vs the rest, on the held-out customers) win. Ties keep ``b``, the unsupervised
-    candidate: its segments share behaviour, read from behaviour and are measured
-    on every customer, and a guided candidate's larger outcome spread is what it
-    was built for, so spread alone does not choose it.
+    segments (material on an outcome vs the rest, on the held-out customers) win.
+    Ties keep ``b``, the unsupervised candidate: its segments share behaviour,
+    read from behaviour and are measured on every customer, and a guided
+    candidate's larger outcome spread is what it was built for, so spread alone
+    does not choose it.
 
     Examples
     --------
