@@ -325,9 +325,9 @@ class OutcomeComparison:
         that differ on nothing are listed as merge candidates.
         """
         return int(
-            self.vs_rest.group_by("segment_id").agg(pl.col("material").any())[
-                "material"
-            ].sum()
+            self.vs_rest.group_by("segment_id")
+            .agg(pl.col("material").any())["material"]
+            .sum()
         )
 
     def to_polars(self) -> pl.DataFrame:
