@@ -456,8 +456,9 @@ class Segmenter:
         self.feature_meta_ = [m for m in meta if m.name in used]
         self.features_ = frame.select(self.id, *[m.name for m in self.feature_meta_])
 
-        self._row_ids = frame.get_column(self.id)
-        chosen, comparison = self._segment(feat, Xp, rng, outcome_frame, sweep_outcomes)
+        chosen, comparison = self._segment(
+            feat, Xp, rng, outcome_frame, sweep_outcomes, frame.get_column(self.id)
+        )
         adapter, name, labels = chosen.adapter, chosen.name, chosen.labels
         conf, raw_noise, fit_rows = chosen.conf, chosen.raw_noise, chosen.fit_rows
         selection_reason = chosen.reason
@@ -615,6 +616,7 @@ class Segmenter:
         rng: np.random.RandomState,
         outcome_frame: pl.DataFrame | None,
         Y: np.ndarray | None,
+        ids: pl.Series,
     ) -> tuple[_Candidate, list[dict[str, Any]] | None]:
         """Build the unsupervised and/or guided candidate; pick one (see ``guide``)."""
         if self.guide == "outcomes" and outcome_frame is None:
@@ -657,7 +659,7 @@ class Segmenter:
         )
         # Hold-out and folds follow the customer ids (a fixed hash), so the guided
         # space, and with it the choice, does not move with random_state.
-        hashes = customer_hash(self._row_ids)
+        hashes = customer_hash(ids)
         holdout = hashed_holdout(hashes, HOLDOUT_SHARE)
         if self.guide == "outcomes":
             return self._guided(feat, Y, cols, holdout, grng, hashes), None
