@@ -397,3 +397,20 @@ def test_a_near_even_split_goes_to_the_half_that_looks_like_the_parent():
     al = align_runs(prev, clear, current_ids=[5, 6], current_sizes={5: 120, 6: 80},
                     previous_ids=[0], next_id=1, similarity=like_parent)  # fmt: skip
     assert al.mapping == {5: 0, 6: 1}
+
+
+def test_store_creation_is_all_or_nothing(tmp_path, before):
+    import os
+
+    seg = _fit(before)
+    # What a writer killed before DuckDB wrote anything leaves: a 0-byte file.
+    torn = tmp_path / "runs.duckdb"
+    torn.write_bytes(b"")
+    # ... and the temporary of a creation killed an hour ago.
+    debris = tmp_path / ".runs.duckdb.creating-old.duckdb"
+    debris.write_bytes(b"x")
+    os.utime(debris, (time.time() - 7200, time.time() - 7200))
+    store = RunStore(torn)
+    assert store.record(seg) == 1
+    assert store.runs().height == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.duckdb"]

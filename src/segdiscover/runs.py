@@ -146,21 +146,69 @@ class RunStore:
         if self.path.is_dir():
             msg = f"The run store {str(self.path)!r} is a folder; give a file name."
             raise RunStoreError(msg)
-        new = not self.path.exists()
+        if write and (not self.path.exists() or self.path.stat().st_size == 0):
+            # A 0-byte file is what a writer killed before DuckDB wrote anything
+            # leaves (or a placeholder): nothing to lose, so it is created anew.
+            self._create_file()
         try:
             con = duckdb.connect(str(self.path), read_only=not write)
         except duckdb.Error as exc:
             raise store_error(self.path, exc) from exc
         try:
-            if new:
-                self._create(con)
-            else:
-                self._check(con)
+            self._check(con)
             yield con
         except duckdb.Error as exc:
             raise store_error(self.path, exc) from exc
         finally:
             con.close()
+
+    def _create_file(self) -> None:
+        """Create the store all-or-nothing: built in a temporary file, then linked.
+
+        ``os.link`` publishes the finished file under its name in one step and never
+        replaces a store another writer created meanwhile; a kill leaves at most a
+        ``.<name>.creating-*`` temporary, which the next creation removes once it is
+        an hour old (a live writer's is younger).
+        """
+        import duckdb
+
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        cutoff = dt.datetime.now().timestamp() - 3600
+        for old in folder.glob(f".{self.path.name}.creating-*"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.creating-", dir=folder, suffix=".duckdb"
+        )
+        os.close(fd)
+        tmp = Path(name)
+        tmp.unlink()  # DuckDB creates the file itself
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                self._create(con)
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            if self.path.exists() and self.path.stat().st_size == 0:
+                self.path.unlink()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another writer published its store first: use that one
+            except OSError:  # no hard links here (some network file systems)
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        except duckdb.Error as exc:
+            raise store_error(self.path, exc) from exc
+        finally:
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def _create(self, con: Any) -> None:
         con.execute("BEGIN TRANSACTION")
