@@ -253,3 +253,11 @@ def test_the_report_shows_both_candidates_and_where_verdicts_come_from(table, tm
     assert "held-out customers whose outcomes built nothing" in md
     html = seg.report(tmp_path / "r.html").read_text()
     assert "guided by outcomes" in html
+
+
+def test_a_guide_weight_for_no_outcome_is_refused_not_ignored(table):
+    # In auto mode a failing guided fit falls back to unsupervised segments; a typo
+    # in guide_weights must not silently do that.
+    seg = sd.Segmenter(guide_weights={"churn": 2.0}, random_state=0)
+    with pytest.raises(InputError, match=r"guide_weights names \['churn'\]"):
+        seg.fit(table, outcomes=["churned"])

@@ -630,27 +630,16 @@ class Segmenter:
         cands: list[_Candidate] = []
         if self.guide != "outcomes" or outcome_frame is None:
             adapter, name, why = self._choose(Xp, rng, Y)
-            labels, conf, noise, rows = self._cluster(adapter, Xp, name, rng)
+            clustered = self._cluster(adapter, Xp, name, rng)
             cands.append(
-                _Candidate(
-                    space="features",
-                    adapter=adapter,
-                    name=name,
-                    reason=why,
-                    labels=labels,
-                    conf=conf,
-                    raw_noise=noise,
-                    fit_rows=rows,
-                    X=Xp,
-                    fit_mask=everyone,
-                    validation=everyone,
-                    candidates=self.candidates_,
-                    stable=self._stable_pick(),
+                self._candidate(
+                    "features", adapter, name, why, clustered, Xp, everyone, everyone
                 )
             )
         if self.guide == "none" or outcome_frame is None or Y is None:
             return cands[0], None
         cols = [c for c in outcome_frame.columns if c != self.id]
+        weights = self._guide_weights(cols)  # a typo fails here, not silently below
         # Own stream: the unsupervised candidate is the same with or without it.
         grng = check_random_state(
             self.random_state + 7919
@@ -662,10 +651,10 @@ class Segmenter:
         hashes = customer_hash(ids)
         holdout = hashed_holdout(hashes, HOLDOUT_SHARE)
         if self.guide == "outcomes":
-            return self._guided(feat, Y, cols, holdout, grng, hashes), None
+            return self._guided(feat, Y, cols, holdout, grng, hashes, weights), None
         kept = self.candidates_
         try:
-            cands.append(self._guided(feat, Y, cols, holdout, grng, hashes))
+            cands.append(self._guided(feat, Y, cols, holdout, grng, hashes, weights))
         except InputError as exc:  # e.g. one segment in the outcome space
             self.candidates_ = kept
             failed = {"space": "outcomes", "error": str(exc), "chosen": False}
@@ -689,6 +678,50 @@ class Segmenter:
         self.candidates_ = pl.concat(frames, how="diagonal") if frames else None
         return cands[best], scored
 
+    def _guide_weights(self, cols: list[str]) -> dict[str, float]:
+        """Map ``guide_weights`` onto outcomes (``Churn`` names ``Churn=Yes``)."""
+        given = dict(self.guide_weights or {})
+        base = {c.split("=")[0]: c for c in cols}
+        unknown = sorted(k for k in given if k not in cols and k not in base)
+        if unknown:
+            msg = (
+                f"guide_weights names {unknown}, which are not outcomes; the outcomes "
+                f"are {cols}."
+            )
+            raise InputError(msg)
+        return {(k if k in cols else base[k]): float(v) for k, v in given.items()}
+
+    def _candidate(
+        self,
+        space: str,
+        adapter: ClusterAdapter,
+        name: str,
+        reason: str,
+        clustered: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+        X: np.ndarray,
+        fit_mask: np.ndarray,
+        validation: np.ndarray,
+        guide: OutcomeGuide | None = None,
+    ) -> _Candidate:
+        """Package a fitted candidate with the sweep it came from (``candidates_``)."""
+        labels, conf, noise, rows = clustered
+        return _Candidate(
+            space=space,
+            adapter=adapter,
+            name=name,
+            reason=reason,
+            labels=labels,
+            conf=conf,
+            raw_noise=noise,
+            fit_rows=rows,
+            X=X,
+            fit_mask=fit_mask,
+            validation=validation,
+            candidates=self.candidates_,
+            stable=self._stable_pick(),
+            guide=guide,
+        )
+
     def _stable_pick(self) -> bool | None:
         """Whether the swept pick has every segment stable (None: nothing swept)."""
         if self.candidates_ is None:
@@ -706,6 +739,7 @@ class Segmenter:
         holdout: np.ndarray,
         grng: np.random.RandomState,
         hashes: np.ndarray,
+        weights: dict[str, float],
     ) -> _Candidate:
         """Cluster on cross-fitted outcome contributions, built without ``holdout``."""
         pre = self.preprocessor_
@@ -719,7 +753,7 @@ class Segmenter:
             build[keep] = True
         thr = materiality_thresholds(Y, cols, self.min_difference)
         guide = OutcomeGuide(
-            weights=self.guide_weights,
+            weights=weights,
             n_jobs=self.n_threads_,
             random_state=int(grng.randint(2**31 - 1)),
         ).fit(Xc, cat, Y, cols, thr, pre.input_columns, build=build, hashes=hashes)
@@ -737,26 +771,11 @@ class Segmenter:
         E = guide.transform(Xc)
         labels, conf = adapter.assign(E)
         labels, conf = labels.astype(np.int64), conf.astype(np.float64)
-        noise = labels < 0
-        conf[noise] = 0.0
-        if noise.any() and self.noise == "assign":
-            labels[noise] = nearest_centroid(E[noise], adapter.centroids_)
-        return _Candidate(
-            space="outcomes",
-            adapter=adapter,
-            name=name,
-            reason=why,
-            labels=labels,
-            conf=conf,
-            raw_noise=noise,
-            fit_rows=rows,
-            X=G,
-            fit_mask=build,
-            validation=holdout,
-            candidates=self.candidates_,
-            stable=self._stable_pick(),
-            guide=guide,
-        )
+        noise = self._settle_noise(labels, conf, E, adapter)
+        return self._candidate(
+            "outcomes", adapter, name, why, (labels, conf, noise, rows), G, build,
+            holdout, guide,
+        )  # fmt: skip
 
     def _holdout_score(
         self, cand: _Candidate, Y: np.ndarray, cols: list[str], holdout: np.ndarray
@@ -887,12 +906,26 @@ class Segmenter:
                 "another clusterer."
             )
             raise InputError(msg)
+        raw_noise = self._settle_noise(labels, conf, Xp, adapter)
+        return labels, conf, raw_noise, fit_rows
+
+    def _settle_noise(
+        self,
+        labels: np.ndarray,
+        conf: np.ndarray,
+        X: np.ndarray,
+        adapter: ClusterAdapter,
+    ) -> np.ndarray:
+        """Zero noise customers' confidence; place them when ``noise="assign"``.
+
+        Edits ``labels`` and ``conf`` in place; returns the noise mask.
+        """
         raw_noise = labels < 0
         # Noise was not found in a segment: no confidence is claimed, kept or placed.
         conf[raw_noise] = 0.0
         if raw_noise.any() and self.noise == "assign":
-            labels[raw_noise] = nearest_centroid(Xp[raw_noise], adapter.centroids_)
-        return labels, conf, raw_noise, fit_rows
+            labels[raw_noise] = nearest_centroid(X[raw_noise], adapter.centroids_)
+        return raw_noise
 
     # ------------------------------------------------------------ explain
     def _explain(
