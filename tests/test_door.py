@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from segdiscover import Segmenter
+from segdiscover import Segmenter, load
 from segdiscover._checks import align_id_dtype, check_ids, to_polars
 from segdiscover._markdown import md_cell, md_text
 from segdiscover._table import prepare_table
@@ -137,6 +137,47 @@ def test_missing_ids_refused_in_customer_raw_and_outcome_tables(data):
         Segmenter(id="cust").fit(small_table(), outcomes=outcomes)
 
 
+@pytest.mark.parametrize("marker", ["NULL", "NaN", "None", "nan", "N/A", " NA "])
+def test_null_markers_as_ids_are_refused(tmp_path, marker, capsys):
+    # Read as text, these were ids: one customer "NULL" standing for every row an
+    # export wrote without one.
+    t = pl.DataFrame({"id": ["a", marker, "c"], "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(
+        InputError, match=rf"1 rows with a null 'id' .*{marker!r} on row 2"
+    ):
+        check_ids(t, "id", "table", unique=True)
+    src = tmp_path / "t.csv"
+    small_table().with_columns(
+        pl.when(pl.int_range(120) == 4)
+        .then(pl.lit(marker))
+        .otherwise("cust")
+        .alias("cust")
+    ).write_csv(src)
+    args = ["discover", "--table", str(src), "--id", "cust", "--k", "3"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert "row 5" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_null_markers_in_raw_order_ids_are_refused(data):
+    orders = data.tables["orders"].with_columns(
+        pl.when(pl.int_range(pl.len()) % 50 == 3)
+        .then(pl.lit("NULL"))
+        .otherwise("customer_id")
+        .alias("customer_id")
+    )
+    with pytest.raises(
+        InputError, match=r"'orders' table has \d+ rows .*'NULL' on row 4"
+    ):
+        FeatureSet.default().build({**data.tables, "orders": orders}, data.as_of)
+
+
+def test_ids_that_look_like_nothing_or_numbers_are_kept():
+    ids = ["Nancy", "nano", "0x1F", "1e3", " 42 ", "42", "NaN2"]
+    t = pl.DataFrame({"id": ids, "x": np.arange(7.0)})
+    check_ids(t, "id", "table", unique=True)  # every one names a customer
+
+
 # ------------------------------------------ 3. raw ids that match no customer
 def test_raw_table_matching_no_customer_is_refused(data):
     orders = data.tables["orders"].with_columns(
@@ -232,6 +273,69 @@ def test_cli_semicolon_decimal_comma_table_fits(tmp_path, capsys):
     assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
     doc = (out / "segments.json").read_text()
     assert '"revenue"' in doc  # read as a number and used, not dropped
+
+
+@pytest.mark.parametrize(
+    ("values", "want"),
+    [
+        (["1,234.50", "2,000.00", "999.5"], [1234.5, 2000.0, 999.5]),
+        (["1,234,567", "12", "-3,000.5"], [1234567.0, 12.0, -3000.5]),
+        (["12,5", "3,25", "7"], [12.5, 3.25, 7.0]),
+        (["1.234,5", "12,5", "-0,75"], [1234.5, 12.5, -0.75]),
+    ],
+)
+def test_text_numbers_with_thousands_or_decimal_commas_are_numbers(values, want):
+    # Read plainly, such a column was taken for categories or dropped as an
+    # identifier, with only a "not used as features" note.
+    n = 60
+    col = (values * n)[:n]
+    t = small_table(n).with_columns(pl.Series("revenue", col))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame, _, meta = prepare_table(t, "cust")
+    assert frame.schema["revenue"] == pl.Float64
+    assert {m.name: m.kind for m in meta}["revenue"] == "numeric"
+    by_id = dict(zip(t["cust"], frame.sort("cust")["revenue"], strict=True))
+    assert [by_id[t["cust"][i]] for i in range(len(want))] == want
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        (["10,000", "2,500", "999"], "read as thousands or as decimals"),
+        (["1,234.5", "12,5", "3"], "thousands commas and decimal commas mixed"),
+        (["12,5", "1.5", "3"], "decimal commas and decimal dots mixed"),
+    ],
+)
+def test_ambiguous_or_mixed_commas_are_refused_not_guessed(values, needle):
+    t = small_table(60).with_columns(pl.Series("revenue", (values * 20)[:60]))
+    with pytest.raises(InputError, match=rf"Column 'revenue' .*{needle}"):
+        prepare_table(t, "cust")
+
+
+def test_a_model_assigns_the_thousands_separated_file_it_was_fitted_on(tmp_path):
+    t = small_table().with_columns(
+        pl.col("revenue").map_elements(lambda v: f"{v:,.2f}", return_dtype=pl.String)
+    )
+    seg = Segmenter(
+        id="cust", clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+    ).fit(t)
+    assert seg.features_.schema["revenue"] == pl.Float64
+    out = seg.assign(t)  # refused as text before, though fit had read it
+    assert out["segment_id"].equals(seg.labels_["segment_id"])
+    model = load(seg.save(tmp_path / "m"))
+    assert model.assign(t)["segment_id"].equals(seg.labels_["segment_id"])
+
+
+def test_a_utf16_file_is_refused_not_segmented(tmp_path, capsys):
+    # Read as UTF-8, every name and value of a UTF-16 file has NULs between its
+    # letters; with --row-ids the garbage columns were segmented (exit 0).
+    src = tmp_path / "u16.csv"
+    src.write_bytes(small_table().write_csv().encode("utf-16"))
+    args = ["discover", "--table", str(src), "--row-ids", "--k", "3"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # ----------------------------------------------------- 6. Markdown escaping

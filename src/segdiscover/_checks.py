@@ -170,20 +170,36 @@ def _example(values: pl.Series, k: int = 3) -> str:
     return ", ".join(repr(v) for v in values.head(k).to_list())
 
 
+#: Text that exports write for a missing value (pandas' default ``na_values`` and SQL
+#: clients' ``NULL``), compared in lower case after stripping blanks. As an id it
+#: names nobody: a CSV of orders whose unknown customers read ``NULL`` would make
+#: them one customer "NULL" (tests/hostile, ``csv-null-marker-ids``).
+NULL_ID_MARKERS = ("nan", "-nan", "null", "none", "nat", "na", "n/a", "#n/a", "<na>")
+
+
 def _missing_ids(ids: pl.Series) -> pl.Series:
-    """Mask of ids that name nobody: null, NaN, or empty (or blank) text."""
+    """Mask of ids that name nobody: null, NaN, empty or blank text, or a null marker.
+
+    Examples
+    --------
+    >>> _missing_ids(pl.Series(["a", " ", "NULL", "n/a", "Nancy"])).to_list()
+    [False, True, True, True, False]
+    """
     missing = ids.is_null()
     if ids.dtype in (pl.Float32, pl.Float64):
         missing = missing | ids.is_nan()
     elif ids.dtype == pl.String or isinstance(ids.dtype, pl.Categorical | pl.Enum):
-        missing = missing | (ids.cast(pl.String).str.strip_chars() == "")
+        text = ids.cast(pl.String).str.strip_chars()
+        marker = text.str.to_lowercase().is_in(NULL_ID_MARKERS)
+        missing = missing | (text == "") | marker
     return missing.fill_null(value=True)
 
 
 def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> None:
     """Check the id column: present, no missing ids, and unique when ``unique``.
 
-    Null, NaN and empty (or blank) text ids are refused with their count and the first
+    Null, NaN, empty (or blank) text ids and null markers such as ``'NULL'`` or
+    ``'NaN'`` (:data:`NULL_ID_MARKERS`) are refused with their count and the first
     row that has one (counting data rows from 1): each would otherwise become one
     "customer" that stands for many.
 
@@ -194,8 +210,8 @@ def check_ids(frame: pl.DataFrame, id_col: str, name: str, *, unique: bool) -> N
     Traceback (most recent call last):
     ...
     segdiscover.exceptions.InputError: The table has 1 rows with a null 'id' \
-(missing, NaN or empty text; e.g. row 2, counting data rows from 1); every row \
-needs an id.
+(missing, NaN, empty text or a null marker such as 'NULL'; e.g. '' on row 2, \
+counting data rows from 1); every row needs an id.
     """
     require_columns(frame, [id_col], name)
     ids = frame.get_column(id_col)
@@ -203,11 +219,13 @@ needs an id.
         missing = _missing_ids(ids)
         n_missing = int(missing.sum())
         if n_missing:
-            row = int(missing.arg_true()[0]) + 1
+            first = int(missing.arg_true()[0])
+            value = ids[first]
+            shown = "" if value is None or value != value else f" {value!r} on"
             msg = (
                 f"The {name} has {n_missing} rows with a null {id_col!r} (missing, "
-                f"NaN or empty text; e.g. row {row}, counting data rows from 1); "
-                "every row needs an id."
+                f"NaN, empty text or a null marker such as 'NULL'; e.g.{shown} row "
+                f"{first + 1}, counting data rows from 1); every row needs an id."
             )
             raise InputError(msg)
     if ids.dtype == pl.Object:
@@ -233,14 +251,91 @@ def check_not_empty(frame: pl.DataFrame, name: str, minimum: int = 1) -> None:
         raise InputError(msg)
 
 
+#: A number whose commas group thousands: ``1,234``, ``-12,345,678.9``.
+THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
+#: A number with a decimal comma, dots optionally grouping thousands: ``12,5``,
+#: ``-0,75``, ``1.234,5``.
+DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+
+
+def parse_number_text(text: pl.Series) -> tuple[pl.Series, str | None]:
+    """Parse text numbers written plainly, with thousands commas or decimal commas.
+
+    Spreadsheet and BI exports write ``1,234.50`` (commas grouping thousands) or
+    ``1.234,50`` and ``12,5`` (decimal commas); read plainly, such a column was
+    taken for categories or dropped as an identifier. One notation holds for a whole
+    column, and it is taken only when a value shows it: ``1,234.5`` or
+    ``1,234,567`` for thousands commas, ``12,5`` for decimal commas. A column whose
+    only commas could mean either (``1,234``, ``10,000``) or that mixes both is not
+    guessed: the second item names the problem.
+
+    Parameters
+    ----------
+    text : polars.Series
+        String values, blanks stripped.
+
+    Returns
+    -------
+    parsed : polars.Series
+        Float64; null where a value is not a number in the column's notation.
+    problem : str or None
+        Why the commas could not be read (ambiguous or mixed notation), else None.
+
+    Examples
+    --------
+    >>> s = pl.Series(["1,234.5", "12", "2,000"])
+    >>> parse_number_text(s)[0].to_list()
+    [1234.5, 12.0, 2000.0]
+    >>> parse_number_text(pl.Series(["12,5", "3"]))[0].to_list()
+    [12.5, 3.0]
+    >>> parse_number_text(pl.Series(["1,234", "10,000"]))[1]
+    "commas that read as thousands or as decimals (e.g. '1,234')"
+    """
+    plain = text.cast(pl.Float64, strict=False)
+    rest = text.is_not_null() & (text != "") & plain.is_null()
+    if not rest.any():
+        return plain, None
+    grouped = text.str.contains(THOUSANDS).fill_null(value=False)
+    comma = text.str.contains(DECIMAL_COMMA).fill_null(value=False)
+    dotted = (plain.is_not_null() & text.str.contains(".", literal=True)).any()
+    only_grouped, only_comma = grouped & ~comma, comma & ~grouped
+    if only_grouped.any() and only_comma.any():
+        example = f"{text.filter(only_grouped)[0]!r} and {text.filter(only_comma)[0]!r}"
+        return plain, f"thousands commas and decimal commas mixed (e.g. {example})"
+    if only_grouped.any() or (grouped.any() and dotted):
+        digits = text.str.replace_all(",", "", literal=True).cast(pl.Float64)
+        return pl.select(
+            pl.when(grouped).then(digits).otherwise(plain)
+        ).to_series(), None
+    if only_comma.any() and dotted:
+        example = f"{text.filter(only_comma)[0]!r} and "
+        example += repr(
+            text.filter(plain.is_not_null() & text.str.contains(".", literal=True))[0]
+        )
+        return plain, f"decimal commas and decimal dots mixed (e.g. {example})"
+    if only_comma.any():
+        digits = (
+            text.str.replace_all(".", "", literal=True)
+            .str.replace(",", ".", literal=True)
+            .cast(pl.Float64, strict=False)
+        )
+        return pl.select(pl.when(comma).then(digits).otherwise(plain)).to_series(), None
+    if grouped.any():
+        example = text.filter(grouped)[0]
+        return plain, f"commas that read as thousands or as decimals (e.g. {example!r})"
+    return plain, None
+
+
 def coerce_numeric_strings(
     frame: pl.DataFrame, columns: Sequence[str], id_col: str, name: str
 ) -> pl.DataFrame:
     """Turn string columns that hold numbers into floats; reject mixed junk.
 
     A string column is numeric when at least 95% of its non-null values parse as
-    numbers. Then the rest is junk, and the message names the column, the count and an
-    example id. Below that share the column stays categorical.
+    numbers (plainly, or with thousands or decimal commas: :func:`parse_number_text`).
+    Then the rest is junk, and the message names the column, the count and an
+    example id. Below that share the column stays categorical, unless its commas are
+    ambiguous or mixed: that is refused, not guessed.
     """
     out = []
     for col in columns:
@@ -249,7 +344,7 @@ def coerce_numeric_strings(
             continue
         s = s.cast(pl.String)
         stripped = s.str.strip_chars()
-        parsed = stripped.cast(pl.Float64, strict=False)
+        parsed, problem = parse_number_text(stripped)
         nonnull = stripped.is_not_null() & (stripped != "")
         n = int(nonnull.sum())
         if n == 0:
@@ -267,7 +362,20 @@ def coerce_numeric_strings(
                 f"{_example(ids, 2)}). Clean them or set them to null."
             )
             raise InputError(msg)
+        elif problem is not None and _numberish(stripped, parsed) >= 0.95 * n:
+            msg = (
+                f"Column {col!r} of the {name} holds numbers with {problem}; "
+                "segdiscover does not guess which. Write them without grouping "
+                "and with a decimal dot (1234.5)."
+            )
+            raise InputError(msg)
     return frame.with_columns(out) if out else frame
+
+
+def _numberish(text: pl.Series, parsed: pl.Series) -> int:
+    """Count values that are numbers in some notation (plain or with commas)."""
+    commas = text.str.contains(THOUSANDS) | text.str.contains(DECIMAL_COMMA)
+    return int((parsed.is_not_null() | commas.fill_null(value=False)).sum())
 
 
 def check_finite(
@@ -376,12 +484,33 @@ def _dtype(values: pl.Series) -> str:
 
 
 def check_column_names(frame: pl.DataFrame, name: str) -> None:
-    """Reject blank column names, which cannot be referenced in rules or reports."""
+    r"""Reject blank column names and names holding NUL characters.
+
+    A blank name cannot be referenced in rules or reports. A NUL character is what
+    a UTF-16 file (Excel's "Unicode text") read as UTF-8 leaves between the letters
+    of every name and value: the columns are garbage, so the file is refused rather
+    than segmented (tests/hostile, ``csv-utf16-row-ids``).
+
+    Examples
+    --------
+    >>> check_column_names(pl.DataFrame({"\x00a\x00": [1]}), "table")
+    Traceback (most recent call last):
+    ...
+    segdiscover.exceptions.InputError: The table has 1 column name(s) with NUL ...
+    """
     blank = [c for c in frame.columns if not c.strip()]
     if blank:
         msg = (
             f"The {name} has {len(blank)} column(s) with a blank name; "
             "name every column."
+        )
+        raise InputError(msg)
+    nul = [c for c in frame.columns if "\x00" in c]
+    if nul:
+        msg = (
+            f"The {name} has {len(nul)} column name(s) with NUL characters (e.g. "
+            f"{nul[0][:40]!r}): the file is not UTF-8 text (UTF-16?). Save it as "
+            "UTF-8."
         )
         raise InputError(msg)
 

@@ -32,7 +32,13 @@ import numpy as np
 import polars as pl
 from sklearn.metrics.pairwise import euclidean_distances
 
-from segdiscover._checks import check_finite, check_ids, check_not_empty, to_polars
+from segdiscover._checks import (
+    check_finite,
+    check_ids,
+    check_not_empty,
+    parse_number_text,
+    to_polars,
+)
 from segdiscover.exceptions import (
     ColumnNotFoundError,
     InputError,
@@ -256,12 +262,16 @@ def _coerce(frame: pl.DataFrame, col: dict[str, Any], id_col: str) -> pl.Series:
     if got in (col["dtype_class"], "null"):
         return s
     if col["dtype_class"] == "numeric" and got == "text":
-        parsed = s.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
-        bad = s.is_not_null() & parsed.is_null()
+        # Read as the door reads text numbers at fit (thousands or decimal commas
+        # included), so the file a model was fitted on is also accepted at assign.
+        text = s.cast(pl.String).str.strip_chars()
+        parsed, problem = parse_number_text(text)
+        bad = text.is_not_null() & (text != "") & parsed.is_null()
         if not bad.any():  # numbers read as text (CSV): accepted, as at fit
-            return parsed
+            return parsed.alias(col["name"])
         example = f" (e.g. {s.filter(bad)[0]!r} for id "
-        example += f"{frame.get_column(id_col).filter(bad)[0]!r})"
+        example += f"{frame.get_column(id_col).filter(bad)[0]!r}"
+        example += f"; {problem})" if problem else ")"
     else:
         example = ""
     msg = (
