@@ -14,6 +14,7 @@ import copy
 import hashlib
 import io
 import json
+import re
 import shutil
 import warnings
 from collections.abc import Callable
@@ -326,6 +327,135 @@ def test_manifest_fields_that_no_fit_writes_are_refused(model, edit, needle):
     edit_manifest(model, edit)
     with pytest.raises(ModelFileError, match=needle):
         sd.load(model)
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        # Counts of the clusterer: negative, absurd, or text where a number was.
+        (lambda m: m["clusterer"]["params"].update(n_clusters=-3), "'n_clusters' -3"),
+        (lambda m: m["clusterer"]["params"].update(n_clusters=HUGE), "'n_clusters'"),
+        (lambda m: m["clusterer"]["params"].update(n_init="4"), "'n_init' '4'"),
+        (lambda m: m["clusterer"]["params"].update(max_iter=True), "'max_iter'"),
+        (lambda m: m["clusterer"]["params"].update(tol=[1]), "parameter 'tol'"),
+        (lambda m: m["clusterer"].update(params=[1]), "clusterer parameters"),
+        # Fields read as text or choices: a list id, unknown policies.
+        (lambda m: m.update(id=["id"]), "id column"),
+        (lambda m: m.update(id=" "), "id column"),
+        (lambda m: m.update(noise="explode"), "noise policy 'explode'"),
+        (lambda m: m.update(input_kind="sql"), "input kind 'sql'"),
+        # Preprocessor records: an unknown transform (read as none before), a kind
+        # no fit writes, numbers far beyond any data the door lets in.
+        (
+            lambda m: m["preprocessor"]["columns"][0].update(transform="eval"),
+            "transform of column 'f0' 'eval'",
+        ),
+        (
+            lambda m: m["preprocessor"]["columns"][0].update(
+                kind="script", levels=["a"]
+            ),
+            "kind of column 'f0' 'script'",
+        ),
+        (lambda m: m["preprocessor"]["columns"][0].update(center=1e308), "center"),
+        (lambda m: m["preprocessor"]["columns"][0].update(scale=1e300), "scale"),
+        (lambda m: m["feature_schema"]["novelty"].update(margin=1e20), "margin"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_kind_are_refused(model, table, edit, needle):
+    # Each of these loaded before and assigned without an error (a 1e308 centre put
+    # every customer in one segment; an unknown transform was read as none).
+    edit_manifest(model, edit)
+    with pytest.raises(ModelFileError, match=re.escape(needle)):
+        sd.load(model)
+
+
+def test_a_saved_model_of_every_clusterer_passes_the_field_checks(table, tmp_path):
+    for name in ("kmeans", "minibatch_kmeans", "gmm", "ward", "birch"):
+        folder = fit(table, clusterer=name).save(tmp_path / name)
+        assert sd.load(folder).n_segments_ >= 2
+    folder = fit(table, clusterer="hdbscan", n_segments=None).save(tmp_path / "hdb")
+    assert sd.load(folder).n_segments_ >= 2
+
+
+def test_absurd_magnitudes_in_arrays_are_refused(model):
+    # Finite, so the NaN checks passed them; the distances then overflowed to inf
+    # (a dependency's RuntimeWarning) and the assignment was arbitrary.
+    c = centroids(model)
+    c[1, 0] = 1e308
+    replace_array(model, "clusterer.centroids", c)
+    with pytest.raises(ModelFileError, match=r"centroids\.npy.*beyond.*rows \[1\]"):
+        sd.load(model)
+
+
+def test_absurd_magnitudes_in_other_arrays_are_refused(model):
+    name = "clusterer.cluster_centers"
+    c = np.load(model / "arrays" / f"{name}.npy")
+    c[0, 0] = -1e200
+    replace_array(model, name, c)
+    with pytest.raises(ModelFileError, match=r"cluster_centers\.npy.*beyond"):
+        sd.load(model)
+
+
+def test_an_array_no_model_holds_is_refused(model):
+    data = (model / "arrays" / "clusterer.centroids.npy").read_bytes()
+    (model / "arrays" / "clusterer.extra.npy").write_bytes(data)
+
+    def add(m: dict[str, Any]) -> None:
+        rec = m["arrays"]["clusterer.centroids"]
+        m["arrays"]["clusterer.extra"] = {**rec, "file": "arrays/clusterer.extra.npy"}
+
+    edit_manifest(model, add)
+    with pytest.raises(ModelFileError, match=r"clusterer\.extra\.npy.*not an array"):
+        sd.load(model)
+
+
+def test_array_members_linked_outside_the_folder_are_refused(model, tmp_path):
+    # The same bytes, so every hash matches: only where the file lies is wrong.
+    member = model / "arrays" / "clusterer.centroids.npy"
+    outside = tmp_path / "elsewhere.npy"
+    shutil.move(member, outside)
+    member.symlink_to(outside)
+    with pytest.raises(ModelFileError, match=r"centroids\.npy.*outside the model"):
+        sd.load(model)
+    member.unlink()
+    shutil.move(outside, member)
+    shutil.move(model / "arrays", tmp_path / "arrays")
+    (model / "arrays").symlink_to(tmp_path / "arrays")
+    with pytest.raises(ModelFileError, match=r"outside the model folder"):
+        sd.load(model)
+
+
+def test_a_linked_model_folder_and_links_inside_it_still_load(model, tmp_path):
+    alias = tmp_path / "alias"
+    alias.symlink_to(model)
+    assert sd.load(alias).n_segments_ == 3
+    member = model / "arrays" / "clusterer.centroids.npy"
+    kept = model / "arrays" / "kept.bin"
+    shutil.move(member, kept)
+    member.symlink_to(kept)
+    assert sd.load(model).n_segments_ == 3
+
+
+def test_guide_scales_that_no_fit_writes_are_refused(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 300
+    calls = rng.uniform(0, 10, n)
+    guided_table = pl.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "calls": calls,
+            "visits": rng.normal(10, 3, n),
+            "churned": rng.random(n) < np.where(calls > 7, 0.6, 0.05),
+        }
+    )
+    seg = fit(guided_table, n_segments=2, guide="outcomes", outcomes=["churned"])
+    saved = seg.save(tmp_path / "model")
+    for i, scales in enumerate(([0.0], [-1.0], [1e300], ["1"])):
+        folder = Path(shutil.copytree(saved, tmp_path / f"m{i}"))
+        edit_manifest(folder, lambda m, s=scales: m["guide"].update(scales=s))
+        # Before: loaded, and every customer fell in one segment.
+        with pytest.raises(ModelFileError, match="outcome guide scales"):
+            sd.load(folder)
 
 
 def test_nan_and_infinity_tokens_in_the_manifest_are_refused(model):

@@ -47,6 +47,24 @@ POINT_ARRAYS = frozenset(
     | {"assign.noise_X"}
 )
 REQUIRED = ("clusterer.centroids", "clusterer.raw_to_label", "assign.noise_X")
+#: Every array a saved model may hold; any other name is not from ``save``.
+KNOWN_ARRAYS = (
+    LABEL_ARRAYS
+    | POINT_ARRAYS
+    | {"clusterer.pca_mean", "clusterer.weights", "clusterer.covariances"}
+    | {"clusterer.precisions", "clusterer.precisions_cholesky"}
+)
+#: Largest magnitude of a saved number: ten times the door's bound on input values
+#: (``_checks.MAX_ABS_VALUE``), which no fit on data the door lets in exceeds
+#: (a scale is at most the data's range). Past it distances overflow to inf/NaN.
+MAX_MAGNITUDE = 1e16
+#: Count parameters of the clusterer (``n_clusters``, ``n_init``...) lie in [1, this].
+MAX_COUNT = 1_000_000
+#: Values the manifest's categorical fields take (what ``save`` writes).
+TRANSFORMS = ("none", "log1p", "signed_log1p")
+KINDS = ("numeric", "categorical")
+NOISE_POLICIES = ("assign", "keep")
+INPUT_KINDS = ("table", "tables")
 #: Shapes of a Gaussian mixture's covariance arrays, by ``covariance_type``.
 _GMM_SHAPES = {
     "full": lambda k, d: (k, d, d),
@@ -90,10 +108,19 @@ def array_record(
 def check_file_size(
     folder: Path, member: str, dtype: np.dtype[Any], shape: tuple[int, ...]
 ) -> None:
-    """Refuse a file whose size cannot hold the recorded array (before reading it)."""
+    """Refuse a file outside the folder, or whose size cannot hold the array.
+
+    Checked before the file is read. A member that is a symbolic link (or lies in a
+    linked ``arrays/`` folder) leading out of the model folder is refused: a model
+    folder holds its own files, and a link would let a copied folder read whatever
+    file it names (tests/hostile, ``model-symlink-array-outside``).
+    """
     path = folder / member
     if not path.is_file():
         return  # the caller's read names the missing member
+    if not path.resolve().is_relative_to(folder.resolve()):
+        why = f"is a link to {str(path.resolve())!r}, outside the model folder"
+        raise _refuse(folder, member, why)
     size = path.stat().st_size
     nbytes = math.prod(shape) * dtype.itemsize
     if not nbytes < size <= nbytes + MAX_HEADER_BYTES:
@@ -194,6 +221,10 @@ def _check_centroids(folder: Path, c: np.ndarray, live: list[int], width: int) -
     bad_dead = [int(i) for i in dead if not np.isposinf(c[i]).all()]
     if bad_live:
         raise _refuse(folder, member, f"holds infinity in live segment rows {bad_live}")
+    huge = [i for i in live if np.abs(c[i]).max(initial=0.0) > MAX_MAGNITUDE]
+    if huge:
+        why = f"has values beyond ±{MAX_MAGNITUDE:g} in segment rows {huge}"
+        raise _refuse(folder, member, why)
     if bad_dead:
         why = f"has rows {bad_dead} for unused ids that are not rows of +inf"
         raise _refuse(folder, member, why)
@@ -295,6 +326,10 @@ def check_arrays(
     for name in REQUIRED:
         if name not in arrays:
             raise _refuse(folder, f"arrays/{name}.npy", "is not in the manifest")
+    unknown = sorted(set(arrays) - KNOWN_ARRAYS)
+    if unknown:
+        why = "is not an array any segdiscover model holds (listed in the manifest)"
+        raise _refuse(folder, f"arrays/{unknown[0]}.npy", why)
     for name, a in arrays.items():
         member = f"arrays/{name}.npy"
         want = np.dtype(np.int64 if name in LABEL_ARRAYS else np.float64)
@@ -303,12 +338,11 @@ def check_arrays(
         if name in POINT_ARRAYS and (a.ndim != 2 or a.shape[1] != width):
             why = f"has shape {a.shape}; the model's space has {width} columns"
             raise _refuse(folder, member, why)
-        if (
-            want.kind == "f"
-            and name != "clusterer.centroids"
-            and not np.isfinite(a).all()
-        ):
-            raise _refuse(folder, member, "holds NaN or infinity")
+        if want.kind == "f" and name != "clusterer.centroids":
+            if not np.isfinite(a).all():
+                raise _refuse(folder, member, "holds NaN or infinity")
+            if np.abs(a).max(initial=0.0) > MAX_MAGNITUDE:
+                raise _refuse(folder, member, f"holds values beyond ±{MAX_MAGNITUDE:g}")
     if "clusterer.pca_mean" in arrays and arrays["clusterer.pca_mean"].shape != (
         width,
     ):
@@ -398,16 +432,31 @@ def check_fitted_state(model: Any) -> None:
 
 
 def _number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    """Return whether ``value`` is a finite JSON number within MAX_MAGNITUDE."""
+    return (
+        type(value) in (int, float)
+        and math.isfinite(value)
+        and abs(value) <= MAX_MAGNITUDE
+    )
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 1 <= value <= MAX_COUNT
 
 
 def check_schema(folder: Path, manifest: dict[str, Any]) -> None:
-    """Check the numbers and column records assignment reads from the manifest.
+    """Check the fields and numbers assignment reads from the manifest.
 
-    The preprocessor's centres, scales and imputed values must be finite (scales
-    > 0), the feature schema must list the preprocessor's input columns, and the
-    novelty rule's numbers must be finite: each would otherwise turn into NaN
-    distances or a rule that marks no customer novel, without an error.
+    The id column must be a name and the noise policy and input kind ones that
+    ``save`` writes; the clusterer's parameters must be plain values, its counts
+    (``n_clusters``, ``n_init``...) integers in [1, :data:`MAX_COUNT`]; each
+    preprocessor column must have a known kind and transform, and finite centres,
+    scales and imputed values (scales > 0); the feature schema must list the
+    preprocessor's input columns; the novelty rule's numbers and an outcome
+    guide's scales (> 0) must be finite. Every number is bounded by
+    :data:`MAX_MAGNITUDE`. Each would otherwise turn into NaN distances, a rule
+    that marks no customer novel, or a field read as something else, without an
+    error.
 
     Raises
     ------
@@ -416,9 +465,11 @@ def check_schema(folder: Path, manifest: dict[str, Any]) -> None:
 
     Examples
     --------
-    >>> pre = {"columns": [{"name": "a", "kind": "numeric", "center": 0.0,
-    ...        "scale": 0.0}]}
-    >>> check_schema(Path("m"), {"preprocessor": pre, "feature_schema": {}})
+    >>> pre = {"columns": [{"name": "a", "kind": "numeric", "transform": "none",
+    ...        "center": 0.0, "scale": 0.0}]}
+    >>> fields = {"id": "id", "noise": "assign", "input_kind": "table",
+    ...           "clusterer": {"params": {"n_clusters": 2}}}
+    >>> check_schema(Path("m"), {**fields, "preprocessor": pre, "feature_schema": {}})
     Traceback (most recent call last):
     ...
     segdiscover.exceptions.ModelFileError: The saved model 'm' has the preprocessor ...
@@ -432,11 +483,49 @@ def check_schema(folder: Path, manifest: dict[str, Any]) -> None:
         raise ModelFileError(msg)
 
 
+def _field_problems(manifest: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Yield (field, value) for top-level and clusterer fields of the wrong kind."""
+    if not isinstance(manifest["id"], str) or not manifest["id"].strip():
+        yield "id column", manifest["id"]
+    if manifest["noise"] not in NOISE_POLICIES:
+        yield "noise policy", manifest["noise"]
+    if manifest["input_kind"] not in INPUT_KINDS:
+        yield "input kind", manifest["input_kind"]
+    params = manifest["clusterer"]["params"]
+    if not isinstance(params, dict):
+        yield "clusterer parameters", params
+        return
+    for key, value in params.items():
+        if key.startswith(("n_", "max_", "min_")) or key in ("batch_size",):
+            if value is not None and not _count(value):
+                yield f"clusterer parameter {key!r}", value
+        elif not (value is None or isinstance(value, bool | str) or _number(value)):
+            yield f"clusterer parameter {key!r}", value
+
+
+def _guide_problems(guide: Any) -> Iterator[tuple[str, Any]]:
+    """Yield (field, value) for outcome-guide numbers no fit writes."""
+    if not isinstance(guide, dict):
+        return  # None (unsupervised); a malformed guide is refused when it is read
+    scales = guide.get("scales")
+    if not isinstance(scales, list) or not all(_number(v) and v > 0 for v in scales):
+        yield "outcome guide scales", scales
+    r2 = guide.get("r2")
+    if not isinstance(r2, list) or not all(_number(v) for v in r2):
+        yield "outcome guide R²", r2
+
+
 def _schema_problems(manifest: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (field, value) for each manifest field assignment could not use."""
+    yield from _field_problems(manifest)
+    yield from _guide_problems(manifest.get("guide"))
     columns = manifest["preprocessor"]["columns"]
     for c in columns:
         where = f"column {c.get('name')!r}"
+        if c.get("kind") not in KINDS:
+            yield f"preprocessor kind of {where}", c.get("kind")
+        if c.get("kind") == "numeric" and c.get("transform") not in TRANSFORMS:
+            yield f"preprocessor transform of {where}", c.get("transform")
         for key in ("center", "scale", "impute"):
             if key in c and not _number(c[key]):
                 yield f"preprocessor {key} of {where}", c[key]
