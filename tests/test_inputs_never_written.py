@@ -177,3 +177,22 @@ def test_outputs_beside_the_inputs_are_allowed(tmp_path):
     refuse_written_inputs([("--model", out / "model")], [("--out", out / "m.parquet")])
     with pytest.raises(InputError, match="inside the folder that is replaced"):
         refuse_written_inputs([("--table", table)], [("--out x", out / "data")])
+
+
+@pytest.mark.parametrize(
+    "where", [".segdiscover/gen-000001/t.csv", ".segdiscover/t.csv"]
+)
+def test_inputs_in_the_generation_folder_are_refused(tmp_path, capsys, where):
+    # Runs are built in out/.segdiscover and older generations pruned: an input
+    # there would be deleted by a later run.
+    out = tmp_path / "out"
+    table = _table(out / where)
+    before = _digest(table)
+    argv = ["discover", "--table", str(table), "--id", "id", "--out", str(out)]
+    err = _refused(argv, capsys, table)
+    assert "inside the folder that is replaced" in err
+    store = out / ".segdiscover" / "runs.duckdb"
+    store.write_bytes(b"a store file")
+    _refused(["drift", "--runs", str(store), "--out", str(out)], capsys, store)
+    assert _digest(table) == before
+    assert store.read_bytes() == b"a store file"

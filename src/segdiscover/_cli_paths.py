@@ -2,7 +2,8 @@
 
 An output clashes with an input when both name the same file (the same path once
 links are resolved, or the same inode: a hard link), when the input lies inside a
-folder the command replaces (``discover``'s ``model/`` and ``plots/``), or when the
+folder the command replaces (``discover``'s ``model/`` and ``plots/``, and the
+``.segdiscover/`` folder where runs are built and pruned), or when the
 output lies inside an input folder (``assign --out`` inside ``--model``). Each
 command checks before it reads anything, so a refused run changes nothing.
 """
@@ -27,6 +28,11 @@ DISCOVER_OUTPUTS = (
 )
 #: What ``drift --out`` writes.
 DRIFT_OUTPUTS = ("drift.md", "drift.json", "drift_flows.png")
+#: The hidden folder of an output folder where runs are built and older ones
+#: pruned (``out/.segdiscover/gen-N``): a file in it is removed by a later run, so an
+#: input there is refused like one in a replaced folder (tests/hostile,
+#: ``discover-table-in-generation-folder``).
+WORK_FOLDER = ".segdiscover"
 #: Files looked at inside a folder when comparing inodes (a model has a dozen).
 _MAX_WALK = 10_000
 
@@ -135,7 +141,8 @@ def check_discover(args: argparse.Namespace) -> None:
     """Refuse a ``discover`` whose ``--out`` (or ``--runs``) would write an input."""
     inputs = _given(args, "table", "outcomes", "config", "runs")
     out = Path(args.out)
-    outputs = [(f"--out {out / name}", out / name) for name in DISCOVER_OUTPUTS]
+    names = (*DISCOVER_OUTPUTS, WORK_FOLDER)
+    outputs = [(f"--out {out / name}", out / name) for name in names]
     if args.runs:
         outputs.append(("--runs", Path(args.runs)))
     refuse_written_inputs(inputs, outputs)
@@ -155,5 +162,5 @@ def check_drift(args: argparse.Namespace) -> None:
     out = Path(args.out)
     refuse_written_inputs(
         [("--runs", Path(args.runs))],
-        [(f"--out {out / name}", out / name) for name in DRIFT_OUTPUTS],
+        [(f"--out {out / name}", out / name) for name in (*DRIFT_OUTPUTS, WORK_FOLDER)],
     )
