@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from segdiscover import __version__
+from segdiscover._atomic import Terminated, sigterm_raises
 from segdiscover._checks import align_id_dtype
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
@@ -365,10 +366,16 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         min_difference=args.min_difference,
     )
     seg.fit(X, as_of=args.as_of, outcomes=outcomes, exclude=args.exclude or ())
-    # Recorded before the outputs are written, so they carry the aligned ids.
-    events = _record_run(seg, args.runs, args.run_label) if args.runs else None
     out = Path(args.out)
-    write_outputs(seg, out)
+    events = None
+    if args.runs:
+        # The outputs are published inside the run's transaction, after the ids are
+        # aligned: a run whose outputs fail to write is not recorded.
+        events = _record_run(
+            seg, args.runs, args.run_label, lambda: write_outputs(seg, out)
+        )
+    else:
+        write_outputs(seg, out)
     _print_segments(seg, out)
     if events is not None:
         run_id, lines = events
@@ -378,11 +385,13 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_run(seg: Any, path: str, label: str | None) -> tuple[int, list[str]]:
+def _record_run(
+    seg: Any, path: str, label: str | None, publish: Callable[[], Any]
+) -> tuple[int, list[str]]:
     from segdiscover.runs import RunStore
 
     store = RunStore(path)
-    run_id = store.record(seg, label=label)
+    run_id = store.record(seg, label=label, publish=publish)
     return run_id, store.lineage(run_id).get_column("text").to_list()
 
 
@@ -560,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_NOTHING_TORN = "no output was left half-written"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``segdiscover`` command."""
     parser = build_parser()
@@ -569,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _merge_config(args, parser)
         if getattr(args, "k", None) == 0:
             args.k = None
-        with warnings.catch_warnings(record=True) as caught:
+        with sigterm_raises(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             code = args.func(args)
         for w in caught:
@@ -582,8 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"segdiscover: error: {exc}", file=sys.stderr)
         return _exit_code(exc)
     except KeyboardInterrupt:
-        print("segdiscover: interrupted", file=sys.stderr)
+        print(f"segdiscover: interrupted; {_NOTHING_TORN}", file=sys.stderr)
         return 130
+    except Terminated:  # SIGTERM from a scheduler: cleaned up on the way out
+        print(f"segdiscover: terminated; {_NOTHING_TORN}", file=sys.stderr)
+        return 143
     except Exception as exc:  # a bug: one line, not a dependency's traceback
         print(
             f"segdiscover: internal error ({type(exc).__name__}: {exc}). "

@@ -404,16 +404,19 @@ class DriftReport:
     def write(self, folder: str | os.PathLike[str]) -> dict[str, Path]:
         """Write ``drift.md``, ``drift.json`` and ``drift_flows.png`` into a folder.
 
-        Each file is written beside its target and renamed into place, so a reader
-        never sees half a file.
+        The three files are published together in one atomic step (see
+        :func:`segdiscover._atomic.publish`): a reader sees the earlier comparison
+        or the new one, never one file of each.
 
         Returns
         -------
         dict of str to Path
             The files written.
         """
+        from segdiscover._atomic import publish
+
         out = Path(folder)
-        if out.exists() and not out.is_dir():
+        if os.path.lexists(out) and not out.is_dir():
             msg = f"The drift output {str(out)!r} is a file; give a folder."
             raise InputError(msg)
         files = {
@@ -423,12 +426,18 @@ class DriftReport:
             ).encode(),
             "drift_flows.png": self.flow_chart(),
         }
-        from segdiscover.report import write_file
 
-        return {
-            name: write_file(out / name, lambda p, data=data: p.write_bytes(data))
-            for name, data in files.items()
-        }
+        def build(tmp: Path) -> None:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+
+        try:
+            publish(out, build, managed=files)
+        except OSError as exc:
+            msg = f"Cannot write the drift output {str(out)!r}: {exc.strerror or exc}"
+            msg += f" ({exc.filename})." if exc.filename else "."
+            raise InputError(msg) from exc
+        return {name: out / name for name in files}
 
     def _repr_html_(self) -> str:
         from html import escape

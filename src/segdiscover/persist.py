@@ -36,8 +36,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ import numpy as np
 import polars as pl
 
 from segdiscover import __version__
+from segdiscover._atomic import clean_dir_debris, new_dir_beside, replace_dir
 from segdiscover._model_checks import (
     array_record,
     check_arrays,
@@ -213,7 +212,8 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _check_target(target: Path) -> None:
+def check_target(target: Path) -> None:
+    """Refuse a model folder that is a file or holds files other than a model's."""
     if target.exists() and not target.is_dir():
         msg = f"Cannot save the model to {str(target)!r}: it is a file, not a folder."
         raise ModelFileError(msg)
@@ -224,21 +224,6 @@ def _check_target(target: Path) -> None:
             "folder is replaced)."
         )
         raise ModelFileError(msg)
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Move the finished folder into place; the old model goes only after."""
-    if not target.exists():
-        tmp.rename(target)
-        return
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    target.rename(old)
-    try:
-        tmp.rename(target)
-    except OSError:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> Path:
@@ -275,9 +260,15 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     manifest, files, guide_files = _collect(model)
-    _check_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    if target.is_symlink():
+        target = target.resolve()  # a published output's link: save where it points
+    clean_dir_debris(target)
+    check_target(target)
+    try:
+        tmp = new_dir_beside(target)
+    except OSError as exc:
+        msg = f"Cannot save the model to {str(target)!r}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
     try:
         tmp.chmod(0o755)
         (tmp / ARRAYS).mkdir()
@@ -291,14 +282,18 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
         body = (text + "\n").encode()
         _write(tmp / MANIFEST, body)
         _write(tmp / CHECKSUM, f"{_sha256(body)}  {MANIFEST}\n".encode())
-        _swap_in(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # One atomic exchange: the folder is the old model or the new one, always.
+        replace_dir(tmp, target)
+    except ModelFileError:
         raise
+    except OSError as exc:  # full disk, no permission: the environment, not the model
+        msg = f"Cannot save the model to {str(target)!r}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-# ------------------------------------------------------------------------- load
 def _read_member(folder: Path, name: str) -> bytes:
     path = folder / name
     if not path.is_file():
@@ -571,6 +566,11 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
     True
     """
     folder = Path(path)
+    clean_dir_debris(folder)  # a swap killed half-way is rolled back first
+    if folder.is_symlink():
+        # A published output: every member is read from the one generation the
+        # link names now, even if a new run is published while this one reads.
+        folder = folder.resolve()
     if not folder.is_dir():
         msg = f"There is no saved model at {str(folder)!r} (not a folder)."
         raise ModelFileError(msg)

@@ -48,7 +48,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +260,7 @@ class RunStore:
         window: tuple[Any, Any] | None = None,
         align: bool = True,
         sample_rows: int = SAMPLE_ROWS,
+        publish: Callable[[], Any] | None = None,
     ) -> int:
         """Append a fitted Segmenter's run, with ids aligned to the previous run.
 
@@ -282,6 +283,14 @@ class RunStore:
             Align ids to the previous run; False records the ids as they are.
         sample_rows : int, default 20000
             Customers whose feature values are kept for drift (PSI).
+        publish : callable, optional
+            Called inside the run's transaction, after the rows are written and
+            before they are committed, with ``seg`` already aligned (the CLI
+            publishes the run's outputs here). If it raises, nothing is recorded, so
+            a run whose outputs could not be written leaves no record and a retry
+            records no duplicate. Only a kill in the one step between a successful
+            ``publish`` and the commit leaves outputs without a record; the next
+            run then aligns to the last recorded run, so ids stay stable.
 
         Returns
         -------
@@ -305,7 +314,15 @@ class RunStore:
                 seg.renumber(alignment.mapping, names=names, name_sources=sources)
             try:
                 self._insert(
-                    con, run_id, prev, seg, alignment, label, window, sample_rows
+                    con,
+                    run_id,
+                    prev,
+                    seg,
+                    alignment,
+                    label,
+                    window,
+                    sample_rows,
+                    publish,
                 )
             except BaseException:
                 if undo is not None:
@@ -372,6 +389,7 @@ class RunStore:
         label: str | None,
         window: tuple[Any, Any] | None,
         sample_rows: int,
+        publish: Callable[[], Any] | None = None,
     ) -> None:
         from segdiscover.assign import fit_assign_state
 
@@ -454,6 +472,8 @@ class RunStore:
                             for e in alignment.events
                         ],
                     )
+                if publish is not None:
+                    publish()  # the outputs go out in the step the run is recorded
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -36,6 +37,7 @@ import polars as pl
 from hostile_inputs import earlier_run
 
 import segdiscover as sd
+from segdiscover._atomic import STATE
 from segdiscover.exceptions import ModelFileError, SegdiscoverError, SegdiscoverWarning
 
 #: Names of temporary files and folders the writers use; none may survive a call.
@@ -116,13 +118,23 @@ class Result:
 
 
 # ------------------------------------------------------------------ snapshots
+def visible_files(path: Path) -> list[Path]:
+    """Every file a reader of ``path`` sees: links followed, the generations behind
+    them (``.segdiscover/``) left out, as a reader going by name never opens them."""
+    found = []
+    for root, dirs, files in os.walk(path, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != STATE)
+        found += [Path(root, f) for f in sorted(files)]
+    return found
+
+
 def _hash_path(path: Path) -> dict[str, str]:
     if path.is_file():
         return {"": hashlib.sha256(path.read_bytes()).hexdigest()}
     if path.is_dir():
         return {
             str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*"))
+            for p in visible_files(path)
             if p.is_file()
         }
     return {}
@@ -229,22 +241,50 @@ def _check_file(path: Path) -> list[str]:
     return []
 
 
+def _check_state(out: Path) -> list[str]:
+    """The generation folder holds only the current and previous generations."""
+    state = out / STATE
+    if not state.is_dir():
+        return []
+    names = {
+        os.readlink(state / n)
+        for n in ("current", "previous")
+        if (state / n).is_symlink()
+    }
+    return [
+        f"debris {STATE}/{p.name} left behind"
+        for p in sorted(state.iterdir())
+        if p.name not in ("current", "previous") and p.name not in names
+    ]  # fmt: skip
+
+
 def check_folder(out: Path) -> tuple[list[str], list[str]]:
     """Return (torn violations, non-finite violations) for an output folder."""
     torn, bad = [], []
     if not out.exists():
         return torn, bad
-    for p in sorted(out.rglob("*")):
-        if TEMP_NAME.match(p.name):
-            torn.append(f"temporary {p.relative_to(out)} left behind")
-            continue
-        if p.is_dir() and (p / "manifest.json").exists():
+    torn += _check_state(out)
+    for root, dirs, files in os.walk(out, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != STATE)
+        here = Path(root)
+        for name in [*dirs, *files]:
+            p = here / name
+            rel = p.relative_to(out)
+            if TEMP_NAME.match(name):
+                torn.append(f"temporary {rel} left behind")
+            elif p.is_symlink() and not p.exists():
+                torn.append(f"{rel} is a dangling link")
+        if (here / "manifest.json").exists():
             try:
-                sd.load(p)
+                sd.load(here)
             except ModelFileError as exc:
-                torn.append(f"model {p.relative_to(out)} does not load: {exc}")
-        if p.is_file() and "model" not in p.relative_to(out).parts:
-            problems = _check_file(p)
+                torn.append(f"model {here.relative_to(out)} does not load: {exc}")
+        if "model" in here.relative_to(out).parts:
+            continue
+        for name in files:
+            if TEMP_NAME.match(name):
+                continue
+            problems = _check_file(here / name)
             (bad if any("NaN" in m for m in problems) else torn).extend(problems)
     return torn, bad
 
