@@ -18,6 +18,7 @@ read-only file system check the same invariant on a real process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import numpy as np
@@ -434,3 +436,19 @@ def test_write_file_leaves_old_or_new(tmp_path: Path) -> None:
         write_file(target, fail)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+
+
+def test_failed_publication_records_no_run(work: Path) -> None:
+    """`discover --runs` whose outputs cannot be written leaves no record behind."""
+    out, store = work / "f", work / "f.duckdb"
+    assert cli([*discover_args(work, out, 2), "--runs", store]) == 0
+    before = visible(out)
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with mock.patch("segdiscover._atomic.fsync_tree", side_effect=full):
+        assert cli([*discover_args(work, out, 3), "--runs", store]) == 2
+    assert runs_in(store) == 1
+    assert visible(out) == before
+    assert debris(out) == []
+    # The retry records exactly one run more, aligned to the run people received.
+    assert cli([*discover_args(work, out, 3), "--runs", store]) == 0
+    assert runs_in(store) == 2
