@@ -19,6 +19,9 @@ Example::
     customers = "customers.parquet"
     [min_difference]
     churned = "3pp"
+    [gates]                            # quality gates: a failure exits 3
+    min_fidelity = 0.9
+    require_stable = true
     [features]                         # FeatureSet.default options
     window_days = 365
     [features.behavioural]             # one builder's parameters (column names)
@@ -56,6 +59,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "run_label": (str,),
     "row_ids": (bool,),
     "features": (dict,),
+    "gates": (dict,),
 }
 #: Keys that name files, resolved against the config file's folder.
 _PATHS = ("table", "outcomes", "out", "runs")

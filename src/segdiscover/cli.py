@@ -7,6 +7,8 @@ Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,6 +22,7 @@ from segdiscover._atomic import Terminated, sigterm_raises
 from segdiscover._checks import align_id_dtype
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
+from segdiscover.gates import check_gates, parse_gates
 
 
 def _exit_code(exc: SegdiscoverError) -> int:
@@ -336,6 +339,13 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     merged["clusterer"] = merged["clusterer"] or "auto"
     merged["seed"] = 0 if merged["seed"] is None else merged["seed"]
     merged["features"] = cfg.get("features")
+    from segdiscover.gates import parse_gates
+
+    gates = parse_gates(cfg.get("gates"), "discover", where="the config's [gates]")
+    gates |= parse_gates(args.gate, "discover")  # the command line wins
+    if "min_distinct_segments" in gates and not merged["outcome"]:
+        parser.error("the gate min_distinct_segments needs --outcome COLUMN")
+    merged["gates"] = gates
     for k, v in merged.items():
         setattr(args, k, v)
 
@@ -367,6 +377,13 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     )
     seg.fit(X, as_of=args.as_of, outcomes=outcomes, exclude=args.exclude or ())
     out = Path(args.out)
+    args.summary = _discover_summary(seg, out)
+    gates = check_gates(
+        seg,
+        args.gates,
+        consequence="Nothing was published: the earlier outputs are unchanged",
+    )
+    args.summary["gates"] = [g.to_dict() for g in gates]
     events = None
     if args.runs:
         # The outputs are published inside the run's transaction, after the ids are
@@ -379,9 +396,64 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     _print_segments(seg, out)
     if events is not None:
         run_id, lines = events
+        args.summary["run_id"] = run_id
         print(f"Recorded run {run_id} in {args.runs}.")
         for line in lines:
             print(f"  {line}")
+    return 0
+
+
+def _discover_summary(seg: Any, out: Path) -> dict[str, Any]:
+    run = seg.run_
+    comparison = getattr(seg, "outcome_comparison_", None)
+    stability = seg.segments_["stability"].drop_nulls()
+    return {
+        "out": str(out),
+        "n_customers": run["n_customers"],
+        "n_segments": run["n_segments"],
+        "clusterer": run["clusterer"],
+        "selection": run["selection"],
+        "stable_segmentation": run.get("stable_segmentation"),
+        "fidelity": run["fidelity"],
+        "min_stability": float(stability.min()) if stability.len() else None,
+        "min_segment_share": float(seg.segments_["share"].min()),
+        "outcomes_checked": comparison is not None,
+        "distinct_segments": None if comparison is None else comparison.n_distinct,
+        "segments": [
+            {k: r[k] for k in ("segment_id", "name", "size", "share")}
+            for r in seg.segments_.iter_rows(named=True)
+        ],
+    }
+
+
+def _cmd_validate_config(args: argparse.Namespace) -> int:
+    from segdiscover._config import feature_set, load_config
+    from segdiscover.gates import parse_gates
+
+    cfg = load_config(args.file)
+    gates = parse_gates(cfg.get("gates"), "discover", where="the config's [gates]")
+    if cfg.get("features") is not None:
+        feature_set(cfg["features"], cfg.get("id", "customer_id"))
+    named = [("table", cfg["table"])] if "table" in cfg else []
+    named += [(f"tables.{k}", v) for k, v in cfg.get("tables", {}).items()]
+    named += [("outcomes", cfg["outcomes"])] if "outcomes" in cfg else []
+    missing = [f"{key} = {path!r}" for key, path in named if not Path(path).is_file()]
+    if missing:
+        msg = f"The config {args.file!r} names files that do not exist: " + "; ".join(
+            missing
+        )
+        raise InputError(msg)
+    if not named:
+        msg = f"The config {args.file!r} names no input: give table or [tables]."
+        raise InputError(msg)
+    if "tables" in cfg and "as_of" not in cfg:
+        msg = f"The config {args.file!r} has [tables] but no as_of date."
+        raise InputError(msg)
+    args.summary = {"file": args.file, "keys": sorted(cfg), "gates": gates}
+    print(
+        f"{args.file}: OK ({len(cfg)} keys; inputs {', '.join(k for k, _ in named)}; "
+        f"{len(gates)} quality gates)."
+    )
     return 0
 
 
@@ -445,6 +517,23 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     out = model.assign(
         X, as_of=args.as_of, force=args.force, allow_unassigned=args.allow_unassigned
     )
+    args.summary = {
+        "n_customers": out.height,
+        "novel_share": float(out["is_novel"].mean()) if out.height else None,
+        "segments": [
+            {"segment_id": r[0], "segment_name": r[1], "size": r[2]}
+            for r in out.group_by("segment_id", "segment_name")
+            .len()
+            .sort("segment_id")
+            .iter_rows()
+        ],
+    }
+    gates = check_gates(
+        out,
+        parse_gates(args.gate, "assign"),
+        consequence=f"{args.out} was not written",
+    )
+    args.summary["gates"] = [g.to_dict() for g in gates]
     _write_table(out, Path(args.out))
     counts = out.group_by("segment_id", "segment_name").len().sort("segment_id")
     print(f"Assigned {out.height:,} customers with {model!r}:")
@@ -534,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run store (DuckDB file) to append this run to, ids aligned to the last",
     )
     c.add_argument("--run-label", help="a name for the recorded run (with --runs)")
+    _add_gate_options(c, "discover")
     c.set_defaults(func=_cmd_discover)
 
     a = sub.add_parser("assign", help="assign customers with a saved model")
@@ -558,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="novel and noise customers get segment -1",
     )
     a.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    _add_gate_options(a, "assign")
     a.set_defaults(func=_cmd_assign)
 
     r = sub.add_parser("drift", help="compare the last two runs of a run store")
@@ -566,7 +657,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--current", type=int, help="later run id (default: the last)")
     r.add_argument("--out", help="folder for drift.md, drift.json, drift_flows.png")
     r.set_defaults(func=_cmd_drift)
+
+    v = sub.add_parser(
+        "validate-config",
+        help="check a discover config file without running it",
+        description="Check a discover config file: keys, value types, quality gates, "
+        "feature builder options, and that the files it names exist. Exit 0 when "
+        "the run could start, 2 with the problem named otherwise.",
+    )
+    v.add_argument("file", metavar="FILE", help="the TOML config file")
+    v.set_defaults(func=_cmd_validate_config)
     return p
+
+
+def _add_gate_options(p: argparse.ArgumentParser, command: str) -> None:
+    from segdiscover.gates import ASSIGN_GATES, DISCOVER_GATES
+
+    names = ", ".join(DISCOVER_GATES if command == "discover" else ASSIGN_GATES)
+    p.add_argument(
+        "--gate",
+        action="append",
+        metavar="NAME=VALUE",
+        help=f"quality gate (repeatable): {names}; a failed gate exits 3 and "
+        "publishes nothing",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a one-line JSON summary on stdout (the text goes to stderr)",
+    )
 
 
 _NOTHING_TORN = "no output was left half-written"
@@ -576,6 +695,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``segdiscover`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not getattr(args, "json", False):
+        return _run(args, parser)
+    # --json: the text goes to stderr, one JSON line to stdout, whatever happens.
+    stdout = sys.stdout
+    args.summary = {}
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            code = _run(args, parser)
+        except SystemExit as exc:  # a usage error found after parsing (exit 2)
+            code = exc.code if isinstance(exc.code, int) else 2
+    status = {0: "ok", 3: "gate_failed"}.get(code, "error")
+    line = {"command": args.command, "status": status, "exit_code": code}
+    line |= args.summary
+    if code and getattr(args, "error", None):
+        line["error"] = args.error
+    print(json.dumps(line, default=str, allow_nan=False), file=stdout)
+    return code
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         if args.command == "discover":
             _merge_config(args, parser)
@@ -592,6 +731,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except SegdiscoverError as exc:
         print(f"segdiscover: error: {exc}", file=sys.stderr)
+        args.error = str(exc)
+        if getattr(exc, "results", None) is not None and hasattr(args, "summary"):
+            args.summary["gates"] = [g.to_dict() for g in exc.results]
         return _exit_code(exc)
     except KeyboardInterrupt:
         print(f"segdiscover: interrupted; {_NOTHING_TORN}", file=sys.stderr)
