@@ -1,8 +1,7 @@
 """segdiscover: discover customer segments and explain each one in plain language."""
 
-__version__ = "0.1.0"
-
 from segdiscover import datasets, exceptions
+from segdiscover._version import __version__
 from segdiscover.features import FeatureSet
 from segdiscover.persist import load
 from segdiscover.runs import RunStore

@@ -17,10 +17,10 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover import __version__
 from segdiscover._atomic import Terminated, sigterm_raises
 from segdiscover._checks import align_id_dtype
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
+from segdiscover._version import __version__
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
 from segdiscover.gates import check_gates, parse_gates
 

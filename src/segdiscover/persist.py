@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from segdiscover import __version__
 from segdiscover._atomic import clean_dir_debris, new_dir_beside, replace_dir
 from segdiscover._model_checks import (
     array_record,
@@ -52,6 +51,7 @@ from segdiscover._model_checks import (
     check_schema,
     parse_npy,
 )
+from segdiscover._version import __version__
 from segdiscover.assign import AssignState, assign, fit_assign_state
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
 from segdiscover.exceptions import (

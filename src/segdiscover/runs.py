@@ -54,7 +54,6 @@ from typing import Any
 
 import polars as pl
 
-from segdiscover import __version__
 from segdiscover._runstore_rows import (
     SEGMENT_SCHEMA,
     frame,
@@ -65,6 +64,7 @@ from segdiscover._runstore_rows import (
     store_error,
     to_json,
 )
+from segdiscover._version import __version__
 from segdiscover.drift import DriftReport, RunData, compare
 from segdiscover.exceptions import InputError, NotFittedError, RunStoreError
 from segdiscover.lineage import Alignment, align_runs

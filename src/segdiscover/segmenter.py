@@ -16,7 +16,6 @@ import polars as pl
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from segdiscover import __version__
 from segdiscover._checks import align_id_dtype, check_ids, to_polars
 from segdiscover._params import (
     NONE,
@@ -28,6 +27,7 @@ from segdiscover._params import (
 )
 from segdiscover._resources import resolve_n_jobs
 from segdiscover._table import prepare_table
+from segdiscover._version import __version__
 from segdiscover.assign import assign as _assign
 from segdiscover.assign import fit_assign_state, nearest_centroid
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
