@@ -2935,6 +2935,48 @@ CASES += [
         "exit",
         r"has no run 99; its runs are \[1, 2\]",
     ),
+    Case(
+        "cli-gate-unknown",
+        "parameters and config",
+        lambda t: csv_argv(t, "--k", "2", "--gate", "max_novel_share=0.1"),
+        cli,
+        "exit",
+        r"quality gate 'max_novel_share'",
+    ),
+    Case(
+        "cli-gate-nan",
+        "parameters and config",
+        lambda t: csv_argv(t, "--k", "2", "--gate", "min_segment_share=nan"),
+        cli,
+        "exit",
+        r"min_segment_share .*'nan'",
+    ),
+    Case(
+        "cli-assign-gate-beyond-a-share",
+        "parameters and config",
+        lambda t: argv_paths(
+            *assign_argv(
+                saved_model(t / "m"),
+                write_csv(table(120), t / "c.csv"),
+                str(t / "a.parquet"),
+                "--gate",
+                "max_novel_share=1.5",
+            )
+        ),
+        cli,
+        "exit",
+        r"max_novel_share .*'1\.5'",
+    ),
+    Case(
+        "cli-validate-config-not-text",
+        "parameters and config",
+        lambda t: argv_paths(
+            "validate-config", csv_bytes(t, "job.toml", b"\x00\xff[[")
+        ),
+        cli,
+        "exit",
+        r"'.*job\.toml' is not valid TOML",
+    ),
     dataclasses.replace(
         config_case(
             "cli-config-k-infinite",
