@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from scipy.stats import rankdata
+from sklearn.base import BaseEstimator
 
 from segdiscover._checks import NUMERIC_KINDS
 from segdiscover._params import NONE, Interval, validate_params
@@ -98,8 +99,12 @@ def binary_scale(p: float) -> float:
     return 1.0 / math.sqrt(w[0] ** 2 + w[1] ** 2)
 
 
-class Preprocessor:
+class Preprocessor(BaseEstimator):
     """Turn a customer-level table into a numeric matrix for clustering.
+
+    A scikit-learn estimator: ``__init__`` stores the parameters unchanged (so
+    ``get_params``, ``set_params``, ``repr`` and :func:`sklearn.base.clone` work)
+    and what ``fit`` learns ends in ``_``.
 
     Parameters
     ----------
@@ -149,6 +154,9 @@ class Preprocessor:
     (['minutes', 'plan=yes'], ['charge enters as minutes (rank correlation 1.000)'])
     """
 
+    # segdiscover's own constraints (segdiscover._params), checked first in fit;
+    # scikit-learn's BaseEstimator._validate_params, which would read this name
+    # with its own types, is never called.
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
         "clip": [Interval(float, 0, None, "neither")],
         "max_levels": [Interval(int, 1, 1000)],
@@ -167,15 +175,6 @@ class Preprocessor:
         self.max_levels = max_levels
         self.min_level_share = min_level_share
         self.fold_rho = fold_rho
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: FBT001
-        """Return the constructor parameters (scikit-learn convention)."""
-        return {
-            "clip": self.clip,
-            "max_levels": self.max_levels,
-            "min_level_share": self.min_level_share,
-            "fold_rho": self.fold_rho,
-        }
 
     def fit(
         self, frame: pl.DataFrame, kinds: dict[str, str] | None = None

@@ -9,12 +9,12 @@ neighbour vote on their fitted customers, which reproduces training labels exact
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
 
@@ -62,14 +62,31 @@ class ClustererSpec:
     description: str = ""
 
 
-class ClusterAdapter:
+class ClusterAdapter(BaseEstimator):
     """Base of the adapters: subclasses implement ``_fit_raw`` (and ``_predict_raw``).
+
+    An adapter is a scikit-learn estimator: ``__init__`` stores its parameters
+    unchanged, so ``get_params``, ``set_params``, ``repr`` and
+    :func:`sklearn.base.clone` work; what ``fit`` learns ends in ``_``.
 
     Parameters
     ----------
     n_clusters : int or None
         Number of segments (ignored by density methods).
     random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    native_assign : bool
+        Whether the algorithm predicts new customers itself (a class attribute);
+        False: the k-NN fallback on the fitted customers assigns them.
+    labels_ : ndarray of int64
+        Segment of each fitted row, ``0..k-1`` by size (``-1``: noise).
+    n_segments_ : int
+    centroids_ : ndarray of shape (k, n_features)
+        Mean of each segment's rows (``inf`` rows: ids no longer in use).
+    raw_to_label_ : dict of int to int
+        The algorithm's raw label -> segment id.
     """
 
     native_assign: bool = True
@@ -239,8 +256,7 @@ class ClusterAdapter:
         A random state object is saved as None: it only matters for fitting, and a
         saved adapter is never refitted.
         """
-        names = inspect.signature(type(self).__init__).parameters
-        out = {n: getattr(self, n) for n in names if n != "self"}
+        out: dict[str, Any] = self.get_params(deep=False)
         if not isinstance(out.get("random_state"), int | type(None)):
             out["random_state"] = None
         return out
@@ -299,7 +315,8 @@ class ClusterAdapter:
         arrays : dict of str to ndarray
             Output of :meth:`to_arrays`.
         native_assign : bool or None
-            Overrides the class's flag (the generic adapter decides it at fit).
+            The flag the model was saved with, when it differs from the class's
+            (None: the class's).
 
         Returns
         -------
@@ -316,8 +333,9 @@ class ClusterAdapter:
         True
         """
         obj = cls(**params)
-        if native_assign is not None:
-            obj.native_assign = native_assign
+        if native_assign is not None and bool(native_assign) != obj.native_assign:
+            # Restored state, not a parameter: the model assigns as it was saved.
+            obj.native_assign = bool(native_assign)
         pairs = np.asarray(arrays["raw_to_label"], dtype=np.int64).reshape(-1, 2)
         obj.raw_to_label_ = {int(r): int(lab) for r, lab in pairs}
         obj.centroids_ = np.asarray(arrays["centroids"], dtype=np.float64)

@@ -63,11 +63,6 @@ class HDBSCANAdapter(ClusterAdapter):
             ).fit(Z)
         return model.labels_
 
-    def _fit_fallback(
-        self, X: np.ndarray, labels: np.ndarray, rng: np.random.RandomState
-    ) -> None:
-        super()._fit_fallback(X, labels, rng)
-
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the k-NN reference arrays, plus the PCA projection for inspection.
 

@@ -56,11 +56,10 @@ class SklearnAdapter(ClusterAdapter):
             if key in params and self.n_clusters is not None:
                 updates[key] = self.n_clusters
         est.set_params(**updates)
-        self.native_assign = callable(getattr(est, "predict", None))  # type: ignore[misc]
         est.fit(X)
         labels = getattr(est, "labels_", None)
         if labels is None:
-            if self.native_assign:
+            if callable(getattr(est, "predict", None)):
                 labels = est.predict(X)
             else:
                 name = type(est).__name__
@@ -76,8 +75,20 @@ class SklearnAdapter(ClusterAdapter):
                 f"for {X.shape[0]} rows."
             )
             raise InvalidParameterError(msg)
+        # Set before the base class reads native_assign (fallback or not).
         self.model_ = est
         return labels.astype(np.int64)
+
+    @property  # type: ignore[override]
+    def native_assign(self) -> bool:
+        """Whether the estimator predicts new customers (else the k-NN fallback).
+
+        Read from the fitted clone once fitted, else from ``estimator``: derived
+        from the parameter, never stored under it. A model loaded from a file has
+        neither and assigns through the k-NN reference it was saved with.
+        """
+        est = self.__dict__.get("model_", self.estimator)
+        return callable(getattr(est, "predict", None))
 
     def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels = np.asarray(self.model_.predict(X)).astype(np.int64)
@@ -101,6 +112,28 @@ class SklearnAdapter(ClusterAdapter):
         """
         rs = self.random_state if isinstance(self.random_state, int) else None
         return {"estimator": None, "n_clusters": self.n_clusters, "random_state": rs}
+
+    @classmethod
+    def from_arrays(
+        cls,
+        params: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        *,
+        native_assign: bool | None = None,
+    ) -> ClusterAdapter:
+        """Rebuild a saved generic adapter: it assigns through its k-NN reference.
+
+        See :meth:`ClusterAdapter.from_arrays`. A saved generic adapter never holds
+        a native predictor (:meth:`_check_saveable` refuses to save one).
+        """
+        if native_assign:
+            msg = (
+                "The model says its generic clusterer adapter predicts natively; "
+                "segdiscover saves a user's estimator only with its k-NN reference, "
+                "so the file was not written by segdiscover."
+            )
+            raise ModelFileError(msg)
+        return super().from_arrays(params, arrays)
 
     def _check_saveable(self) -> None:
         super()._check_saveable()

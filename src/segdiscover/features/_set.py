@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from sklearn.base import BaseEstimator
 
 from segdiscover._checks import (
     check_event_columns,
@@ -16,7 +17,11 @@ from segdiscover._checks import (
     check_tables,
     require_columns,
 )
-from segdiscover.exceptions import InputError, SegdiscoverWarning
+from segdiscover.exceptions import (
+    InputError,
+    InvalidParameterError,
+    SegdiscoverWarning,
+)
 from segdiscover.features._spec import (
     Builder,
     FeatureMeta,
@@ -105,7 +110,7 @@ class BuiltFeatures:
     id: str
 
 
-class FeatureSet:
+class FeatureSet(BaseEstimator):
     """A list of feature builders that together give one row per customer.
 
     Parameters
@@ -175,16 +180,53 @@ class FeatureSet:
             id=id,
         )
 
-    def get_params(self) -> dict[str, Any]:
-        """Parameters, with each builder's, for reports and saved models."""
-        return {
-            "id": self.id,
-            "customers_table": self.customers_table,
-            "signup": self.signup,
-            "builders": [
-                {"type": type(b).__name__, **b.get_params()} for b in self.builders
-            ],
-        }
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: FBT001
+        """Return the parameters; with ``deep``, each builder as plain data.
+
+        Parameters
+        ----------
+        deep : bool, default True
+            False: scikit-learn's shallow parameters, the builder objects themselves
+            (what :func:`sklearn.base.clone`, ``set_params`` and ``repr`` read).
+            True: every builder as ``{"type": class name, **its parameters}``, the
+            form a saved model stores and :func:`segdiscover.load` rebuilds, and
+            which compares equal between a FeatureSet and its clone.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> fs = FeatureSet([Value(window_days=180)], id="cid")
+        >>> fs.get_params()["builders"][0]["type"], fs.get_params()["id"]
+        ('Value', 'cid')
+        >>> fs.get_params(deep=False)["builders"]
+        [Value(window_days=180)]
+        """
+        params: dict[str, Any] = super().get_params(deep=False)
+        if deep:
+            params["builders"] = [
+                {"type": type(b).__name__, **b.get_params(deep=True)}
+                for b in self.builders
+            ]
+        return params
+
+    def _check_builders(self) -> None:
+        """Refuse builders that are not :class:`Builder` objects, naming the first."""
+        items = self.builders
+        if isinstance(items, Sequence) and not isinstance(items, str):
+            bad = [(f" at position {i}", b) for i, b in enumerate(items)]
+            bad = [(at, b) for at, b in bad if not isinstance(b, Builder)]
+        else:
+            bad = [("", items)]
+        if bad:
+            at, b = bad[0]
+            msg = (
+                "The 'builders' parameter of FeatureSet must be a list of feature "
+                f"builders (e.g. [Behavioural(), Value()]). Got {b!r}{at} instead."
+            )
+            raise InvalidParameterError(msg)
 
     # ------------------------------------------------------------------ build
     def _active(self, tables: Mapping[str, pl.DataFrame]) -> list[Builder]:
@@ -250,6 +292,7 @@ class FeatureSet:
         -------
         BuiltFeatures
         """
+        self._check_builders()
         as_of = normalise_as_of(as_of)
         tables = check_tables(tables, {})
         active = self._active(tables)
@@ -265,7 +308,7 @@ class FeatureSet:
                 )
         for b in active:
             t = tables[b.table]
-            require_columns(t, b.columns(), f"{b.table!r} table")
+            require_columns(t, b.input_columns(), f"{b.table!r} table")
             for c in b.time_columns().values():
                 check_time_column(t, c, b.table)
             # Text numbers parsed, NaN/inf refused (tests/hostile: *-raw-amount).

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import polars as pl
+from sklearn.base import BaseEstimator
 
 from segdiscover.exceptions import InputError
 
@@ -501,19 +502,31 @@ def days_before(as_of: dt.datetime, col: str = "_t") -> pl.Expr:
     return (pl.lit(as_of) - pl.col(col)).dt.total_milliseconds() / MS_PER_DAY
 
 
-class Builder:
+class Builder(BaseEstimator):
     """Base of the feature builders: one table in, one row per customer out.
 
-    Subclasses set ``family`` and ``table``, list the columns they read in
-    ``columns()``, and implement ``build`` and ``metadata``. ``learn`` records levels
-    (e.g. channel names) at fit time so that ``assign`` emits the same columns.
+    A builder is a scikit-learn style estimator: ``__init__`` stores its
+    parameters (the table and column names, the windows) unchanged, so
+    ``get_params``, ``set_params``, ``repr`` and :func:`sklearn.base.clone` work,
+    and ``type(b)(**b.get_params())`` rebuilds it. Subclasses set ``family``, take
+    a ``table`` parameter, list the columns they read in ``input_columns()`` and
+    the time columns in ``time_columns()``, and implement ``build`` and
+    ``metadata``. ``learn`` records levels (e.g. channel names) at fit time so that
+    ``assign`` emits the same columns.
+
+    Attributes
+    ----------
+    family : str
+        Feature family (class attribute): the key of ``BUILDERS`` and of the
+        learned levels.
+    table : str
+        Name of the raw table the builder reads (a constructor parameter).
     """
 
     family: ClassVar[str] = ""
-    table: ClassVar[str] = ""
-    time_column: ClassVar[str] = "ts"
+    table: str
 
-    def columns(self) -> list[str]:
+    def input_columns(self) -> list[str]:
         """Columns this builder reads from its table."""
         raise NotImplementedError
 
@@ -525,11 +538,15 @@ class Builder:
         10M-row text columns are not scanned for numbers for nothing.
         """
         skip = {getattr(self, "id", None), *self.time_columns().values()}
-        return [c for c in self.columns() if c not in skip]
+        return [c for c in self.input_columns() if c not in skip]
 
     def time_columns(self) -> dict[str, str]:
-        """Time columns to normalise, as alias -> column; ``_t`` is the event time."""
-        return {"_t": self.time_column}
+        """Time columns to normalise, as alias -> column; ``_t`` is the event time.
+
+        Derived from the parameters on each call (never stored), so that
+        ``set_params`` of a time column takes effect.
+        """
+        raise NotImplementedError
 
     def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:
         """Levels learned on the training window; empty for most builders."""
@@ -538,17 +555,12 @@ class Builder:
     def build(
         self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]
     ) -> pl.LazyFrame:
-        """Build this family's features (see the class docstring)."""
         """Return features keyed by ``_id`` from events already cut at ``as_of``."""
         raise NotImplementedError
 
     def metadata(self, levels: Mapping[str, Any]) -> list[FeatureMeta]:
         """Metadata for every column ``build`` emits."""
         raise NotImplementedError
-
-    def get_params(self) -> dict[str, Any]:
-        """Return the constructor parameters (for reports and saved models)."""
-        return dict(vars(self))
 
 
 class GroupedBuilder(Builder):

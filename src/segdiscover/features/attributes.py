@@ -34,7 +34,7 @@ class Attributes(Builder):
 
     Examples
     --------
-    >>> Attributes(columns=["region"]).columns()
+    >>> Attributes(columns=["region"]).input_columns()
     ['customer_id', 'region']
     """
 
@@ -48,28 +48,19 @@ class Attributes(Builder):
         table: str = "customers",
     ) -> None:
         self.id = id
-        self.pass_columns = columns
+        self.columns = columns
         self.signup = signup
-        self.table = table  # type: ignore[misc]
-        self.time_column = ""  # type: ignore[misc]
+        self.table = table
 
-    def get_params(self) -> dict[str, Any]:  # noqa: D102
-        return {
-            "id": self.id,
-            "columns": self.pass_columns,
-            "signup": self.signup,
-            "table": self.table,
-        }
-
-    def columns(self) -> list[str]:  # noqa: D102
-        return [self.id, *(self.pass_columns or [])]
+    def input_columns(self) -> list[str]:  # noqa: D102
+        return [self.id, *(self.columns or [])]
 
     def time_columns(self) -> dict[str, str]:  # noqa: D102
         return {}
 
     def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:  # noqa: D102
         schema = events.collect_schema()
-        names = self.pass_columns
+        names = self.columns
         if names is None:
             names = [
                 c

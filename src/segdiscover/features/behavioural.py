@@ -74,10 +74,12 @@ class Behavioural(GroupedBuilder):
         self.category = category
         self.window_days = window_days
         self.recent_days = recent_days
-        self.table = table  # type: ignore[misc]
-        self.time_column = ts  # type: ignore[misc]
+        self.table = table
 
-    def columns(self) -> list[str]:  # noqa: D102
+    def time_columns(self) -> dict[str, str]:  # noqa: D102
+        return {"_t": self.ts}
+
+    def input_columns(self) -> list[str]:  # noqa: D102
         return [self.id, self.ts, self.amount] + (
             [self.category] if self.category else []
         )

@@ -62,10 +62,12 @@ class Channel(GroupedBuilder):
         self.channel = channel
         self.window_days = window_days
         self.max_levels = max_levels
-        self.table = table  # type: ignore[misc]
-        self.time_column = ts  # type: ignore[misc]
+        self.table = table
 
-    def columns(self) -> list[str]:  # noqa: D102
+    def time_columns(self) -> dict[str, str]:  # noqa: D102
+        return {"_t": self.ts}
+
+    def input_columns(self) -> list[str]:  # noqa: D102
         return [self.id, self.ts, self.channel]
 
     def numeric_columns(self) -> list[str]:  # noqa: D102

@@ -66,10 +66,9 @@ class Service(GroupedBuilder):
         self.high_severities = high_severities
         self.reopened = reopened
         self.window_days = window_days
-        self.table = table  # type: ignore[misc]
-        self.time_column = opened  # type: ignore[misc]
+        self.table = table
 
-    def columns(self) -> list[str]:  # noqa: D102
+    def input_columns(self) -> list[str]:  # noqa: D102
         return [
             c
             for c in (self.id, self.opened, self.resolved, self.severity, self.reopened)

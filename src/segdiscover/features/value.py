@@ -63,10 +63,12 @@ class Value(GroupedBuilder):
         self.discount = discount
         self.returned = returned
         self.window_days = window_days
-        self.table = table  # type: ignore[misc]
-        self.time_column = ts  # type: ignore[misc]
+        self.table = table
 
-    def columns(self) -> list[str]:  # noqa: D102
+    def time_columns(self) -> dict[str, str]:  # noqa: D102
+        return {"_t": self.ts}
+
+    def input_columns(self) -> list[str]:  # noqa: D102
         return [
             c
             for c in (
