@@ -15,14 +15,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from segdiscover._atomic import Terminated, sigterm_raises
-from segdiscover._checks import align_id_dtype
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover._version import __version__
 from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
-from segdiscover.gates import check_gates, parse_gates
+
+#: The registry's names (``segdiscover.clusterers.CLUSTERERS``), written out so that
+#: building the parser imports no scikit-learn; a test keeps the two equal.
+CLUSTERER_NAMES = ("kmeans", "minibatch_kmeans", "gmm", "ward", "birch", "hdbscan")
+#: Names that moved to :mod:`segdiscover._cli_io`, still importable from here.
+_MOVED = ("read_table", "_read_tables", "_outcome_table", "_customer_table", "ROW_ID")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from segdiscover import _cli_io
+
+        return getattr(_cli_io, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 def _exit_code(exc: SegdiscoverError) -> int:
@@ -30,100 +41,6 @@ def _exit_code(exc: SegdiscoverError) -> int:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]
     return 2
-
-
-def _separator(path: Path) -> str:
-    """Return the header's separator: ``;`` or tab when it has more than commas.
-
-    European exports (Excel in a locale with decimal commas) write ``;``; read with
-    ``,`` they would arrive as one column of text.
-    """
-    with path.open("rb") as f:
-        header = f.readline(1 << 16).decode("utf-8", errors="replace")
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    return max(counts, key=lambda sep: (counts[sep], sep == ","))
-
-
-#: A number written with a decimal comma, optionally with dots grouping thousands:
-#: ``12,5``, ``-0,75``, ``1.234,5``.
-DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
-
-
-def read_table(path: str, id: str | None = None) -> pl.DataFrame:
-    """Read a CSV or parquet file, with an error that names the file.
-
-    The ``id`` column of a CSV is read as text, never type-guessed: ``00042`` stays
-    ``'00042'``, so ids match the other tables and the run store exactly. In a
-    ``;``- or tab-separated CSV, numbers written with decimal commas are read as
-    numbers (see :func:`_decimal_commas`).
-    """
-    p = Path(path)
-    if not p.is_file():
-        msg = f"No such file: {path!r}."
-        raise InputError(msg)
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pl.read_parquet(p)
-        if suffix in (".csv", ".txt", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else _separator(p)
-            frame = pl.read_csv(
-                p,
-                separator=sep,
-                infer_schema_length=10_000,
-                try_parse_dates=True,
-                schema_overrides={id: pl.String} if id else None,
-            )
-    except Exception as exc:  # polars' parse errors are long and internal
-        first = (
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        )
-        msg = f"Could not read {path!r}: {first}"
-        raise InputError(msg) from exc
-    else:
-        if suffix in (".csv", ".txt", ".tsv"):
-            return frame if sep == "," else _decimal_commas(frame, path, id)
-    msg = f"Unsupported file type {suffix!r} for {path!r}; use .csv or .parquet."
-    raise InputError(msg)
-
-
-def _decimal_commas(frame: pl.DataFrame, path: str, id: str | None) -> pl.DataFrame:
-    """Read text columns of decimal-comma numbers (``12,5``) as numbers.
-
-    Exports in locales with decimal commas separate fields with ``;``; polars reads
-    their numbers as text, which the door then took for categories. A column is
-    converted when at least one value has a decimal comma and every value is a
-    number in that notation (dots group thousands only when a value such as
-    ``1.234,5`` shows it); when 95% are, the rest is refused with the column, the
-    count and an example row, as the door refuses junk in numeric columns.
-    """
-    out = []
-    for col, dtype in frame.schema.items():
-        if col == id or dtype != pl.String:
-            continue
-        v = frame.get_column(col).str.strip_chars()
-        comma = v.str.contains(DECIMAL_COMMA).fill_null(value=False)
-        if not comma.any():
-            continue
-        text = v
-        if v.str.contains(r"\d\.\d{3},").any():  # dots group thousands here
-            text = text.str.replace_all(".", "", literal=True)
-        parsed = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-        given = v.is_not_null() & (v != "")
-        bad = given & parsed.is_null()
-        n_bad, n = int(bad.sum()), int(given.sum())
-        if n_bad == 0:
-            out.append(parsed.alias(col))
-        elif n_bad <= 0.05 * n:
-            row = int(bad.arg_true()[0]) + 1
-            msg = (
-                f"Column {col!r} of {path!r} holds numbers with decimal commas "
-                f"(e.g. {v.filter(comma)[0]!r}), but {n_bad} of {n} values are not "
-                f"numbers (e.g. {v[row - 1]!r} on data row {row}). Clean them or "
-                "leave them empty."
-            )
-            raise InputError(msg)
-    return frame.with_columns(out) if out else frame
 
 
 def _print_segments(seg: Any, out: Path) -> None:
@@ -196,83 +113,17 @@ def _min_differences(items: Sequence[str]) -> dict[str, float | str] | None:
 
 
 #: The id column ``--row-ids`` adds.
-ROW_ID = "row_id"
+def _check_date(value: Any) -> None:
+    """Refuse an ``as_of`` that is not a date, with a table or with raw tables."""
+    import datetime as dt
 
-
-def _customer_table(path: str, id: str, *, row_ids: bool) -> pl.DataFrame:
-    """Read a customer-level table; with ``row_ids``, number its rows 1..n as the id."""
-    frame = read_table(path, None if row_ids else id)
-    if not row_ids:
-        return frame
-    if ROW_ID in frame.columns:
-        msg = (
-            f"--row-ids adds a column {ROW_ID!r}, but {path!r} already has one; "
-            f"pass --id {ROW_ID} to use it."
-        )
-        raise InputError(msg)
-    return frame.with_row_index(ROW_ID, offset=1).with_columns(
-        pl.col(ROW_ID).cast(pl.Int64)
-    )
-
-
-def _table_files(items: Sequence[str]) -> dict[str, str]:
-    """Parse ``--tables NAME=FILE`` options."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            msg = (
-                f"--tables takes NAME=FILE (e.g. orders=orders.parquet); got {item!r}."
-            )
-            raise InputError(msg)
-        if name.strip() in out:
-            msg = f"--tables names the table {name.strip()!r} twice."
-            raise InputError(msg)
-        out[name.strip()] = path.strip()
-    return out
-
-
-def _read_tables(files: dict[str, str], id: str) -> dict[str, pl.DataFrame]:
-    """Read raw tables, each ``id`` column as text when it comes from a CSV."""
-    return {name: read_table(path, id) for name, path in files.items()}
-
-
-def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType:
-    """Return the id type the features get: integer only when every table's is."""
-    frames = X.values() if isinstance(X, dict) else [X]
-    dtypes = [f.schema[id] for f in frames if id in f.columns]
-    if dtypes and all(d.is_integer() for d in dtypes):
-        return pl.Int64
-    return pl.String
-
-
-def _outcome_table(
-    path: str, id: str, columns: Sequence[str] | None, X: Any = None
-) -> pl.DataFrame:
-    """Read a customer-level outcome table: the id and the outcome columns.
-
-    Its id column gets the type of the ids of ``X`` (the table or raw tables read),
-    so the outcomes join the customers whatever file type each came from.
-    """
-    frame = read_table(path, id)
-    if X is not None and id in frame.columns:
-        frame = align_id_dtype(frame, id, _id_dtype(X, id), f"outcomes file {path!r}")
-    if id not in frame.columns:
-        msg = (
-            f"The outcomes file {path!r} has no column {id!r} (the customer id); "
-            f"its columns are {frame.columns[:20]}."
-        )
-        raise InputError(msg)
-    if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            msg = (
-                f"The outcomes file {path!r} has no column {missing[0]!r}; its "
-                f"columns are {frame.columns[:20]}."
-            )
-            raise InputError(msg)
-        return frame.select(id, *columns)
-    return frame
+    if isinstance(value, dt.date):
+        return
+    try:
+        dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        msg = f"as_of={value!r} is not an ISO date or datetime (e.g. '2025-07-01')."
+        raise InputError(msg) from None
 
 
 def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -280,6 +131,7 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
     Also checks that the run has what it needs (usage errors, exit code 2).
     """
+    from segdiscover._cli_io import ROW_ID, _table_files
     from segdiscover._config import load_config
 
     cfg = load_config(args.config) if args.config else {}
@@ -335,6 +187,15 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             "a customer-level table is used as it is."
         )
         raise InputError(msg)
+    if merged["as_of"] is not None:
+        _check_date(merged["as_of"])
+    seed = merged["seed"]
+    if seed is not None and not 0 <= seed < 2**32:
+        msg = (
+            "The 'random_state' parameter of Segmenter (--seed) must be an int in "
+            f"[0, 2**32 - 1]. Got {seed!r} instead."
+        )
+        raise InputError(msg)
     merged["id"] = merged["id"] or "customer_id"
     merged["clusterer"] = merged["clusterer"] or "auto"
     merged["seed"] = 0 if merged["seed"] is None else merged["seed"]
@@ -352,6 +213,8 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
     import segdiscover as sd
+    from segdiscover._cli_io import _customer_table, _outcome_table, _read_tables
+    from segdiscover.gates import check_gates
     from segdiscover.report import write_outputs
 
     check_discover(args)  # before anything is read: a refused run changes nothing
@@ -480,25 +343,15 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_table(frame: pl.DataFrame, path: Path) -> None:
-    """Write parquet (or CSV by suffix) atomically: a temporary file, then a rename."""
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv"):
-        msg = (
-            f"Unsupported output type {suffix!r} for {str(path)!r}; use .parquet "
-            "or .csv."
-        )
-        raise InputError(msg)
-    if path.is_dir():
-        msg = f"--out {str(path)!r} is a folder; give a file name (.parquet or .csv)."
-        raise InputError(msg)
-    from segdiscover.report import write_file
-
-    write_file(path, frame.write_csv if suffix == ".csv" else frame.write_parquet)
-
-
 def _cmd_assign(args: argparse.Namespace) -> int:
     import segdiscover as sd
+    from segdiscover._cli_io import (
+        _customer_table,
+        _read_tables,
+        _table_files,
+        _write_table,
+    )
+    from segdiscover.gates import check_gates, parse_gates
 
     check_assign(args)
     model = sd.load(args.model)
@@ -547,15 +400,13 @@ def _cmd_assign(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
-    from segdiscover.clusterers import CLUSTERERS
-
     p = argparse.ArgumentParser(
         prog="segdiscover",
         description="Discover customer segments and explain each one.",
     )
     p.add_argument("--version", action="version", version=f"segdiscover {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    choices = ["auto", *CLUSTERERS]
+    choices = ["auto", *CLUSTERER_NAMES]
 
     d = sub.add_parser("demo", help="run the whole job on bundled synthetic data")
     d.add_argument("--out", default="segdiscover-demo", help="output folder")

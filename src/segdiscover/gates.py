@@ -25,8 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from segdiscover.exceptions import InputError, QualityGateError
 
 
@@ -235,6 +233,8 @@ def measure_gates(subject: Any, gates: Mapping[str, float | bool]) -> list[GateR
     -------
     list of GateResult
     """
+    import polars as pl
+
     specs = {**DISCOVER_GATES, **ASSIGN_GATES}
     results = []
     for name, bound in gates.items():

@@ -1,0 +1,220 @@
+"""Reading and writing tables for the CLI: the door that keeps data exactly.
+
+Kept apart from :mod:`segdiscover.cli` so that ``--help``, ``--version`` and usage
+errors answer before polars is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from segdiscover._checks import align_id_dtype
+from segdiscover.exceptions import InputError
+
+
+def _separator(path: Path) -> str:
+    """Return the header's separator: ``;`` or tab when it has more than commas.
+
+    European exports (Excel in a locale with decimal commas) write ``;``; read with
+    ``,`` they would arrive as one column of text.
+    """
+    with path.open("rb") as f:
+        header = f.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
+
+
+#: A number written with a decimal comma, optionally with dots grouping thousands:
+#: ``12,5``, ``-0,75``, ``1.234,5``.
+DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+
+
+def read_table(path: str, id: str | None = None) -> pl.DataFrame:
+    """Read a CSV or parquet file, with an error that names the file.
+
+    The ``id`` column of a CSV is read as text, never type-guessed: ``00042`` stays
+    ``'00042'``, so ids match the other tables and the run store exactly. In a
+    ``;``- or tab-separated CSV, numbers written with decimal commas are read as
+    numbers (see :func:`_decimal_commas`).
+    """
+    p = Path(path)
+    if not p.is_file():
+        msg = f"No such file: {path!r}."
+        raise InputError(msg)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(p)
+        if suffix in (".csv", ".txt", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else _separator(p)
+            frame = pl.read_csv(
+                p,
+                separator=sep,
+                infer_schema_length=10_000,
+                try_parse_dates=True,
+                schema_overrides={id: pl.String} if id else None,
+            )
+    except Exception as exc:  # polars' parse errors are long and internal
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        msg = f"Could not read {path!r}: {first}"
+        raise InputError(msg) from exc
+    else:
+        if suffix in (".csv", ".txt", ".tsv"):
+            return frame if sep == "," else _decimal_commas(frame, path, id)
+    msg = f"Unsupported file type {suffix!r} for {path!r}; use .csv or .parquet."
+    raise InputError(msg)
+
+
+def _decimal_commas(frame: pl.DataFrame, path: str, id: str | None) -> pl.DataFrame:
+    """Read text columns of decimal-comma numbers (``12,5``) as numbers.
+
+    Exports in locales with decimal commas separate fields with ``;``; polars reads
+    their numbers as text, which the door then took for categories. A column is
+    converted when at least one value has a decimal comma and every value is a
+    number in that notation (dots group thousands only when a value such as
+    ``1.234,5`` shows it); when 95% are, the rest is refused with the column, the
+    count and an example row, as the door refuses junk in numeric columns.
+    """
+    out = []
+    for col, dtype in frame.schema.items():
+        if col == id or dtype != pl.String:
+            continue
+        v = frame.get_column(col).str.strip_chars()
+        comma = v.str.contains(DECIMAL_COMMA).fill_null(value=False)
+        if not comma.any():
+            continue
+        text = v
+        given = v.is_not_null() & (v != "")
+        grouped = bool(v.str.contains(r"\d\.\d{3},").any())  # dots group thousands
+        # A dot with no comma reads two ways ('1.5' or 1.234 = 1234): refused
+        # unless the column shows dots grouping thousands and the value fits that.
+        dotted = given & v.str.contains(".", literal=True) & ~v.str.contains(",")
+        if grouped:
+            dotted &= ~v.str.contains(r"^[+-]?\d{1,3}(?:\.\d{3})+$")
+        if dotted.any():
+            row = int(dotted.arg_true()[0]) + 1
+            msg = (
+                f"Column {col!r} of {path!r} mixes number notations: decimal commas "
+                f"(e.g. {v.filter(comma)[0]!r}) and a dot (e.g. {v[row - 1]!r} on "
+                f"data row {row}). Write every value of the column one way."
+            )
+            raise InputError(msg)
+        if grouped:
+            text = text.str.replace_all(".", "", literal=True)
+        parsed = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+        bad = given & parsed.is_null()
+        n_bad, n = int(bad.sum()), int(given.sum())
+        if n_bad == 0:
+            out.append(parsed.alias(col))
+        elif n_bad <= 0.05 * n:
+            row = int(bad.arg_true()[0]) + 1
+            msg = (
+                f"Column {col!r} of {path!r} holds numbers with decimal commas "
+                f"(e.g. {v.filter(comma)[0]!r}), but {n_bad} of {n} values are not "
+                f"numbers (e.g. {v[row - 1]!r} on data row {row}). Clean them or "
+                "leave them empty."
+            )
+            raise InputError(msg)
+    return frame.with_columns(out) if out else frame
+
+
+ROW_ID = "row_id"
+
+
+def _customer_table(path: str, id: str, *, row_ids: bool) -> pl.DataFrame:
+    """Read a customer-level table; with ``row_ids``, number its rows 1..n as the id."""
+    frame = read_table(path, None if row_ids else id)
+    if not row_ids:
+        return frame
+    if ROW_ID in frame.columns:
+        msg = (
+            f"--row-ids adds a column {ROW_ID!r}, but {path!r} already has one; "
+            f"pass --id {ROW_ID} to use it."
+        )
+        raise InputError(msg)
+    return frame.with_row_index(ROW_ID, offset=1).with_columns(
+        pl.col(ROW_ID).cast(pl.Int64)
+    )
+
+
+def _table_files(items: Sequence[str]) -> dict[str, str]:
+    """Parse ``--tables NAME=FILE`` options."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            msg = (
+                f"--tables takes NAME=FILE (e.g. orders=orders.parquet); got {item!r}."
+            )
+            raise InputError(msg)
+        if name.strip() in out:
+            msg = f"--tables names the table {name.strip()!r} twice."
+            raise InputError(msg)
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _read_tables(files: dict[str, str], id: str) -> dict[str, pl.DataFrame]:
+    """Read raw tables, each ``id`` column as text when it comes from a CSV."""
+    return {name: read_table(path, id) for name, path in files.items()}
+
+
+def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType:
+    """Return the id type the features get: integer only when every table's is."""
+    frames = X.values() if isinstance(X, dict) else [X]
+    dtypes = [f.schema[id] for f in frames if id in f.columns]
+    if dtypes and all(d.is_integer() for d in dtypes):
+        return pl.Int64
+    return pl.String
+
+
+def _outcome_table(
+    path: str, id: str, columns: Sequence[str] | None, X: Any = None
+) -> pl.DataFrame:
+    """Read a customer-level outcome table: the id and the outcome columns.
+
+    Its id column gets the type of the ids of ``X`` (the table or raw tables read),
+    so the outcomes join the customers whatever file type each came from.
+    """
+    frame = read_table(path, id)
+    if X is not None and id in frame.columns:
+        frame = align_id_dtype(frame, id, _id_dtype(X, id), f"outcomes file {path!r}")
+    if id not in frame.columns:
+        msg = (
+            f"The outcomes file {path!r} has no column {id!r} (the customer id); "
+            f"its columns are {frame.columns[:20]}."
+        )
+        raise InputError(msg)
+    if columns:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            msg = (
+                f"The outcomes file {path!r} has no column {missing[0]!r}; its "
+                f"columns are {frame.columns[:20]}."
+            )
+            raise InputError(msg)
+        return frame.select(id, *columns)
+    return frame
+
+
+def _write_table(frame: pl.DataFrame, path: Path) -> None:
+    """Write parquet (or CSV by suffix) atomically: a temporary file, then a rename."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        msg = (
+            f"Unsupported output type {suffix!r} for {str(path)!r}; use .parquet "
+            "or .csv."
+        )
+        raise InputError(msg)
+    if path.is_dir():
+        msg = f"--out {str(path)!r} is a folder; give a file name (.parquet or .csv)."
+        raise InputError(msg)
+    from segdiscover.report import write_file
+
+    write_file(path, frame.write_csv if suffix == ".csv" else frame.write_parquet)
