@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import hashlib
 import json
 import shutil
 import warnings
@@ -348,3 +349,21 @@ def test_saved_model_keeps_outcomes_and_column_order(tmp_path):
     assert model.outcomes_.select("segment_id", "outcome", "value", "verdict").equals(
         seg.outcomes_.select("segment_id", "outcome", "value", "verdict")
     )
+
+
+def test_a_model_saved_before_builders_derived_their_time_column(
+    models, raw, model_copy
+):
+    """Older manifests store each builder's ``time_column``; they still assign."""
+    manifest = json.loads((model_copy / "manifest.json").read_text())
+    for b in manifest["feature_set"]["builders"]:
+        if "ts" in b or "opened" in b:
+            b["time_column"] = b.get("ts", b.get("opened"))
+    body = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    (model_copy / "manifest.json").write_bytes(body)
+    digest = hashlib.sha256(body).hexdigest()
+    (model_copy / "checksum").write_text(f"{digest}  manifest.json\n")
+    assert any("time_column" in b for b in manifest["feature_set"]["builders"])
+    tables, kw = raw
+    out = load(model_copy).assign(tables, **kw)
+    assert out["segment_id"].equals(models("kmeans").labels_["segment_id"])

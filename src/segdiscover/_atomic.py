@@ -541,12 +541,23 @@ def publish(
             last = _GEN.match(gens[-1].name).group(1) if gens else "0"  # type: ignore[union-attr]
             gen = state / f"gen-{int(last) + 1:06d}"
             os.rename(tmp, gen)
-            # Links first: a new name points into the current generation, where it
-            # does not exist yet (a dangling link reads as absent), until the flip.
-            for name in names:
-                _set_link(out / name, _link_target(name))
-            fsync_dir(out)
-            _flip(state, gen.name)  # the one step that publishes
+            created: list[Path] = []
+            try:
+                # Links first: a new name points into the current generation, where
+                # it does not exist yet (a dangling link reads as absent), until the
+                # flip.
+                for name in names:
+                    if not os.path.lexists(out / name):
+                        created.append(out / name)
+                    _set_link(out / name, _link_target(name))
+                fsync_dir(out)
+                _flip(state, gen.name)  # the one step that publishes
+            except BaseException:
+                if _points(state / CURRENT) != gen.name:  # not published: undo
+                    for link in created:
+                        _remove(link)
+                    _remove(gen)
+                raise
             for name in managed:
                 if name not in names and os.path.lexists(out / name):
                     _remove(out / name)  # an earlier run's output this run lacks

@@ -457,6 +457,7 @@ class OutcomeGuide:
                     msg = f"The outcome model {name!r} is missing or was modified."
                     raise ModelFileError(msg)
                 try:
+                    check_lightgbm_text(data.decode(), name, p)
                     b = lgb.Booster(model_str=data.decode())
                 except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
                     msg = f"The outcome model {name!r} cannot be read ({exc})."
@@ -471,3 +472,82 @@ class OutcomeGuide:
             boosters.append(row)
         guide.boosters_ = boosters
         return guide
+
+
+_INT_FIELDS = ("split_feature", "decision_type", "left_child", "right_child")
+_FLOAT_FIELDS = ("split_gain", "threshold", "leaf_value", "internal_value")
+
+
+def check_lightgbm_text(text: str, name: str, n_features: int) -> None:
+    """Refuse a LightGBM text model that LightGBM itself would crash on.
+
+    LightGBM parses a model with ``tree_sizes`` by jumping to each tree's offset
+    and aborts the whole process (``[Fatal]``, SIGABRT) or reads past the text on a
+    truncated or edited file. A re-hashed file passes the hash, so the structure is
+    checked here first: the header, each tree block at the offset ``tree_sizes``
+    gives, ``end of trees``, and every node field finite and in range.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the model file and what is wrong.
+    """
+
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"The outcome model {name!r} is damaged: {what}.")
+
+    if not text.startswith("tree\n") or "\nend of trees\n" not in text:
+        msg = "no LightGBM header or no 'end of trees'"
+        raise bad(msg)
+    head = text[: text.find("\nTree=") if "\nTree=" in text else len(text)]
+    fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+    try:
+        sizes = [int(v) for v in fields.get("tree_sizes", "").split()]
+        max_feature = int(fields["max_feature_idx"])
+    except (KeyError, ValueError):
+        msg = "the header's tree_sizes or max_feature_idx is unreadable"
+        raise bad(msg) from None
+    if max_feature != n_features - 1 or not sizes or min(sizes) <= 0:
+        msg = "the header does not match the guide's features"
+        raise bad(msg)
+    pos = text.find("Tree=0\n")
+    if pos < 0 or sum(sizes) + pos > len(text):
+        msg = "its trees are truncated"
+        raise bad(msg)
+    for i, size in enumerate(sizes):
+        block = text[pos : pos + size]
+        pos += size
+        if not block.startswith(f"Tree={i}\n"):
+            msg = f"tree {i} is not where tree_sizes puts it"
+            raise bad(msg)
+        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        try:
+            leaves = int(values["num_leaves"])
+            ints = {k: [int(v) for v in values.get(k, "").split()] for k in _INT_FIELDS}
+            floats = {
+                k: [float(v) for v in values.get(k, "").split()] for k in _FLOAT_FIELDS
+            }
+        except (KeyError, ValueError):
+            msg = f"tree {i} has an unreadable field"
+            raise bad(msg) from None
+        if leaves < 1 or len(floats["leaf_value"]) != leaves:
+            msg = f"tree {i} has {leaves} leaves but other leaf values"
+            raise bad(msg)
+        if not all(np.isfinite(v).all() for v in floats.values() if v):
+            msg = f"tree {i} holds a non-finite number"
+            raise bad(msg)
+        if leaves > 1:
+            nodes = leaves - 1
+            if any(len(ints[k]) != nodes for k in _INT_FIELDS):
+                msg = f"tree {i}'s node fields disagree with num_leaves"
+                raise bad(msg)
+            if not all(0 <= f <= max_feature for f in ints["split_feature"]):
+                msg = f"tree {i} splits on a feature the model does not have"
+                raise bad(msg)
+            children = ints["left_child"] + ints["right_child"]
+            if not all(-leaves <= c < nodes for c in children):
+                msg = f"tree {i} points at a node it does not have"
+                raise bad(msg)
+    if not text[pos:].startswith("end of trees"):
+        msg = "'end of trees' is not where tree_sizes ends"
+        raise bad(msg)

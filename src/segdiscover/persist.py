@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import inspect
 import io
 import json
 import math
@@ -296,6 +295,12 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
 
 def _read_member(folder: Path, name: str) -> bytes:
     path = folder / name
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        msg = (
+            f"The member {name!r} of the saved model {str(folder)!r} is linked "
+            "outside the model folder; a saved model holds its own files."
+        )
+        raise ModelFileError(msg)
     if not path.is_file():
         msg = (
             f"The saved model {str(folder)!r} lacks its member {name!r}; the folder "
@@ -338,15 +343,66 @@ def _parse_manifest(folder: Path, body: bytes) -> dict[str, Any]:
     return manifest
 
 
+_CHECKSUM_LINE = re.compile(rb"\A([0-9a-f]{64})  manifest\.json\n?\Z")
+
+
 def _check_checksum(folder: Path, body: bytes) -> None:
-    line = _read_member(folder, CHECKSUM).decode("ascii", "replace").split()
-    expected = line[0] if line else ""
+    raw = _read_member(folder, CHECKSUM)
+    m = _CHECKSUM_LINE.match(raw)
+    if m is None:
+        # Quoted with repr: bytes from a file never reach the terminal raw.
+        msg = (
+            f"The manifest of {str(folder)!r} was modified or its checksum file is "
+            f"damaged: it must read '<sha256>  manifest.json' (got {raw[:80]!r}). "
+            "Refusing a tampered or corrupted model."
+        )
+        raise ModelFileError(msg)
+    expected = m.group(1).decode()
     got = _sha256(body)
     if got != expected:
         msg = (
             f"The manifest of {str(folder)!r} was modified: its SHA-256 is "
-            f"{got[:12]}..., the checksum file records {expected[:12] or '?'}.... "
+            f"{got[:12]}..., the checksum file records {expected[:12]}.... "
             "Refusing a tampered or corrupted model."
+        )
+        raise ModelFileError(msg)
+
+
+def _check_members(folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse array or guide files no manifest names: a folder mixing two saves.
+
+    Only ``arrays/`` and ``guide/`` are checked, where segdiscover alone writes;
+    a file a user keeps beside the manifest (notes, a run store) is left alone, as
+    are hidden files (a file manager's ``.DS_Store``).
+    """
+    arrays = manifest.get("arrays")
+    guide = manifest.get("guide")
+    known = {MANIFEST, CHECKSUM}
+    if isinstance(arrays, dict):
+        known |= {f"{ARRAYS}/{name}.npy" for name in arrays}
+    if isinstance(guide, dict) and isinstance(guide.get("sha256"), dict):
+        known |= {f"{GUIDE}/{name}" for name in guide["sha256"]}
+    extra = []
+    for sub in (ARRAYS, GUIDE):
+        if not (folder / sub).is_dir():
+            continue
+        for root, dirs, files in os.walk(folder / sub):
+            rel = Path(root).relative_to(folder)
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            # Only names a save writes (arrays/*.npy, guide/*.txt): another file
+            # may be what a member links to inside the folder.
+            extra += [
+                (rel / name).as_posix()
+                for name in [*files, *dirs]
+                if not name.startswith(".")
+                and name.endswith(".npy" if sub == ARRAYS else ".txt")
+                and (rel / name).as_posix() not in known
+            ]
+    if extra:
+        msg = (
+            f"The saved model {str(folder)!r} holds files its manifest does not "
+            f"name: {sorted(extra)[:5]}; the folder mixes two saves or was modified. "
+            "Save the model again."
         )
         raise ModelFileError(msg)
 
@@ -405,7 +461,10 @@ def _feature_set(params: dict[str, Any]) -> FeatureSet:
                 "feature_levels_)) and assign that customer-level table."
             )
             raise ModelFileError(msg)
-        names = inspect.signature(cls.__init__).parameters
+        # Files saved before builders derived their time column carry it as
+        # "time_column" (the ts/opened column again); it is not a parameter.
+        p = {k: v for k, v in p.items() if k != "time_column"}
+        names = cls().get_params(deep=False)
         builder = cls(**{k: v for k, v in p.items() if k in names})
         again = _plain({"type": p["type"], **builder.get_params()}, "a builder")
         if again != p:
@@ -588,6 +647,7 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
         width = len((pre if guide is None else guide).feature_names_out_)
         check_arrays(folder, manifest, arrays, width)
         check_schema(folder, manifest)
+        _check_members(folder, manifest)
         return LoadedModel(manifest, arrays, guide)
     except ModelFileError:
         raise

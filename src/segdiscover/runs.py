@@ -173,7 +173,14 @@ class RunStore:
         import duckdb
 
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a folder should be, no permission
+            msg = (
+                f"Cannot create the run store {str(self.path)!r}: "
+                f"{exc.strerror or exc} ({exc.filename or folder})."
+            )
+            raise RunStoreError(msg) from exc
         cutoff = dt.datetime.now().timestamp() - 3600
         for old in folder.glob(f".{self.path.name}.creating-*"):
             with contextlib.suppress(OSError):
