@@ -3043,7 +3043,8 @@ def stray_dot_in_decimal_commas(t: Path) -> Path:
     return csv_bytes(t, "eu.csv", ("\n".join(text) + "\n").encode())
 
 
-PENDING_LEAD: list[Case] = [
+#: Cases whose defects were fixed after the corpus found them (the note says where).
+FOUND_AND_FIXED: list[Case] = [
     Case(
         "disk-full-while-moving",
         "faults while writing",
@@ -3183,3 +3184,9 @@ PENDING_LEAD: list[Case] = [
         note="cli.py/segmenter.py: as_of ignored with a customer table, unchecked",
     ),
 ]
+
+#: A case that waits on a fix in the charts (control characters in labels).
+PENDING_LEAD = [
+    c for c in FOUND_AND_FIXED if c.id == "control-characters-in-column-names"
+]
+CASES += [c for c in FOUND_AND_FIXED if c not in PENDING_LEAD]
