@@ -177,6 +177,7 @@ def check_crash_states(
             f"{kind}: after step {state.name} the folder mixes two runs or lost a "
             f"file: {sorted(set(seen.items()) ^ set(before.items()))[:4]}"
         )
+    print(f"{kind}: {len(states)} crash states, each old or new")  # pytest -s
     return len(states)
 
 
