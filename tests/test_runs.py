@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -288,9 +289,43 @@ def test_store_refuses_a_newer_schema_and_one_run_drift(tmp_path, before):
         store.runs()
 
 
+def hold_store(path: Path, ready: Path, seconds: float) -> subprocess.Popen:
+    """Another process that holds the store's write lock for ``seconds``."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, pathlib, sys, time\n"
+            f"c = duckdb.connect({str(path)!r})\n"
+            f"pathlib.Path({str(ready)!r}).write_text('1')\n"
+            f"time.sleep({seconds})\n",
+        ]
+    )
+    for _ in range(400):
+        if ready.exists():
+            break
+        time.sleep(0.05)
+    return holder
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path, before):
+    path = tmp_path / "runs.duckdb"
+    store = RunStore(path, lock_timeout=60)
+    seg = _fit(before)
+    store.record(seg)
+    holder = hold_store(path, tmp_path / "ready", 2)
+    try:
+        started = time.monotonic()
+        assert store.record(seg) == 2  # waited for the lock, then recorded
+        assert time.monotonic() - started > 0.5
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_locked_store_is_a_clear_error(tmp_path, before):
     path = tmp_path / "runs.duckdb"
-    store = RunStore(path)
+    store = RunStore(path, lock_timeout=0.5)
     seg = _fit(before)
     store.record(seg)
     ready = tmp_path / "ready"

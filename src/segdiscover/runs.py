@@ -36,8 +36,9 @@ Tables (schema version :data:`SCHEMA_VERSION`, kept in ``store_meta``):
 
 Every ``record`` is one transaction: a crash or an error leaves the file as it was.
 Each call opens and closes its own connection, so the file is not held between
-calls (DuckDB lets one process write at a time; a second writer gets a clear
-:class:`~segdiscover.exceptions.RunStoreError`).
+calls. DuckDB lets one process write at a time: a second writer waits up to
+``lock_timeout`` seconds, then gets a clear
+:class:`~segdiscover.exceptions.RunStoreError`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,9 @@ class RunStore:
     ----------
     path : str or path-like
         The file; created (with its tables) by the first :meth:`record`.
+    lock_timeout : float, default 30
+        Seconds to wait while another process holds the store (DuckDB allows one
+        writer at a time), before a clear "locked by another process" error.
 
     Examples
     --------
@@ -126,11 +131,32 @@ class RunStore:
     'segment 0 continued (Jaccard 1.00)'
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, lock_timeout: float = 30.0
+    ) -> None:
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
+
+    def _open(self, duckdb: Any, *, write: bool) -> Any:
+        """Connect, waiting up to ``lock_timeout`` s while another process writes.
+
+        DuckDB lets one process write at a time and refuses the second at once; two
+        scheduled runs that record into one store then serialise instead of one of
+        them failing.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        pause = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=not write)
+            except duckdb.Error as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+                pause = min(pause * 2, 1.0)
 
     # ---------------------------------------------------------------- files
     @contextlib.contextmanager
@@ -151,7 +177,7 @@ class RunStore:
             # leaves (or a placeholder): nothing to lose, so it is created anew.
             self._create_file()
         try:
-            con = duckdb.connect(str(self.path), read_only=not write)
+            con = self._open(duckdb, write=write)
         except duckdb.Error as exc:
             raise store_error(self.path, exc) from exc
         try:
