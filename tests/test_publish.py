@@ -181,3 +181,15 @@ def test_write_outputs_rerun_with_fewer_segments_drops_old_charts(
     charts = sorted(p.name for p in (out / "plots").iterdir())
     assert charts == ["heatmap.png", "segment_0_drivers.png", "segment_1_drivers.png"]
     assert sd.load(out / "model").n_segments_ == 2
+
+
+def test_published_outputs_are_readable_like_any_new_folder(tmp_path: Path) -> None:
+    """A generation folder gets the umask's permissions, not mkdtemp's 0700."""
+    out = tmp_path / "out"
+    publish(out, build({"a.txt": "1", "sub/x": "1"}), managed=NAMES)
+    (tmp_path / "plain").mkdir()
+    expected = (tmp_path / "plain").stat().st_mode & 0o777
+    gen = _atomic.current_generation(out)
+    assert gen is not None
+    assert gen.stat().st_mode & 0o777 == expected
+    assert (out / "sub").stat().st_mode & 0o777 == expected

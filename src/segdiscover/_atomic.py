@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from segdiscover.exceptions import InputError
@@ -94,6 +95,8 @@ def deferred_signals() -> Iterator[None]:
     handler may run in any thread (polars and BLAS pools), the Python one only here.
     """
     caught: list[int] = []
+    # Keyed by int: the handler records plain signal numbers and looks them up here.
+    old: dict[int, Callable[[int, FrameType | None], Any] | int | None]
     try:
         old = {
             sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
@@ -176,6 +179,12 @@ def _remove(path: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read by setting; restored at once
+    os.umask(mask)
+    return mask
 
 
 def _token() -> str:
@@ -527,6 +536,9 @@ def publish(
     use_links = symlinks_work(state)
     tmp = Path(tempfile.mkdtemp(prefix=f"tmp-{os.getpid()}-", dir=state))
     try:
+        # mkdtemp makes the folder private (0700); published outputs get the
+        # permissions any folder made here gets, so a BI reader can open them.
+        os.chmod(tmp, 0o777 & ~_umask())
         build(tmp)
         names = sorted(os.listdir(tmp))
         fsync_tree(tmp)
