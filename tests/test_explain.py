@@ -166,8 +166,11 @@ def test_rename_persists_in_every_output(tmp_path, small_data):
 def test_plots_written_and_embedded(tmp_path, fitted):
     files = write_outputs(fitted, tmp_path)
     pngs = [p for p in files if p.startswith("plots/")]
-    assert "plots/heatmap.png" in pngs
-    assert len(pngs) == fitted.n_segments_ + 1
+    assert {"plots/heatmap.png", "plots/map.png", "plots/sizes.png"} <= set(pngs)
+    assert "plots/outcomes.png" in pngs  # fitted with outcomes
+    # Map, sizes, outcomes, heatmap and one driver chart per segment; no selection
+    # chart: the clusterer and k were given, so nothing was swept.
+    assert len(pngs) == fitted.n_segments_ + 4
     for p in pngs:
         assert files[p].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == len(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from segdiscover.report._plots import _png, _pyplot
+from segdiscover.report._plots import new_figure, png
 
 #: Gap between stacked segment blocks, as a share of the taller column.
 GAP = 0.015
@@ -42,7 +42,9 @@ def flow_chart(report: Any) -> bytes:
     >>> flow_chart(R())[:4] == b"\x89PNG"
     True
     """
-    plt = _pyplot()
+    import matplotlib as mpl
+    from matplotlib.patches import Rectangle
+
     m = report.migration
     rows = m.get_column("from_segment").to_list()
     cols = [c for c in m.columns if c not in ("from_segment", "total")]
@@ -55,8 +57,9 @@ def flow_chart(report: Any) -> bytes:
     total = max(counts.sum(), 1.0) * (1 + GAP * max(len(rows), len(cols)))
     left = _stack([int(v) for v in counts.sum(1)], total)
     right = _stack([int(v) for v in counts.sum(0)], total)
-    palette = plt.get_cmap("tab20")
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * max(len(rows), len(cols)) + 3.0))
+    palette = mpl.colormaps["tab20"]
+    fig = new_figure(7.5, 0.35 * max(len(rows), len(cols)) + 3.0)
+    ax = fig.subplots()
     x = np.linspace(0.12, 0.88, 60)
     ease = (1 - np.cos(np.pi * (x - 0.12) / 0.76)) / 2
     out_pos = [hi for _, hi in left]
@@ -73,11 +76,11 @@ def flow_chart(report: Any) -> bytes:
             out_pos[i] -= h
             in_pos[j] -= h
         lo, hi = left[i]
-        ax.add_patch(plt.Rectangle((0.07, lo), 0.05, hi - lo, color=color))
+        ax.add_patch(Rectangle((0.07, lo), 0.05, hi - lo, color=color))
         ax.text(0.06, (lo + hi) / 2, r, ha="right", va="center", fontsize=8)
     for j, c in enumerate(cols):
         lo, hi = right[j]
-        ax.add_patch(plt.Rectangle((0.88, lo), 0.05, hi - lo, color="#555555"))
+        ax.add_patch(Rectangle((0.88, lo), 0.05, hi - lo, color="#555555"))
         ax.text(0.94, (lo + hi) / 2, c, ha="left", va="center", fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_ylim(min(left[-1][0], right[-1][0]) - 0.02, 1.02)
@@ -88,4 +91,4 @@ def flow_chart(report: Any) -> bytes:
         fontsize=10,
         loc="left",
     )
-    return _png(fig)
+    return png(fig)

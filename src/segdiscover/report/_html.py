@@ -1,31 +1,72 @@
-"""Self-contained HTML and Markdown reports, rendered from the result objects only."""
+"""The report a segment owner reads, as one HTML file and as Markdown.
+
+Both are rendered from one view (:func:`report_view`) built from the run's
+``segments.json`` document and the profile cards, so they carry the same content.
+The HTML comes from Jinja2 templates (``templates/``, autoescaped), embeds its
+charts as data URIs and its CSS and script inline: it opens offline and prints.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
-from typing import Any
+import functools
+import re
+from typing import TYPE_CHECKING, Any
 
-from segdiscover._markdown import md_cell, md_text
+from segdiscover._markdown import md_cell
 from segdiscover.profiles import fmt
+from segdiscover.report._plots import (
+    ReportSource,
+    chart_names,
+    chosen_space,
+    k_was_given,
+    segment_colors,
+    sweep_table,
+    verdict_class,
+)
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;
-margin:2em auto;color:#222;padding:0 1em}
-h1{margin-bottom:.2em} .meta{color:#666} table{border-collapse:collapse;margin:.6em 0}
-td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left;vertical-align:top}
-th{background:#f5f5f5} .sd-card{border:1px solid #ddd;border-radius:8px;
-padding:.4em 1.2em;margin:1.2em 0}
-.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6em 1em}
-.bar{background:#4a78c2;height:.8em;display:inline-block}
-.verdict{background:#eef4ff;border-left:4px solid #4a78c2;padding:.6em 1em}
-"""
-
+if TYPE_CHECKING:
+    import jinja2
 
 NO_OUTCOME = (
     "No outcome was checked: these segments differ in behaviour, but whether they "
     "differ on churn, margin or cost-to-serve is unknown. Pass outcomes to test it."
 )
+DRIVERS_NOTE = (
+    "Drivers: mean SHAP value toward the segment from a gradient-boosted surrogate; "
+    "✓ marks an effect size of at least medium (|Cliff's delta| ≥ 0.33, Cohen's "
+    "h ≥ 0.5), the only drivers a name may use."
+)
+MATERIAL_NOTE = (
+    "Material: significant after Benjamini-Hochberg across all comparisons and the "
+    "95% bootstrap interval clears the smallest difference that matters."
+)
+OUTCOMES_NOTE = (
+    "The verdict above in figures: each segment against the rest of the customers "
+    "on each outcome. The smallest difference that matters decides what is material."
+)
+#: Sections of the report: anchor id and title, in page order.
+SECTIONS = (
+    ("overview", "Overview"),
+    ("selection", "How the segmentation was chosen"),
+    ("segments", "Segments"),
+    ("heatmap", "Segments vs population"),
+    ("notes", "How to read this report"),
+)
+#: Candidate-table columns shown (those the sweep produced), with their headers.
+CANDIDATE_COLUMNS = (
+    ("clusterer", "clusterer"),
+    ("space", "built from"),
+    ("n_segments", "k"),
+    ("silhouette", "silhouette"),
+    ("stability_min", "min Jaccard"),
+    ("stability_lo", "its 90% low"),
+    ("stable", "stable"),
+    ("valley_max", "valley"),
+    ("min_share", "min share"),
+    ("outcome_separation", "outcome sep."),
+)
+_TAIL = re.compile(r"\): (.+?)\.?$")
 
 
 def headline(run: dict[str, Any]) -> str:
@@ -50,102 +91,19 @@ def headline(run: dict[str, Any]) -> str:
     return " ".join(lines)
 
 
-def _summary_rows(doc: dict[str, Any]) -> str:
-    rows = []
-    for s in doc["segments"]:
-        top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
-        width = max(1, round(200 * s["share"]))
-        rows.append(
-            f"<tr><td>{s['segment_id']}</td><td>{html.escape(s['name'])}</td>"
-            f"<td>{s['size']:,}</td><td><span class='bar' style='width:{width}px'>"
-            f"</span> {fmt(s['share'], 'share')}</td><td>{html.escape(top)}</td></tr>"
-        )
-    return "".join(rows)
+def verdict_words(sentence: str) -> str:
+    """Return the verdict of a verdict sentence: the words after its figures.
 
+    One wording across the report: the card's table says what the sentence says.
 
-def _outcome_lines(doc: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
-    """Return the outcome summary sentence and per segment its material verdicts."""
-    comp = doc.get("outcomes")
-    if not comp:
-        return "", []
-    rows = []
-    for s in doc["segments"]:
-        material = [o["verdict"] for o in s["outcomes"] if o.get("material")]
-        rows.append(
-            (str(s["segment_id"]), s["name"], " ".join(material) or "none material")
-        )
-    return comp["summary"], rows
-
-
-def _outcome_html(doc: dict[str, Any]) -> str:
-    summary, rows = _outcome_lines(doc)
-    if not summary:
-        return ""
-    e = html.escape
-    body = "".join(
-        "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows
-    )
-    return (
-        f"<h2>Outcomes</h2><p><b>{e(summary)}</b></p><table><thead><tr><th>id</th>"
-        f"<th>name</th><th>material differences vs the rest</th></tr></thead>"
-        f"<tbody>{body}</tbody></table><p class='meta'>Material: significant after "
-        "Benjamini-Hochberg across all comparisons and the 95% bootstrap interval "
-        "clears the smallest difference that matters.</p>"
-    )
-
-
-def _img(data: bytes | None, alt: str) -> str:
-    if not data:
-        return ""
-    b64 = base64.b64encode(data).decode("ascii")
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{b64}'>"
-
-
-def render_html(
-    seg: Any, doc: dict[str, Any], images: dict[str, bytes] | None = None
-) -> str:
-    """Render the report as one HTML file (charts embedded, no external assets)."""
-    images = images or {}
-    run = doc["run"]
-    warn = "".join(f"<p class='warn'>⚠ {html.escape(w)}</p>" for w in run["warnings"])
-    cards = "".join(
-        seg.profile(s["segment_id"])._repr_html_()
-        + _img(images.get(f"segment_{s['segment_id']}_drivers.png"), "drivers")
-        for s in doc["segments"]
-    )
-    fit_note = (
-        f"fitted on a sample of {run['fit_rows']:,} customers and assigned the rest"
-        if run["sampled_fit"]
-        else "fitted on all customers"
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>segdiscover report</title><style>{CSS}</style></head><body>
-<h1>Customer segments</h1>
-<p class="{"warn" if run.get("stable_segmentation") is False else "verdict"}"><b>{
-        html.escape(headline(run))
-    }</b></p>
-<p class="meta">{run["n_customers"]:,} customers · {run["n_features"]} features ·
-clusterer <b>{html.escape(str(run["clusterer"]))}</b> with {run["n_segments"]} segments
-({fit_note}) · surrogate fidelity <b>{run["fidelity"]:.3f}</b> (macro-F1
-{run["macro_f1"]:.3f}, SHAP on {run["shap_rows"]:,} customers) · segdiscover
-{html.escape(run["segdiscover_version"])}</p>
-<p class="meta">Why this segmentation: {html.escape(str(run["selection"]))}.</p>
-{_guide_html(run)}
-{_fold_html(run)}
-{_stability_html(run)}
-{_img(images.get("selection.png"), "model selection: scores against k")}
-{warn}
-<h2>Summary</h2><table><thead><tr><th>id</th><th>name</th><th>customers</th>
-<th>share</th><th>top drivers</th></tr></thead>
-<tbody>{_summary_rows(doc)}</tbody></table>
-{_outcome_html(doc)}
-{_img(images.get("heatmap.png"), "segments vs population")}
-<h2>Profile cards</h2>{cards}
-<p class="meta">Drivers: mean SHAP value toward the segment from a gradient-boosted
-surrogate; ✓ marks an effect size of at least medium (|Cliff's delta| ≥ 0.33, Cohen's
-h ≥ 0.5), the only drivers a name may use.</p>
-</body></html>
-"""
+    Examples
+    --------
+    >>> verdict_words("Churned 9.6% vs 12.5% for the rest (-2.9 pp, 95% CI -5.4 "
+    ...               "to -0.1 pp): lower, but not clearly by the 3.0 pp that matters.")
+    'lower, but not clearly by the 3.0 pp that matters'
+    """
+    m = _TAIL.search(sentence)
+    return m.group(1) if m else sentence
 
 
 def _stability_text(run: dict[str, Any]) -> str:
@@ -167,6 +125,7 @@ def _stability_text(run: dict[str, Any]) -> str:
 
 
 SPACE_NAMES = {"features": "behaviour (unsupervised)", "outcomes": "guided by outcomes"}
+SHORT_SPACE = {"features": "behaviour", "outcomes": "outcomes"}
 
 
 def guide_rows(run: dict[str, Any]) -> tuple[str, list[tuple[str, ...]]]:
@@ -228,33 +187,6 @@ GUIDE_HEAD = (
 )
 
 
-def _guide_html(run: dict[str, Any]) -> str:
-    text, rows = guide_rows(run)
-    if not text:
-        return ""
-    e = html.escape
-    table = ""
-    if rows:
-        head = "".join(f"<th>{e(h)}</th>" for h in GUIDE_HEAD)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows
-        )
-        table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f"<p class='meta'>{e(text)}</p>{table}"
-
-
-def _guide_markdown(run: dict[str, Any]) -> list[str]:
-    text, rows = guide_rows(run)
-    if not text:
-        return []
-    lines = [md_text(text), ""]
-    if rows:
-        lines += ["| " + " | ".join(GUIDE_HEAD) + " |", "|---" * len(GUIDE_HEAD) + "|"]
-        lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
-        lines.append("")
-    return lines
-
-
 def _fold_text(run: dict[str, Any]) -> str:
     lines = run.get("fold_report") or []
     if not lines:
@@ -265,53 +197,262 @@ def _fold_text(run: dict[str, Any]) -> str:
     )
 
 
-def _fold_html(run: dict[str, Any]) -> str:
-    text = _fold_text(run)
-    return f"<p class='meta'>{html.escape(text)}</p>" if text else ""
+def _how_chosen(src: ReportSource, run: dict[str, Any]) -> str:
+    """One plain sentence: what was given, and what the sweep compared."""
+    table = sweep_table(src)
+    k = run["n_segments"]
+    if table is None:
+        if k_was_given(src):
+            return (
+                f"Nothing was swept: the clusterer ({run['clusterer']}) and the number "
+                f"of segments (k = {k}) were given."
+            )
+        return (
+            f"Nothing was swept: the clusterer ({run['clusterer']}) was given and "
+            f"set the number of segments ({k}) itself."
+        )
+    spaces = table["space"].n_unique()
+    both = " in each of the two spaces" if spaces > 1 else ""
+    names = ", ".join(table["clusterer"].unique(maintain_order=True).to_list())
+    if k_was_given(src):
+        return (
+            f"The number of segments was given (k = {k}): the sweep did not choose "
+            f"k; it compared {table.height} candidates ({names}{both}) at k = {k}."
+        )
+    ks = table["n_segments"].to_list()
+    lo, hi = min(ks), max(ks)
+    return (
+        f"The sweep fitted {table.height} candidates ({names} at k = {lo} to "
+        f"{hi}{both}); the one shown is marked."
+    )
 
 
-def _stability_html(run: dict[str, Any]) -> str:
-    text = _stability_text(run)
-    return f"<p class='meta'>{html.escape(text)}</p>" if text else ""
+def _num(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.3g}"
+    return str(v)
 
 
-def render_markdown(seg: Any, doc: dict[str, Any]) -> str:
-    """Render the report as Markdown (text from the data escaped: see md_text)."""
+def _candidates(src: ReportSource) -> dict[str, Any] | None:
+    table = sweep_table(src)
+    if table is None:
+        return None
+    cols = [(c, h) for c, h in CANDIDATE_COLUMNS if c in table.columns]
+    if table["space"].n_unique() == 1:
+        cols = [(c, h) for c, h in cols if c != "space"]
+    rows = []
+    for r in table.iter_rows(named=True):
+        cells = [
+            SHORT_SPACE.get(r[c], r[c]) if c == "space" else _num(r[c]) for c, _ in cols
+        ]
+        mark = "shown" if r["picked"] else ("best of its space" if r["chosen"] else "")
+        rows.append({"cells": [*cells, mark], "picked": bool(r["picked"])})
+    return {"head": [h for _, h in cols] + ["chosen"], "rows": rows}
+
+
+def _card(src: ReportSource, seg: dict[str, Any], color: str) -> dict[str, Any]:
+    """One segment's card: everything about it in one place, each outcome once."""
+    sid = seg["segment_id"]
+    prof = src.profiles_[sid]
+    sections = prof.sections()
+    drivers = sections[0]
+    families = [
+        s for s in sections[1:] if s[0] not in ("Outcomes", "Operational questions")
+    ]
+    rows_by_outcome = {o["outcome"]: o for o in seg["outcomes"]}
+    asked: dict[str, list[str]] = {}
+    questions = []
+    for a in seg.get("answers") or []:
+        if a.get("source") == "outcome" and a.get("column") in rows_by_outcome:
+            asked.setdefault(a["column"], []).append(a["question"])
+        else:
+            questions.append((a["question"], a["answer"]))
+    outcomes = []
+    out_section = next((s for s in sections if s[0] == "Outcomes"), None)
+    if out_section is not None:
+        for row, name in zip(out_section[2], prof.outcomes, strict=True):
+            full = rows_by_outcome.get(name, prof.outcomes[name])
+            outcomes.append(
+                {
+                    "cells": [*row[:5], verdict_words(full.get("verdict") or "")],
+                    "questions": ", ".join(asked.get(name, [])),
+                    "verdict": verdict_class(full),
+                }
+            )
+    facts = [
+        f
+        for f in prof.facts()
+        if f not in {v.get("verdict") for v in prof.outcomes.values()}
+    ]
+    return {
+        "id": sid,
+        "anchor": f"segment-{sid}",
+        "name": prof.name,
+        "color": color,
+        "size": f"{prof.size:,} customers ({fmt(prof.share, 'share')})",
+        "narrative": prof.narrative,
+        "facts": facts,
+        "unstable": prof.stability is not None
+        and prof.stability < prof.stability_threshold,
+        "drivers": {
+            "title": drivers[0],
+            "head": list(drivers[1]),
+            "rows": [list(r) for r in drivers[2]],
+        },
+        "families": [
+            {"title": t, "head": list(h), "rows": [list(r) for r in rs]}
+            for t, h, rs in families
+        ],
+        "outcome_head": [
+            "outcome",
+            "segment",
+            "rest",
+            "difference",
+            "95% CI",
+            "verdict",
+            "answers",
+        ],
+        "outcomes": outcomes,
+        "outcome_rows": [[*o["cells"], o["questions"]] for o in outcomes],
+        "questions": questions,
+        "chart": f"segment_{sid}_drivers.png",
+    }
+
+
+def report_view(src: ReportSource, doc: dict[str, Any]) -> dict[str, Any]:
+    """Everything the report says, as plain data both renderers lay out."""
     run = doc["run"]
-    lines = [
-        "# Customer segments",
-        "",
-        f"**{md_text(headline(run))}**",
-        "",
-        f"{run['n_customers']:,} customers, {run['n_features']} features, "
-        f"clusterer **{md_text(run['clusterer'])}**, {run['n_segments']} segments, "
-        f"surrogate fidelity **{run['fidelity']:.3f}**.",
-        "",
-        f"Why this segmentation: {md_text(run['selection'])}.",
-        "",
-        md_text(_stability_text(run)),
-        "",
-        *_guide_markdown(run),
-        md_text(_fold_text(run)),
-        "",
-    ]
-    lines += [f"> ⚠ {md_text(w)}" for w in run["warnings"]]
-    lines += [
-        "| id | name | customers | share | top drivers |",
-        "|---|---|---|---|---|",
-    ]
+    ids = [s["segment_id"] for s in doc["segments"]]
+    colors = segment_colors(ids)
+    fit_note = (
+        f"fitted on a sample of {run['fit_rows']:,} customers and assigned the rest"
+        if run["sampled_fit"]
+        else "fitted on all customers"
+    )
+    summary = []
     for s in doc["segments"]:
         top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
-        lines.append(
-            f"| {s['segment_id']} | {md_cell(s['name'])} | {s['size']:,} | "
-            f"{fmt(s['share'], 'share')} | {md_cell(top)} |"
+        stab = src.profiles_[s["segment_id"]].stability
+        summary.append(
+            {
+                "id": s["segment_id"],
+                "anchor": f"segment-{s['segment_id']}",
+                "name": s["name"],
+                "color": colors[s["segment_id"]],
+                "size": s["size"],
+                "share": s["share"],
+                "share_text": fmt(s["share"], "share"),
+                "top": top,
+                "stability": "" if stab is None else f"{stab:.2f}",
+            }
         )
-    lines.append("")
-    summary, rows = _outcome_lines(doc)
-    if summary:
-        lines += ["## Outcomes", "", f"**{md_text(summary)}**", ""]
-        lines += ["| id | name | material differences vs the rest |", "|---|---|---|"]
-        lines += [f"| {' | '.join(md_cell(x) for x in r)} |" for r in rows]
-        lines.append("")
-    lines += [seg.profile(s["segment_id"]).to_markdown() for s in doc["segments"]]
-    return "\n".join(lines)
+    comp = doc.get("outcomes")
+    thresholds = []
+    if comp:
+        n_mat = dict.fromkeys(comp.get("thresholds", {}), 0)
+        for s in doc["segments"]:
+            for o in s["outcomes"]:
+                n_mat[o["outcome"]] = n_mat.get(o["outcome"], 0) + bool(
+                    o.get("material")
+                )
+        thresholds = [
+            (o, t.get("set_as", ""), f"{n_mat.get(o, 0)} of {len(ids)}")
+            for o, t in comp.get("thresholds", {}).items()
+        ]
+    guide_text, guide_table = guide_rows(run)
+    charts = set(chart_names(src))
+    return {
+        "headline": headline(run),
+        "unstable": run.get("stable_segmentation") is False,
+        "meta": (
+            f"{run['n_customers']:,} customers · {run['n_features']} features · "
+            f"clusterer {run['clusterer']} with {run['n_segments']} segments "
+            f"({fit_note}) · surrogate fidelity {run['fidelity']:.3f} (macro-F1 "
+            f"{run['macro_f1']:.3f}, SHAP on {run['shap_rows']:,} customers) · "
+            f"segdiscover {run['segdiscover_version']}"
+            + (f" · as of {run['as_of']}" if run.get("as_of") else "")
+        ),
+        "warnings": list(run["warnings"]),
+        "sections": SECTIONS,
+        "summary": summary,
+        "summary_rows": [
+            [
+                s["id"],
+                s["name"],
+                f"{s['size']:,}",
+                s["share_text"],
+                s["top"],
+                s["stability"],
+            ]
+            for s in summary
+        ],
+        "thresholds": thresholds,
+        "outcomes_note": OUTCOMES_NOTE,
+        "how": _how_chosen(src, run),
+        "why": f"Why this segmentation: {run['selection']}.",
+        "space": SPACE_NAMES[chosen_space(src)],
+        "candidates": _candidates(src),
+        "guide_text": guide_text,
+        "guide_head": list(GUIDE_HEAD),
+        "guide_rows": [list(r) for r in guide_table],
+        "stability": _stability_text(run),
+        "fold": _fold_text(run),
+        "cards": [_card(src, s, colors[s["segment_id"]]) for s in doc["segments"]],
+        "notes": [DRIVERS_NOTE, MATERIAL_NOTE] if comp else [DRIVERS_NOTE],
+        "charts": charts,
+    }
+
+
+def _md_escape(value: Any) -> Any:
+    """Escape every value the Markdown template prints; ``| safe`` marks its own."""
+    from markupsafe import Markup
+
+    return value if isinstance(value, Markup) else md_cell(value)
+
+
+@functools.cache
+def _environment(*, markdown: bool = False) -> jinja2.Environment:
+    """Return the templates' environment (HTML autoescaped, Markdown by finalize)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("segdiscover.report", "templates"),
+        autoescape=not markdown,
+        # Markdown has no autoescape of its own: every printed value is escaped.
+        finalize=_md_escape if markdown else None,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=markdown,
+    )
+
+
+def render_html(
+    seg: ReportSource, doc: dict[str, Any], images: dict[str, bytes] | None = None
+) -> str:
+    """Render the report as one HTML file (charts embedded, no external assets)."""
+    images = images or {}
+    view = report_view(seg, doc)
+    uris = {
+        name: "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        for name, data in images.items()
+    }
+    return _environment().get_template("report.html.j2").render(v=view, img=uris)
+
+
+def render_markdown(seg: ReportSource, doc: dict[str, Any]) -> str:
+    """Render the report as Markdown (text from the data escaped: see md_text).
+
+    The same view as the HTML; charts are links to ``plots/*.png``.
+    """
+    slugs = {
+        sid: re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-")
+        for sid, title in SECTIONS
+    }
+    view = report_view(seg, doc)
+    template = _environment(markdown=True).get_template("report.md.j2")
+    return template.render(v=view, slugs=slugs)

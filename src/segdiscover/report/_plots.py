@@ -1,120 +1,299 @@
-"""Charts for reports: SHAP drivers per segment and a segment-vs-population heatmap.
+"""Figures of a fitted segmentation, and their PNG files for the reports.
 
-Rendered with matplotlib's Agg backend (no display needed) from the fitted result
-only, so the charts show the same numbers as the tables.
+Every figure is a :class:`matplotlib.figure.Figure` drawn on its own Agg canvas:
+no ``pyplot`` state and no ``matplotlib.use``, so rendering a report never changes
+the backend a notebook user's own plots go to. The builders read the fitted result
+through :class:`ReportSource` only, so the charts show the numbers of the tables.
+The public names are in :mod:`segdiscover.plots`.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
-from typing import Any
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from segdiscover.profiles import SegmentProfile
+
+#: Drivers drawn per segment.
 TOP = 8
+#: Customers drawn on the map (a fixed sample above this: the picture is the same).
+MAP_POINTS = 4000
+DPI = 100
+#: Segment colours (matplotlib's tab10, then tab20): one colour per segment in every
+#: chart and on the report's cards.
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
+NOISE_COLOR = "#b0b0b0"
+UP, DOWN = "#3b6fb6", "#e08a2c"  # a driver above / below the population
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
-def _pyplot() -> Any:
-    import matplotlib
+class ReportSource(Protocol):
+    """What the report and the figures read from a fitted segmentation.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    :class:`segdiscover.Segmenter` satisfies it once fitted; a result object with
+    the same attributes can stand in for it.
+    """
 
-    return plt
+    @property
+    def id(self) -> str:
+        """The customer id column."""
+
+    @property
+    def segments_(self) -> pl.DataFrame:
+        """One row per segment (``segment_id``, ``name``, ``size``, ``share``...)."""
+
+    @property
+    def labels_(self) -> pl.DataFrame:
+        """One row per customer, in ``features_`` order (``segment_id``...)."""
+
+    @property
+    def features_(self) -> pl.DataFrame:
+        """The customer-level features used (id first)."""
+
+    @property
+    def profiles_(self) -> Mapping[int, SegmentProfile]:
+        """Profile card per segment id (drivers, families, outcomes, rule...)."""
+
+    @property
+    def candidates_(self) -> pl.DataFrame | None:
+        """The sweep's candidate table (None when nothing was swept)."""
+
+    @property
+    def outcomes_(self) -> pl.DataFrame | None:
+        """Each segment vs the rest on each outcome (None without outcomes)."""
+
+    @property
+    def run_(self) -> dict[str, Any]:
+        """Run metadata: parameters, the choice and why, guide, stability."""
+
+    @property
+    def preprocessor_(self) -> Any:
+        """The fitted preprocessor (features -> the unsupervised clustering space)."""
+
+    @property
+    def guide_(self) -> Any:
+        """The outcome guide of a guided fit (its space), else None."""
 
 
-def _png(fig: Any) -> bytes:
+# ------------------------------------------------------------------ accessors
+def segment_ids(src: ReportSource) -> list[int]:
+    """Segment ids in the report's order."""
+    return sorted(int(s) for s in src.segments_["segment_id"])
+
+
+def segment_colors(ids: Sequence[int]) -> dict[int, str]:
+    """One colour per segment id, in the order of ``ids`` (noise, -1, grey).
+
+    Examples
+    --------
+    >>> segment_colors([0, 1, -1])
+    {0: '#1f77b4', 1: '#ff7f0e', -1: '#b0b0b0'}
+    """
+    out, i = {}, 0
+    for s in ids:
+        if s < 0:
+            out[s] = NOISE_COLOR
+        else:
+            out[s] = PALETTE[i % len(PALETTE)]
+            i += 1
+    return out
+
+
+def chosen_space(src: ReportSource) -> str:
+    """``"features"`` or ``"outcomes"``: the space the segments were found in."""
+    return str((src.run_.get("guide") or {}).get("mode") or "features")
+
+
+def k_was_given(src: ReportSource) -> bool:
+    """Whether the number of segments was set by the user (nothing chose it)."""
+    return (src.run_.get("params") or {}).get("n_segments") is not None
+
+
+def sweep_table(src: ReportSource) -> pl.DataFrame | None:
+    """Return the candidate table with ``space`` and ``picked`` (the segments shown)."""
+    cands = src.candidates_
+    if cands is None or cands.height == 0:
+        return None
+    if "space" not in cands.columns:
+        cands = cands.with_columns(pl.lit(chosen_space(src)).alias("space"))
+    if "chosen" not in cands.columns:
+        cands = cands.with_columns(pl.lit(value=False).alias("chosen"))
+    return cands.with_columns(
+        (pl.col("chosen") & (pl.col("space") == chosen_space(src))).alias("picked")
+    )
+
+
+def rule_defaults() -> dict[str, float]:
+    """Return the sweep's thresholds, read from its signature so lines never drift."""
+    from segdiscover.selection import sweep
+
+    params = inspect.signature(sweep).parameters
+    return {
+        k: float(params[k].default)
+        for k in ("min_stability", "max_valley")
+        if k in params
+    }
+
+
+def clustering_space(src: ReportSource) -> np.ndarray:
+    """Return the matrix the clusterer worked in, a row per customer of ``labels_``."""
+    from segdiscover.assign import cluster_space
+
+    return cluster_space(src, src.features_.drop(src.id))
+
+
+# ------------------------------------------------------------------ helpers
+def chart_text(s: object) -> str:
+    """Text matplotlib draws as given: no control characters, no mathtext."""
+    return _CONTROL.sub(" ", str(s)).replace("$", r"\$")
+
+
+def wrap(s: object, width: int) -> str:
+    r"""Wrap at spaces only, never inside a word.
+
+    Examples
+    --------
+    >>> wrap("share of orders via marketplace", 14)
+    'share of\norders via\nmarketplace'
+    """
+    lines = textwrap.wrap(
+        chart_text(s), width, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(lines) or " "
+
+
+def new_figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # its own canvas: no pyplot figure manager
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    """Return a figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+    fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
-def driver_chart(profile: Any) -> bytes:
-    """PNG: the segment's drivers by mean SHAP value toward it (blue +, orange -)."""
-    plt = _pyplot()
-    ds = profile.drivers[:TOP][::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(ds), 2) + 1.0))
-    labels = [
-        f"{d['label']}" + (f" = {d['category']}" if d["category"] else "") for d in ds
-    ]
-    colors = ["#4a78c2" if d["direction"] == "+" else "#e08a2c" for d in ds]
-    ax.barh(labels, [d["importance"] for d in ds], color=colors)
-    ax.set_xlabel("mean SHAP value toward the segment (members)")
-    ax.set_title(f"{profile.segment_id}. {profile.name}", fontsize=10, loc="left")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
-
-
-def heatmap(
-    features: pl.DataFrame, labels: np.ndarray, profiles: dict[int, Any]
-) -> bytes:
-    """PNG: z-score of each segment's mean on the key numeric features."""
-    plt = _pyplot()
-    keys: list[str] = []
-    for p in profiles.values():
-        for d in p.drivers[:3]:
-            if d["category"] is None and d["feature"] not in keys:
-                keys.append(d["feature"])
-    keys = keys[:14]
-    segs = sorted(profiles)
-    z = np.zeros((len(segs), len(keys)))
-    for j, k in enumerate(keys):
-        x = features.get_column(k).cast(pl.Float64).to_numpy()
-        mu, sd = np.nanmean(x), np.nanstd(x) or 1.0
-        for i, s in enumerate(segs):
-            z[i, j] = (np.nanmean(x[labels == s]) - mu) / sd
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(keys), 0.5 * len(segs) + 1.8))
-    lim = max(1.0, float(np.nanmax(np.abs(z)))) if z.size else 1.0
-    im = ax.imshow(z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(keys)), keys, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(
-        range(len(segs)), [f"{s}. {profiles[s].name}"[:40] for s in segs], fontsize=8
+def _luminance(rgba: Sequence[float]) -> float:
+    r, g, b = (
+        c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]
     )
-    for i in range(len(segs)):
-        for j in range(len(keys)):
-            ax.text(j, i, f"{z[i, j]:+.1f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(im, ax=ax, label="z-score of segment mean")
-    ax.set_title("Segments vs population", fontsize=10, loc="left")
-    return _png(fig)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def selection_chart(candidates: pl.DataFrame) -> bytes:
-    """PNG: the ``auto`` sweep's scores against k, per clusterer, pick marked."""
-    plt = _pyplot()
-    panels = [
-        ("silhouette", "silhouette", None),
-        ("stability_min", "smallest segment Jaccard (stable >= 0.8)", 0.8),
-        ("valley_max", "largest valley ratio (separated < 0.5)", 0.5),
-    ]
-    panels = [p for p in panels if p[0] in candidates.columns]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2))
-    axes = np.atleast_1d(axes)
-    for ax, (col, title, line) in zip(axes, panels, strict=True):
-        for name in candidates["clusterer"].unique(maintain_order=True):
-            c = candidates.filter(pl.col("clusterer") == name).sort("n_segments")
-            ax.plot(c["n_segments"], c[col], marker="o", label=name)
-            chosen = c.filter(pl.col("chosen"))
-            if chosen.height:
-                ax.plot(chosen["n_segments"], chosen[col], marker="*", ms=16,
-                        color="crimson", ls="none")  # fmt: skip
-        if line is not None:
-            ax.axhline(line, color="grey", ls="--", lw=1)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("segments (k)")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
+def ink(rgba: Sequence[float]) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgba``.
+
+    Examples
+    --------
+    >>> ink((0.4, 0.0, 0.1, 1.0)), ink((0.97, 0.97, 0.97, 1.0))
+    ('white', 'black')
+    """
+    # WCAG contrast: black wins when (L + 0.05) / 0.05 > 1.05 / (L + 0.05).
+    return "black" if _luminance(rgba) > 0.179 else "white"
 
 
-def render_plots(seg: Any) -> dict[str, bytes]:
-    """All charts of a fitted Segmenter, by file name."""
-    labels = seg.labels_["segment_id"].to_numpy()
-    out = {"heatmap.png": heatmap(seg.features_, labels, seg.profiles_)}
-    cands = getattr(seg, "candidates_", None)
-    if cands is not None and cands.height > 1 and "chosen" in cands.columns:
-        out["selection.png"] = selection_chart(cands)
-    for s, p in sorted(seg.profiles_.items()):
-        out[f"segment_{s}_drivers.png"] = driver_chart(p)
+def segment_label(src: ReportSource, s: int) -> str:
+    return f"{s}. {src.profiles_[s].name}" if s in src.profiles_ else "noise"
+
+
+def tidy(ax: Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=8)
+
+
+# ------------------------------------------------------------------ figures
+#: Verdict classes of an outcome difference, in the words of the verdict sentences.
+VERDICT_STYLE = {
+    "material": ("materially higher or lower", "o", True),
+    "significant": (
+        "higher or lower, but not clearly by the difference that matters",
+        "o",
+        False,
+    ),
+    "none": ("no clear difference", "x", False),
+}
+
+
+def verdict_class(row: Mapping[str, Any]) -> str:
+    """``material``, ``significant`` or ``none`` for one segment-vs-rest row."""
+    if row.get("material"):
+        return "material"
+    return "significant" if row.get("significant") else "none"
+
+
+def chart_names(src: ReportSource) -> list[str]:
+    """Return the PNG names :func:`render_plots` writes for ``src`` (in ``plots/``)."""
+    names = ["map.png", "sizes.png"]
+    if sweep_table(src) is not None:
+        names.append("selection.png")
+    if src.outcomes_ is not None and src.outcomes_.height:
+        names.append("outcomes.png")
+    names.append("heatmap.png")
+    names += [f"segment_{s}_drivers.png" for s in segment_ids(src)]
+    return names
+
+
+def render_plots(seg: ReportSource) -> dict[str, bytes]:
+    """All charts of a fitted segmentation as PNG bytes, by file name."""
+    from segdiscover.plots import (
+        plot_drivers,
+        plot_heatmap,
+        plot_map,
+        plot_outcomes,
+        plot_selection,
+        plot_sizes,
+    )
+
+    build = {
+        "map.png": lambda: plot_map(seg),
+        "sizes.png": lambda: plot_sizes(seg),
+        "selection.png": lambda: plot_selection(seg),
+        "outcomes.png": lambda: plot_outcomes(seg),
+        "heatmap.png": lambda: plot_heatmap(seg),
+    }
+    out = {}
+    for name in chart_names(seg):
+        if name in build:
+            out[name] = png(build[name]())
+        else:
+            sid = int(name.removeprefix("segment_").removesuffix("_drivers.png"))
+            out[name] = png(plot_drivers(seg, sid))
     return out
