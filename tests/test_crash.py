@@ -267,11 +267,12 @@ def test_real_kills_and_sigterm(work: Path) -> None:
         (flip, "KILL", -9),
         (flip // 2, "TERM", 143),
         (flip - 1, "TERM", 143),
+        (flip // 3, "INT", 130),
     ]:
         res = shim(args, work, watch=str(out), at=str(at), signal=sig)
         assert res.returncode == code, (at, sig, res.returncode, res.stderr)
-        if sig == "TERM":
-            assert "terminated" in res.stderr
+        if sig in ("TERM", "INT"):
+            assert ("terminated" if sig == "TERM" else "interrupted") in res.stderr
             assert "Traceback" not in res.stderr
             assert debris(out) == []  # the process cleaned up on its way out
         seen = visible(out)
