@@ -43,7 +43,6 @@ from segdiscover.report._plots import (
     UP,
     VERDICT_STYLE,
     ReportSource,
-    chart_text,
     chosen_space,
     clustering_space,
     ink,
@@ -296,7 +295,7 @@ def plot_map(src: ReportSource, method: str = "pca") -> Figure:
             color=colors[s],
             alpha=0.55,
             lw=0,
-            label=chart_text(segment_label(src, s)),
+            label=wrap(segment_label(src, s), 44),
             rasterized=True,
         )
     for s in segs:
