@@ -195,13 +195,14 @@ def parse_npy(
 def _live_ids(folder: Path, manifest: dict[str, Any]) -> list[int]:
     rows = manifest["segments"]
     ids = [r.get("segment_id") if isinstance(r, dict) else None for r in rows]
-    if not all(type(i) is int and i >= 0 for i in ids) or len(set(ids)) != len(ids):
+    live = [i for i in ids if type(i) is int and i >= 0]
+    if len(live) != len(ids) or len(set(live)) != len(live):
         msg = (
             f"The manifest of {str(folder)!r} lists invalid segment ids {ids[:10]}; "
             "expected distinct integers >= 0."
         )
         raise ModelFileError(msg)
-    return sorted(ids)
+    return sorted(live)
 
 
 def _check_centroids(folder: Path, c: np.ndarray, live: list[int], width: int) -> None:
