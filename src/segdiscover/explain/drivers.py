@@ -253,7 +253,8 @@ def rank_correlations(
             Z[bad, j] = np.median(Z[~bad, j])
         Z[:, j] = _average_ranks_unsorted(Z[:, j])
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.corrcoef(Z, rowvar=False)
+        # The stubs allow a scalar (one variable); two or more columns give a matrix.
+        r = np.asarray(np.corrcoef(Z, rowvar=False))
     return [names[j] for j in cols], r
 
 

@@ -75,7 +75,8 @@ def design_matrix(
 
     Returns the matrix and, per column, ``(feature, level or None)``.
     """
-    blocks, names = [], []
+    blocks: list[np.ndarray] = []
+    names: list[tuple[str, str | None]] = []
     for j, c in enumerate(columns):
         x = raw[:, j]
         if c["kind"] == "numeric":
