@@ -79,7 +79,7 @@ class SklearnAdapter(ClusterAdapter):
         self.model_ = est
         return labels.astype(np.int64)
 
-    @property  # type: ignore[override]
+    @property
     def native_assign(self) -> bool:
         """Whether the estimator predicts new customers (else the k-NN fallback).
 
@@ -89,6 +89,16 @@ class SklearnAdapter(ClusterAdapter):
         """
         est = self.__dict__.get("model_", self.estimator)
         return callable(getattr(est, "predict", None))
+
+    @native_assign.setter
+    def native_assign(self, value: bool) -> None:
+        # The base class declares a writable flag (from_arrays restores it); here it
+        # follows the estimator, so it cannot be set (from_arrays refuses first).
+        msg = (
+            f"native_assign of {type(self).__name__} follows its estimator's predict "
+            f"and cannot be set (got {value!r})."
+        )
+        raise AttributeError(msg)
 
     def _predict_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels = np.asarray(self.model_.predict(X)).astype(np.int64)
