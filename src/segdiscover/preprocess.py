@@ -229,7 +229,7 @@ class Preprocessor(BaseEstimator):
         self.dropped_ = dropped
         self.folded_: list[dict[str, Any]] = []
         if self.fold_rho is not None:
-            self._fold(frame)
+            self._fold(frame, self.fold_rho)
         self._set_names()
         return self
 
@@ -403,7 +403,7 @@ class Preprocessor(BaseEstimator):
             for f, r in zip(g["folded"], g["rho"], strict=True)
         ]
 
-    def _fold(self, frame: pl.DataFrame) -> None:
+    def _fold(self, frame: pl.DataFrame, fold_rho: float) -> None:
         """Fold output columns that carry the same ranks into one representative."""
         used = [c["name"] for c in self.columns_]
         sub = frame.select(used)
@@ -423,7 +423,7 @@ class Preprocessor(BaseEstimator):
         R /= np.where(norm > 0, norm, 1.0)
         C = R.T @ R  # one product: all rank correlations at once
         np.fill_diagonal(C, 0.0)
-        pairs = np.argwhere(np.triu(np.abs(C) >= self.fold_rho - 1e-12, 1))
+        pairs = np.argwhere(np.triu(np.abs(C) >= fold_rho - 1e-12, 1))
         if pairs.size == 0:
             return
         nulls = {c: int(frame.get_column(c).null_count()) for c in used}
@@ -439,7 +439,7 @@ class Preprocessor(BaseEstimator):
                 continue
             mates = [
                 int(i)
-                for i in np.flatnonzero(np.abs(C[j]) >= self.fold_rho - 1e-12)
+                for i in np.flatnonzero(np.abs(C[j]) >= fold_rho - 1e-12)
                 if rank[i] > rank[j] and int(i) not in gone
             ]
             if not mates:
