@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -14,6 +14,10 @@ from segdiscover.features._spec import (
     days_before,
     in_window,
 )
+
+if TYPE_CHECKING:
+    # The when/then builder types; polars does not re-export them at the top.
+    from polars.expr.whenthen import ChainedThen, Then
 
 
 def _slug(level: str) -> str:
@@ -146,7 +150,7 @@ class Channel(GroupedBuilder):
         # Mode with a deterministic tie-break: most orders, then alphabetical (the
         # candidates are sorted and arg_max takes the first maximum).
         most = pl.max_horizontal(counts)
-        pick = pl.when(counts[0] == most).then(pl.lit(cands[0]))
+        pick: Then | ChainedThen = pl.when(counts[0] == most).then(pl.lit(cands[0]))
         for c, name in zip(counts[1:], cands[1:], strict=True):
             pick = pick.when(c == most).then(pl.lit(name))
         dominant = (
