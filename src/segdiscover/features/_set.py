@@ -215,6 +215,7 @@ class FeatureSet(BaseEstimator):
     def _check_builders(self) -> None:
         """Refuse builders that are not :class:`Builder` objects, naming the first."""
         items = self.builders
+        bad: list[tuple[str, object]]
         if isinstance(items, Sequence) and not isinstance(items, str):
             bad = [(f" at position {i}", b) for i, b in enumerate(items)]
             bad = [(at, b) for at, b in bad if not isinstance(b, Builder)]
@@ -257,7 +258,8 @@ class FeatureSet(BaseEstimator):
         dtypes = {
             tables[t].schema[self.id] for t in tables if self.id in tables[t].columns
         }
-        return pl.Int64 if dtypes and all(d in INT_KINDS for d in dtypes) else pl.String
+        integer = bool(dtypes) and all(d in INT_KINDS for d in dtypes)
+        return pl.Int64() if integer else pl.String()
 
     def _events(
         self, frame: pl.DataFrame, b: Builder, id_dtype: pl.DataType, as_of: Any
@@ -555,6 +557,15 @@ class FeatureSet(BaseEstimator):
             base = (
                 c if seen is None else c.join(seen, on="_id", how="full", coalesce=True)
             )
+        elif seen is None:
+            # Attribute tables alone do not say who the customers are (see Notes).
+            msg = (
+                "No customer list to build features for: give a "
+                f"{self.customers_table!r} table with the {self.id!r} column, or a "
+                "builder that reads dated events (attribute tables alone do not "
+                "list the customers)."
+            )
+            raise InputError(msg)
         else:
             base = seen.with_columns(pl.lit(None, pl.Datetime("us")).alias("_signup"))
         if "_first" not in base.collect_schema():
