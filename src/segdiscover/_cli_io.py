@@ -170,8 +170,8 @@ def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType
     frames = X.values() if isinstance(X, dict) else [X]
     dtypes = [f.schema[id] for f in frames if id in f.columns]
     if dtypes and all(d.is_integer() for d in dtypes):
-        return pl.Int64
-    return pl.String
+        return pl.Int64()
+    return pl.String()
 
 
 def _outcome_table(
