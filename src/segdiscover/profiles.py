@@ -215,7 +215,7 @@ class SegmentProfile:
         }
 
     def _driver_rows(self) -> list[tuple[str, ...]]:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for d in self.drivers[:6]:
             m = self.meta[d["feature"]]
             if m.kind == "categorical" or m.yes_no:
@@ -273,7 +273,7 @@ class SegmentProfile:
 
     def sections(self) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
         """Return the card tables as (title, header, rows), in template order."""
-        out = [
+        out: list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]] = [
             (
                 "Key behaviours and signals",
                 ("driver", "dir", "segment", "population", "effect"),
