@@ -625,14 +625,15 @@ def _merge(
     segs: list[int],
 ) -> pl.DataFrame:
     material = pairs.group_by("segment_a", "segment_b").agg(pl.col("material").any())
+    feats = features if features is not None else pl.DataFrame()  # no columns
     rows = []
     for a, b, any_material in material.sort("segment_a", "segment_b").iter_rows():
         if any_material:
             continue
         ia, ib = members[segs.index(a)], members[segs.index(b)]
         top: tuple[str | None, float, str | None] = (None, 0.0, None)
-        for col in features.columns if features is not None else []:
-            eff, measure = _feature_effect(features.get_column(col), ia, ib)
+        for col in feats.columns:
+            eff, measure = _feature_effect(feats.get_column(col), ia, ib)
             if abs(eff) > abs(top[1]):
                 top = (col, eff, measure)
             if _passes(eff, measure):
