@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -297,7 +297,7 @@ class OutcomeGuide:
                 params = lgb_params(
                     len(fit_rows), int(rng.randint(2**31 - 1)), self.n_jobs
                 )
-                cat = self.categorical_ or "auto"
+                cat: list[int] | Literal["auto"] = self.categorical_ or "auto"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     data = lgb.Dataset(
