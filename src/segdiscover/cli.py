@@ -18,7 +18,12 @@ from typing import Any
 from segdiscover._atomic import Terminated, sigterm_raises
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover._version import __version__
-from segdiscover.exceptions import EXIT_CODES, InputError, SegdiscoverError
+from segdiscover.exceptions import (
+    EXIT_CODES,
+    InputError,
+    QualityGateError,
+    SegdiscoverError,
+)
 
 #: The registry's names (``segdiscover.clusterers.CLUSTERERS``), written out so that
 #: building the parser imports no scikit-learn; a test keeps the two equal.
@@ -377,9 +382,10 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     out = model.assign(
         X, as_of=args.as_of, force=args.force, allow_unassigned=args.allow_unassigned
     )
+    n_novel = int(out["is_novel"].sum())
     args.summary = {
         "n_customers": out.height,
-        "novel_share": float(out["is_novel"].mean()) if out.height else None,
+        "novel_share": n_novel / out.height if out.height else None,
         "segments": [
             {"segment_id": r[0], "segment_name": r[1], "size": r[2]}
             for r in out.group_by("segment_id", "segment_name")
@@ -592,8 +598,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except SegdiscoverError as exc:
         print(f"segdiscover: error: {exc}", file=sys.stderr)
         args.error = str(exc)
-        if getattr(exc, "results", None) is not None and hasattr(args, "summary"):
-            args.summary["gates"] = [g.to_dict() for g in exc.results]
+        gates = exc.results if isinstance(exc, QualityGateError) else None
+        if gates is not None and hasattr(args, "summary"):
+            args.summary["gates"] = [g.to_dict() for g in gates]
         return _exit_code(exc)
     except KeyboardInterrupt:
         print(f"segdiscover: interrupted; {_NOTHING_TORN}", file=sys.stderr)

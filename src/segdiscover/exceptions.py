@@ -8,6 +8,11 @@ example id and how to fix it. The CLI maps each class to an exit code
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # gates imports this module: only the type is needed here
+    from segdiscover.gates import GateResult
+
 __all__ = [
     "EXIT_CODES",
     "ColumnNotFoundError",
@@ -60,7 +65,16 @@ class RunStoreError(SegdiscoverError, OSError):
 
 
 class QualityGateError(SegdiscoverError):
-    """A fitted segmentation failed a quality gate the user asked for."""
+    """A fitted segmentation failed a quality gate the user asked for.
+
+    Attributes
+    ----------
+    results : list of GateResult or None
+        Every gate measured, passed or not (set by
+        :func:`segdiscover.gates.check_gates`).
+    """
+
+    results: list[GateResult] | None = None
 
 
 class SegdiscoverWarning(UserWarning):

@@ -308,6 +308,6 @@ def check_gates(
         if consequence:
             msg += f". {consequence}"
         exc = QualityGateError(msg)
-        exc.results = results  # type: ignore[attr-defined]
+        exc.results = results
         raise exc
     return results
