@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -39,10 +40,10 @@ from typing import Any
 
 from segdiscover.exceptions import InputError
 
-try:
+# A platform check rather than try/except ImportError: mypy follows it (and
+# type-checks the POSIX branch), whereas a module set to None needs an ignore.
+if sys.platform != "win32":
     import fcntl
-except ImportError:  # pragma: no cover - Windows: writers are not serialised
-    fcntl = None  # type: ignore[assignment]
 
 #: The hidden folder of generations inside an output folder.
 STATE = ".segdiscover"
@@ -329,15 +330,15 @@ def locked(folder: Path) -> Iterator[None]:
     The lock is on the directory, so no lock file is left in the output folder; the
     kernel releases it when a writer dies.
     """
-    if fcntl is None:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover - Windows: not serialised
         yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the last descriptor releases the lock
+    else:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
 
 
 def _link_target(name: str) -> str:
@@ -376,10 +377,10 @@ def _set_link(link: Path, to: str) -> None:
 
 
 def _generations(state: Path) -> list[Path]:
-    return sorted(
-        (p for p in state.iterdir() if _GEN.match(p.name)),
-        key=lambda p: int(_GEN.match(p.name).group(1)),  # type: ignore[union-attr]
-    )
+    numbered = [
+        (int(m.group(1)), p) for p in state.iterdir() if (m := _GEN.match(p.name))
+    ]
+    return [p for _, p in sorted(numbered, key=lambda t: t[0])]
 
 
 def _debris(p: Path, keep: set[str]) -> bool:
@@ -550,8 +551,9 @@ def publish(
                 return names
             _adopt_legacy(out, state, {*managed, *names})
             gens = _generations(state)
-            last = _GEN.match(gens[-1].name).group(1) if gens else "0"  # type: ignore[union-attr]
-            gen = state / f"gen-{int(last) + 1:06d}"
+            m = _GEN.match(gens[-1].name) if gens else None
+            last = int(m.group(1)) if m else 0
+            gen = state / f"gen-{last + 1:06d}"
             os.rename(tmp, gen)
             created: list[Path] = []
             try:
