@@ -265,3 +265,13 @@ def test_numeric_looking_codes_stay_codes():
         again.frame["high_severity_share"].to_numpy(),
         want.frame["high_severity_share"].to_numpy(),
     )
+
+
+def test_attribute_tables_alone_need_a_customers_table():
+    """Found by mypy: attributes of a table not called customers crashed on None."""
+    from segdiscover.features import Attributes
+
+    fs = FeatureSet([Attributes(id="id", columns=["a"], table="x")], id="id")
+    frame = pl.DataFrame({"id": ["c1", "c2"], "a": [1.0, 2.0]})
+    with pytest.raises(InputError):
+        fs.build({"x": frame}, as_of="2025-01-01")
