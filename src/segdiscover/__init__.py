@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from segdiscover._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from segdiscover import datasets, exceptions
+    from segdiscover import datasets, exceptions, plots
     from segdiscover.features import FeatureSet
     from segdiscover.persist import load
     from segdiscover.runs import RunStore
@@ -27,6 +27,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "load": ("segdiscover.persist", "load"),
     "datasets": ("segdiscover.datasets", None),
     "exceptions": ("segdiscover.exceptions", None),
+    "plots": ("segdiscover.plots", None),
 }
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "datasets",
     "exceptions",
     "load",
+    "plots",
 ]
 
 

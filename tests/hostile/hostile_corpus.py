@@ -3185,8 +3185,4 @@ FOUND_AND_FIXED: list[Case] = [
     ),
 ]
 
-#: A case that waits on a fix in the charts (control characters in labels).
-PENDING_LEAD = [
-    c for c in FOUND_AND_FIXED if c.id == "control-characters-in-column-names"
-]
-CASES += [c for c in FOUND_AND_FIXED if c not in PENDING_LEAD]
+CASES += FOUND_AND_FIXED
