@@ -43,3 +43,8 @@ def test_light_paths_import_nothing_heavy(argv: list[str]) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert "HEAVY=\n" in done.stdout, done.stdout[-300:]
+
+
+def test_bench_is_a_command_of_the_cli() -> None:
+    args = build_parser().parse_args(["bench", "--suite", "quick", "--out", "b"])
+    assert args.func.__name__ == "cmd_bench"

@@ -1,4 +1,4 @@
-"""Command-line interface: ``segdiscover demo | discover | drift | assign``.
+"""Command-line interface: ``segdiscover demo | discover | assign | drift | bench``.
 
 Exit codes: 0 done; 2 bad input or usage (the message names the problem);
 3 a quality gate failed; 1 an internal error (a bug: please report it).
@@ -533,6 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("file", metavar="FILE", help="the TOML config file")
     v.set_defaults(func=_cmd_validate_config)
+
+    from segdiscover.bench._cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)  # segdiscover bench: strategies x datasets x seeds
     return p
 
 
