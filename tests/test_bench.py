@@ -428,7 +428,7 @@ def test_cli_names_match_the_package_and_import_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_cli_benchmarks_a_users_estimator(tmp_path, monkeypatch, blobs):
+def test_cli_benchmarks_a_users_estimator_on_a_users_table(tmp_path, monkeypatch):
     (tmp_path / "my_module.py").write_text(
         textwrap.dedent(
             """
@@ -448,12 +448,20 @@ def test_cli_benchmarks_a_users_estimator(tmp_path, monkeypatch, blobs):
         )
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(bench.DATASETS, "blobs", blobs)
+    _blobs().write_csv(tmp_path / "blobs.csv")
     args = _parse(
         [
             "bench",
             "--suite",
             "user",
+            "--table",
+            "blobs.csv",
+            "--id",
+            "id",
+            "--truth",
+            "group",
+            "--outcome",
+            "spend",
             "--strategy",
             "my_module:MyClusterer",
             "--strategy",
@@ -469,6 +477,8 @@ def test_cli_benchmarks_a_users_estimator(tmp_path, monkeypatch, blobs):
     assert res["clusterer"][0] == "MyClusterer"
     assert res["ari"][0] == pytest.approx(1.0)
     assert pl.read_csv(tmp_path / "out" / "results.csv").height == 2
+    assert res["dataset"].unique().to_list() == ["blobs"]
+    assert res["n_distinct"].is_not_null().all()  # the outcome column was read
     # a bad strategy file stops before any work, naming the key
     bad = tmp_path / "bad.toml"
     bad.write_text('[strategies.x]\nguide = "maybe"\n')

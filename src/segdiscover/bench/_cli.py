@@ -93,6 +93,36 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest clustbench dataset and row cap of real tables (20000)",
     )
     p.add_argument("--planted-n", type=_positive, help="customers per planted scenario")
+    p.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your own customer table (CSV or parquet), benchmarked with the "
+        "suite; repeatable",
+    )
+    p.add_argument("--id", default="customer_id", help="id column of --table")
+    p.add_argument(
+        "--truth",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="reference partition column of --table (repeatable)",
+    )
+    p.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="outcome column of --table (repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="column of --table not to use as a feature (repeatable)",
+    )
     p.add_argument("--no-cache", action="store_true", help="compute everything again")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_bench)
@@ -118,6 +148,28 @@ def _strategies(args: argparse.Namespace) -> list[Any]:
     return out
 
 
+def _tables(args: argparse.Namespace) -> list[Any]:
+    """Read the user's ``--table`` files as datasets (suite ``user``)."""
+    from segdiscover._cli_io import read_table
+    from segdiscover.bench._data import Dataset
+
+    out = []
+    for path in args.table:
+        frame = read_table(path, args.id)
+        out.append(
+            Dataset.from_table(
+                Path(path).stem,
+                frame,
+                id=args.id,
+                truth=args.truth or None,
+                outcomes=args.outcome or None,
+                exclude=args.exclude,
+                description=str(path),
+            )
+        )
+    return out
+
+
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -136,12 +188,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from segdiscover.exceptions import InputError
 
     strategies = _strategies(args)
+    mine = _tables(args)
     datasets, messages = suite_datasets(
         args.suite,
         data_dir=args.data_dir,
         max_n=args.max_n,
         planted_n=args.planted_n,
     )
+    if args.suite == "user" and mine:
+        messages = []  # the tables given are the user's datasets
+    clash = sorted({d.name for d in datasets} & {d.name for d in mine})
+    if clash:
+        msg = f"--table names {clash} are dataset names of the suite; rename the files."
+        raise InputError(msg)
+    datasets += mine
     for m in messages:
         print(m, file=sys.stderr)
     if not datasets:
