@@ -126,7 +126,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="compute everything again")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_bench)
-    return p
+    parser: argparse.ArgumentParser = p
+    return parser
 
 
 def _strategies(args: argparse.Namespace) -> list[Any]:

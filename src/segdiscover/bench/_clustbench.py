@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -208,7 +209,11 @@ def protocol_strategies() -> list[Strategy]:
     method); Ward; BIRCH at threshold 0.01 and branching factor 50. Each is asked
     for the reference k and fitted on every point.
     """
-    common = {"k": "true", "pipeline": "clusterer", "preprocess": _PROTOCOL}
+    common: dict[str, Any] = {
+        "k": "true",
+        "pipeline": "clusterer",
+        "preprocess": _PROTOCOL,
+    }
     return [
         Strategy(
             "kmeans (protocol)",

@@ -158,7 +158,7 @@ def customer_table(strategy: Strategy, data: BenchData) -> pl.DataFrame:
         from segdiscover.features import FeatureSet
 
         fs = strategy.features or FeatureSet.default(id=data.id)
-        table = fs.build(data.tables, data.as_of).frame
+        table = fs.build(dict(data.tables or {}), data.as_of).frame
     p = strategy.preprocess
     drop = [*data.exclude, *p.get("exclude", ())]
     missing = [c for c in p.get("exclude", ()) if c not in table.columns]
@@ -212,6 +212,7 @@ def _segmenter_fit(
         # Parameters the Segmenter cannot pass by name: the adapter goes in as an
         # estimator (cloned and seeded by the Segmenter).
         clusterer = CLUSTERERS[strategy.clusterer].factory(**strategy.clusterer_params)
+    X: Any
     if data.tables is not None and not _needs_table(strategy):
         X, fit_kw = data.tables, {"as_of": data.as_of, "outcomes": data.outcomes}
     else:

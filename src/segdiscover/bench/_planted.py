@@ -134,7 +134,7 @@ def _add_background(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """10% more customers whose columns are drawn independently (no segment)."""
     m = table.height // 9
-    start = int(table.get_column(id).max()) + 1
+    start = int(table.get_column(id).cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
     ids = pl.Series(id, np.arange(start, start + m), dtype=table.schema[id])
     cols = {id: ids}
     for c in table.columns:

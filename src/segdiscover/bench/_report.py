@@ -228,7 +228,10 @@ def summary_table(results: pl.DataFrame) -> list[str]:
         for c in cols:
             v = ok[c].drop_nulls()
             vals.append(
-                _f(float(v.mean()), 1 if c.startswith(("fit", "peak")) else 3)
+                _f(
+                    float(np.mean(v.to_numpy())),
+                    1 if c.startswith(("fit", "peak")) else 3,
+                )
                 if v.len()
                 else ""
             )
@@ -376,8 +379,10 @@ def _stand_lines(per: pl.DataFrame, sets: list[str]) -> list[str]:
     ]
     for s, g in per.group_by("strategy", maintain_order=True):
         gap = (g["ari"] - g["best_published_ari"]).to_list()
+        name = str(s[0])
+        ari = g["ari"].to_numpy()
         lines.append(
-            f"| {s[0]} | {g.height} | {g['ari'].median():.3f} | {g['ari'].mean():.3f} "
+            f"| {name} | {g.height} | {np.median(ari):.3f} | {np.mean(ari):.3f} "
             f"| {statistics.median(gap):+.3f} | {sum(x >= -0.01 for x in gap)} |"
         )
     return [*lines, ""]

@@ -109,7 +109,9 @@ def _write(path: Path, row: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _task(dataset: Dataset, strategy: Strategy, seed: int, threads: int) -> dict:
+def _task(
+    dataset: Dataset, strategy: Strategy, seed: int, threads: int
+) -> dict[str, Any]:
     row = evaluate(dataset, strategy, seed, threads)
     row["reference"] = strategy.reference
     return row

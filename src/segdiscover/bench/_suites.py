@@ -131,20 +131,20 @@ def suite_datasets(
         )
         out += real
         messages += skipped
-        cb, msg = clustbench_datasets(
+        cb, skip = clustbench_datasets(
             data_dir, max_n=None, names=QUICK_CLUSTBENCH, tag="quick"
         )
-        if msg:
-            messages.append(msg)
+        if skip:
+            messages.append(skip)
         return out + cb, messages
     out = []
     if name in ("planted", "full"):
         out += planted_datasets(planted_n or PLANTED_N)
     if name in ("clustbench", "full"):
-        cb, msg = clustbench_datasets(data_dir, max_n=cap)
+        cb, skip = clustbench_datasets(data_dir, max_n=cap)
         out += cb
-        if msg:
-            messages.append(msg)
+        if skip:
+            messages.append(skip)
     if name in ("real", "full"):
         real, skipped = real_datasets(data_dir, max_rows=cap)
         out += real
