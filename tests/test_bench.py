@@ -523,3 +523,39 @@ def test_quick_suite_runs_with_every_metric_the_data_supports(tmp_path, monkeypa
     monkeypatch.setattr(_run, "evaluate", lambda *a, **k: 1 / 0)
     assert args.func(args) == 0
     assert pl.read_parquet(tmp_path / "results.parquet").equals(res)
+
+
+def test_true_k_fits_each_reference_k_and_scores_it_on_its_own_references(
+    monkeypatch,
+):
+    t = _blobs().with_columns(
+        (pl.col("group") > 0).cast(pl.Int64).alias("halves")  # k = 2: {0} vs {1, 2}
+    )
+    ds = bench.Dataset.from_table("two refs", t, id="id", truth=["group", "halves"])
+    calls = []
+    real = _evaluate._clusterer_fit
+
+    def counted(strategy, data, seed, threads, k):
+        calls.append(k)
+        return real(strategy, data, seed, threads, k)
+
+    monkeypatch.setattr(_evaluate, "_clusterer_fit", counted)
+    row = bench.run(bench.Strategy("km", clusterer="kmeans", **BARE), ds).row(
+        0, named=True
+    )
+    assert calls == [2, 3]
+    # the 3-cluster fit matches `group` exactly; the 2-cluster fit is only ever
+    # scored against `halves`, so the row's k and reference agree
+    assert (row["chosen_k"], row["true_k"]) == (3, 3)
+    assert row["ari"] == pytest.approx(1.0)
+    calls.clear()
+    hdb = bench.Strategy(
+        "hdb",
+        clusterer="hdbscan",
+        k="true",
+        pipeline="clusterer",
+        clusterer_params={"min_cluster_size": 10},
+        params={"stability_refits": 0},
+    )
+    assert bench.run(hdb, ds)["status"][0] == "ok"
+    assert len(calls) == 1  # a clusterer that finds its own k is fitted once
