@@ -355,7 +355,17 @@ def where_we_stand(results: pl.DataFrame) -> list[str]:
         pl.col("ari").mean(), pl.col("best_published_ari").first()
     )
     sets = per["dataset"].unique().to_list()
-    return _stand_lines(per, sets)
+    lines = _stand_lines(per, sets)
+    battery = results.filter(
+        pl.col("reference").is_null() & pl.col("dataset").is_in(sets)
+    )
+    idle = [
+        (str(s[0]), str(g["error"].drop_nulls().first() or ""))
+        for s, g in battery.group_by("strategy", maintain_order=True)
+        if (g["status"] == "not applicable").all()
+    ]
+    notes = [f"`{name}` did not run on the battery: {why}." for name, why in idle]
+    return [*lines, *notes, ""] if notes else lines
 
 
 def _stand_lines(per: pl.DataFrame, sets: list[str]) -> list[str]:
