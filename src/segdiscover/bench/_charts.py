@@ -83,14 +83,21 @@ def time_vs_size(results: pl.DataFrame) -> Any:
     )
     fig = _figure(8.0, 5.0)
     ax = fig.add_subplot()
-    for s in results["strategy"].unique(maintain_order=True):
+    from matplotlib import colormaps
+
+    colours = colormaps["tab20"].colors
+    markers = "osD^v<>p*hX"
+    for i, s in enumerate(results["strategy"].unique(maintain_order=True)):
         part = ok.filter(pl.col("strategy") == s)
         if part.height:
+            # colour i mod 20 and marker i mod 11: no two of 220 strategies look alike
             ax.scatter(
                 part["n"].to_numpy(),
                 np.maximum(part["fit_seconds"].to_numpy(), 1e-3),
-                s=14,
-                alpha=0.7,
+                s=16,
+                alpha=0.75,
+                color=colours[i % len(colours)],
+                marker=markers[i % len(markers)],
                 label=s,
             )
     ax.set_xscale("log")
