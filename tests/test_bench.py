@@ -314,11 +314,6 @@ def test_a_clusterer_added_to_the_registry_appears_in_bench(blobs, monkeypatch):
     assert row["clusterer"] == "toy"
     assert row["ari"] == pytest.approx(1.0)
     assert row["stability"] is not None
-    # and the whole Segmenter takes it by name too
-    seg = bench.Strategy("toy, segmenter", clusterer="toy", k="true")
-    row = bench.run(seg, blobs).row(0, named=True)
-    assert (row["status"], row["clusterer"]) == ("ok", "toy")
-    assert row["fidelity"] is not None
 
 
 def test_a_selection_rule_chooses_k(blobs):
