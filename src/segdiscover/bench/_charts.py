@@ -85,7 +85,8 @@ def time_vs_size(results: pl.DataFrame) -> Any:
     ax = fig.add_subplot()
     from matplotlib import colormaps
 
-    colours = colormaps["tab20"].colors
+    # tab20 is a ListedColormap: 20 fixed colours, read by index
+    colours = [colormaps["tab20"](i) for i in range(20)]
     markers = "osD^v<>p*hX"
     for i, s in enumerate(results["strategy"].unique(maintain_order=True)):
         part = ok.filter(pl.col("strategy") == s)

@@ -337,7 +337,6 @@ def _clusterer_fit(
                 name, k2 = _pick(k, sel.candidates, sel.clusterer)
             else:
                 name, k2 = sel.clusterer, sel.n_segments
-                fit_seed = seed if sel.seed is None else sel.seed
             spec = next((s for s in specs if s.name == name), None) or _spec(
                 strategy, name
             )
