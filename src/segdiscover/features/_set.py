@@ -278,6 +278,8 @@ class FeatureSet(BaseEstimator):
         tables: Mapping[str, Any],
         as_of: Any,
         levels: Mapping[str, Any] | None = None,
+        *,
+        check_overlap: bool = True,
     ) -> BuiltFeatures:
         """Build one row per customer from the raw tables, as of ``as_of``.
 
@@ -289,6 +291,11 @@ class FeatureSet(BaseEstimator):
             Cutoff; only events strictly before it are used.
         levels : dict, optional
             Levels learned at fit time (channels, attribute kinds); None learns them.
+        check_overlap : bool, default True
+            Refuse a raw table whose ids match no customer (and warn when many do
+            not). An engine that builds one slice of the customers at a time (Spark
+            buckets, streaming batches) turns it off: a slice may hold no customer
+            of the customers table at all while the whole table matches.
 
         Returns
         -------
@@ -317,7 +324,8 @@ class FeatureSet(BaseEstimator):
             tables[b.table] = check_event_columns(
                 t, b.numeric_columns(), self.id, b.table
             )
-        check_id_overlap(tables, self.id, self.customers_table)
+        if check_overlap:
+            check_id_overlap(tables, self.id, self.customers_table)
         id_dtype = self._id_dtype(tables)
         # One pass per source table: the events of every builder that reads the same
         # table with the same time columns are cut at as_of once, and string ids are
@@ -411,6 +419,76 @@ class FeatureSet(BaseEstimator):
             levels=dict(levels),
             id=self.id,
         )
+
+    def summarise(
+        self, tables: Mapping[str, Any], as_of: Any
+    ) -> dict[str, pl.DataFrame]:
+        """Return each builder's level summary of one part of the raw tables.
+
+        The summaries of disjoint parts (each customer's rows may even be split
+        between parts), handed to :meth:`learn_levels` together, give the levels
+        :meth:`build` learns on the whole tables; engines that never hold the whole
+        tables (Spark) learn levels this way.
+
+        Parameters
+        ----------
+        tables : dict of str to DataFrame
+            Part of the raw tables (every table of the builders, possibly empty).
+        as_of : date, datetime or ISO string
+
+        Returns
+        -------
+        dict of str to polars.DataFrame
+            By builder family.
+
+        Examples
+        --------
+        >>> from segdiscover.datasets import make_customers
+        >>> data = make_customers(n_customers=300, seed=0)
+        >>> fs = FeatureSet.default()
+        >>> t = data.tables
+        >>> half = {k: v.head(v.height // 2) for k, v in t.items()}
+        >>> rest = {k: v.tail(v.height - v.height // 2) for k, v in t.items()}
+        >>> parts = [fs.summarise(half, data.as_of), fs.summarise(rest, data.as_of)]
+        >>> levels = fs.learn_levels(
+        ...     {f: [p[f] for p in parts] for f in parts[0]}
+        ... )
+        >>> levels == fs.build(t, as_of=data.as_of).levels
+        True
+        """
+        self._check_builders()
+        as_of = normalise_as_of(as_of)
+        tables = check_tables(tables, {})
+        active = self._active(tables)
+        id_dtype = self._id_dtype(tables)
+        return {
+            b.family: b.summarise(
+                self._events(tables[b.table], b, id_dtype, as_of), as_of
+            )
+            for b in active
+        }
+
+    def learn_levels(
+        self, summaries: Mapping[str, Sequence[pl.DataFrame]]
+    ) -> dict[str, Any]:
+        """Return the levels from :meth:`summarise` outputs, by builder family.
+
+        Parameters
+        ----------
+        summaries : dict of str to list of polars.DataFrame
+            For each family, the summaries of every part.
+
+        Returns
+        -------
+        dict
+            The ``levels`` argument of :meth:`build`.
+        """
+        self._check_builders()
+        return {
+            b.family: b.learn_from(list(summaries[b.family]))
+            for b in self.builders
+            if b.family in summaries
+        }
 
     def _groups(
         self,

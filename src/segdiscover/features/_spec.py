@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -549,7 +549,27 @@ class Builder(BaseEstimator):
         raise NotImplementedError
 
     def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:
-        """Levels learned on the training window; empty for most builders."""
+        """Levels learned on the training window; empty for most builders.
+
+        The default reads the events through :meth:`summarise` and
+        :meth:`learn_from`, so the levels can be learned on parts of the events
+        (Spark partitions) and merged: a builder that learns levels overrides those
+        two, not this method.
+        """
+        return self.learn_from([self.summarise(events, as_of)])
+
+    def summarise(self, events: pl.LazyFrame, as_of: Any = None) -> pl.DataFrame:
+        """Return the small table :meth:`learn_from` reads instead of the events.
+
+        Summaries of disjoint parts of the events, handed to :meth:`learn_from`
+        together, learn the same levels as the whole events (counts that add up,
+        flags that combine): this is how :func:`segdiscover.spark.build_features`
+        learns levels without bringing events to the driver. Empty by default.
+        """
+        return pl.DataFrame()
+
+    def learn_from(self, summaries: Sequence[pl.DataFrame]) -> dict[str, Any]:
+        """Levels from the :meth:`summarise` output of one or more parts."""
         return {}
 
     def build(

@@ -58,8 +58,8 @@ class Attributes(Builder):
     def time_columns(self) -> dict[str, str]:  # noqa: D102
         return {}
 
-    def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:  # noqa: D102
-        schema = events.collect_schema()
+    def _kinds(self, schema: pl.Schema) -> dict[str, str]:
+        """Columns passed through (the parameter, or every plain column) and kinds."""
         names = self.columns
         if names is None:
             names = [
@@ -71,7 +71,7 @@ class Attributes(Builder):
                 and not isinstance(t, pl.Datetime)
                 and not isinstance(t, pl.Duration)
             ]
-        kinds = {
+        return {
             c: (
                 "numeric"
                 if schema[c] in NUMERIC_KINDS or schema[c] == pl.Boolean
@@ -79,45 +79,77 @@ class Attributes(Builder):
             )
             for c in names
         }
-        return {
-            "columns": list(names),
-            "kinds": kinds,
-            "yes_no": self._yes_no(events, schema, kinds),
-        }
 
-    @staticmethod
-    def _yes_no(
-        events: pl.LazyFrame, schema: pl.Schema, kinds: Mapping[str, str]
-    ) -> list[str]:
-        """Numeric columns that hold a yes/no fact: Booleans and 0/1 numbers.
+    def summarise(  # noqa: D102
+        self, events: pl.LazyFrame, as_of: Any = None
+    ) -> pl.DataFrame:
+        # One row per passed column: its kind and, for numbers, whether every
+        # non-null value is 0 or 1 and whether any is set (one pass over the rows;
+        # positional aliases, since column names may be anything).
+        schema = events.collect_schema()
+        kinds = self._kinds(schema)
+        nums = [c for c, k in kinds.items() if k == "numeric"]
 
-        Learned once on the fit data (and saved with the levels) so that a later
-        assign names a segment in the same words whatever values it sees.
-        """
-        out = [
-            c for c, k in kinds.items() if k == "numeric" and schema[c] == pl.Boolean
-        ]
-        nums = [c for c, k in kinds.items() if k == "numeric" and c not in out]
-        if nums:
-            # One pass: a column is 0/1 when every non-null value is 0 or 1.
-            def zero_one(c: str) -> pl.Expr:
-                x = pl.col(c).cast(pl.Float64)
-                return x.is_null() | (x == 0.0) | (x == 1.0)
+        def zero_one(c: str) -> pl.Expr:
+            x = pl.col(c).cast(pl.Float64)
+            return x.is_null() | (x == 0.0) | (x == 1.0)
 
-            # Positional aliases: column names may be anything.
-            row = (
-                events.select(
-                    [zero_one(c).all().alias(f"z{i}") for i, c in enumerate(nums)]
-                    + [
-                        pl.col(c).is_not_null().any().alias(f"n{i}")
-                        for i, c in enumerate(nums)
-                    ]
-                )
-                .collect()
-                .row(0, named=True)
+        row = (
+            events.select(
+                [zero_one(c).all().alias(f"z{i}") for i, c in enumerate(nums)]
+                + [
+                    pl.col(c).is_not_null().any().alias(f"n{i}")
+                    for i, c in enumerate(nums)
+                ]
             )
-            out += [c for i, c in enumerate(nums) if row[f"z{i}"] and row[f"n{i}"]]
-        return sorted(out, key=list(kinds).index)
+            .collect()
+            .row(0, named=True)
+            if nums
+            else {}
+        )
+        at = {c: i for i, c in enumerate(nums)}
+        return pl.DataFrame(
+            {
+                "column": list(kinds),
+                "kind": list(kinds.values()),
+                "boolean": [schema[c] == pl.Boolean for c in kinds],
+                "zero_one": [bool(row.get(f"z{at.get(c)}", False)) for c in kinds],
+                "seen": [bool(row.get(f"n{at.get(c)}", False)) for c in kinds],
+            },
+            schema={
+                "column": pl.String,
+                "kind": pl.String,
+                "boolean": pl.Boolean,
+                "zero_one": pl.Boolean,
+                "seen": pl.Boolean,
+            },
+        )
+
+    def learn_from(self, summaries: Sequence[pl.DataFrame]) -> dict[str, Any]:  # noqa: D102
+        # Numeric columns that hold a yes/no fact: Booleans and 0/1 numbers, learned
+        # once on the fit data (and saved with the levels) so that a later assign
+        # names a segment in the same words whatever values it sees.
+        parts = [s for s in summaries if s.width]
+        if not parts:
+            return {"columns": [], "kinds": {}, "yes_no": []}
+        merged = (
+            pl.concat(parts)
+            .group_by("column", maintain_order=True)
+            .agg(
+                pl.col("kind").first(),
+                pl.col("boolean").first(),
+                pl.col("zero_one").all(),
+                pl.col("seen").any(),
+            )
+        )
+        kinds = dict(
+            zip(merged.get_column("column"), merged.get_column("kind"), strict=True)
+        )
+        yes_no = merged.filter(
+            (pl.col("kind") == "numeric")
+            & (pl.col("boolean") | (pl.col("zero_one") & pl.col("seen")))
+        ).get_column("column")
+        return {"columns": list(kinds), "kinds": kinds, "yes_no": yes_no.to_list()}
 
     def build(
         self, events: pl.LazyFrame, base: pl.LazyFrame, ctx: Mapping[str, Any]

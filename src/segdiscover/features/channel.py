@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -82,14 +82,21 @@ class Channel(GroupedBuilder):
             pl.col(self.channel).cast(pl.String).fill_null("unknown").alias("_ch")
         )
 
-    def learn(self, events: pl.LazyFrame, as_of: Any = None) -> dict[str, Any]:  # noqa: D102
+    def summarise(  # noqa: D102
+        self, events: pl.LazyFrame, as_of: Any = None
+    ) -> pl.DataFrame:
         ev = events if as_of is None else self._windowed(events, as_of)
+        return ev.group_by("_ch").agg(pl.len().cast(pl.Int64).alias("n")).collect()
+
+    def learn_from(self, summaries: Sequence[pl.DataFrame]) -> dict[str, Any]:  # noqa: D102
+        parts = [s for s in summaries if s.height]
         counts = (
-            ev.group_by("_ch")
-            .agg(pl.len().alias("n"))
-            .sort(["n", "_ch"], descending=[True, False])
-            .collect()
-        )
+            pl.concat(parts).group_by("_ch").agg(pl.col("n").sum())
+            if parts
+            else pl.DataFrame(
+                {"_ch": [], "n": []}, schema={"_ch": pl.String, "n": pl.Int64}
+            )
+        ).sort(["n", "_ch"], descending=[True, False])
         levels = counts.get_column("_ch").head(self.max_levels).to_list()
         slugs = [_slug(x) for x in levels]
         if len(set(slugs)) < len(slugs):  # "Web" and "web!" must not share a column
