@@ -26,6 +26,9 @@ def test_parser_names_every_registered_clusterer() -> None:
         ["discover", "--k", "x"],
         ["nonsense"],
         ["assign", "-h"],
+        ["-v", "--version"],
+        ["discover", "-q", "--help"],
+        ["drift", "-q", "-v"],
     ],
 )
 def test_light_paths_import_nothing_heavy(argv: list[str]) -> None:

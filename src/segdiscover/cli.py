@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from segdiscover._atomic import Terminated, sigterm_raises
 from segdiscover._cli_paths import check_assign, check_discover, check_drift
+from segdiscover._log import cli_logging, get_logger, stage
 from segdiscover._version import __version__
 from segdiscover.exceptions import (
     EXIT_CODES,
@@ -30,6 +32,8 @@ from segdiscover.exceptions import (
 CLUSTERER_NAMES = ("kmeans", "minibatch_kmeans", "gmm", "ward", "birch", "hdbscan")
 #: Names that moved to :mod:`segdiscover._cli_io`, still importable from here.
 _MOVED = ("read_table", "_read_tables", "_outcome_table", "_customer_table", "ROW_ID")
+
+_logger = get_logger(__name__)
 
 
 def __getattr__(name: str) -> Any:
@@ -83,7 +87,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import segdiscover as sd
     from segdiscover.report import write_outputs
 
-    data = sd.datasets.make_customers(n_customers=args.n_customers, seed=args.seed)
+    with stage("demo: generate the synthetic customers", _logger):
+        data = sd.datasets.make_customers(n_customers=args.n_customers, seed=args.seed)
     print(
         f"Generated {args.n_customers:,} synthetic customers with 6 planted segments "
         f"({sum(t.height for t in data.tables.values()):,} rows in "
@@ -99,9 +104,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     seg = sd.Segmenter(
         clusterer=args.clusterer, n_segments=args.k, random_state=args.seed
     )
-    seg.fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)
+    with stage("demo: fit", _logger):
+        seg.fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)
     out = Path(args.out)
-    write_outputs(seg, out)
+    with stage("demo: write the outputs", _logger):
+        write_outputs(seg, out)
     _print_segments(seg, out)
     return 0
 
@@ -231,17 +238,18 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
     check_discover(args)  # before anything is read: a refused run changes nothing
     features = None
-    if args.tables:
-        X: Any = _read_tables(args.tables, args.id)
-        if args.features is not None:
-            from segdiscover._config import feature_set
+    with stage("discover: read the input", _logger):
+        if args.tables:
+            X: Any = _read_tables(args.tables, args.id)
+            if args.features is not None:
+                from segdiscover._config import feature_set
 
-            features = feature_set(args.features, args.id)
-    else:
-        X = _customer_table(args.table, args.id, row_ids=args.row_ids)
-    outcomes: Any = args.outcome or None
-    if args.outcomes:
-        outcomes = _outcome_table(args.outcomes, args.id, args.outcome, X)
+                features = feature_set(args.features, args.id)
+        else:
+            X = _customer_table(args.table, args.id, row_ids=args.row_ids)
+        outcomes: Any = args.outcome or None
+        if args.outcomes:
+            outcomes = _outcome_table(args.outcomes, args.id, args.outcome, X)
     seg = sd.Segmenter(
         features=features,
         clusterer=args.clusterer,
@@ -250,7 +258,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         random_state=args.seed,
         min_difference=args.min_difference,
     )
-    seg.fit(X, as_of=args.as_of, outcomes=outcomes, exclude=args.exclude or ())
+    with stage("discover: fit", _logger):
+        seg.fit(X, as_of=args.as_of, outcomes=outcomes, exclude=args.exclude or ())
     out = Path(args.out)
     args.summary = _discover_summary(seg, out)
     gates = check_gates(
@@ -260,14 +269,15 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     )
     args.summary["gates"] = [g.to_dict() for g in gates]
     events = None
-    if args.runs:
-        # The outputs are published inside the run's transaction, after the ids are
-        # aligned: a run whose outputs fail to write is not recorded.
-        events = _record_run(
-            seg, args.runs, args.run_label, lambda: write_outputs(seg, out)
-        )
-    else:
-        write_outputs(seg, out)
+    with stage("discover: write the outputs", _logger):
+        if args.runs:
+            # The outputs are published inside the run's transaction, after the ids
+            # are aligned: a run whose outputs fail to write is not recorded.
+            events = _record_run(
+                seg, args.runs, args.run_label, lambda: write_outputs(seg, out)
+            )
+        else:
+            write_outputs(seg, out)
     _print_segments(seg, out)
     if events is not None:
         run_id, lines = events
@@ -346,7 +356,8 @@ def _cmd_drift(args: argparse.Namespace) -> int:
     from segdiscover.runs import RunStore
 
     check_drift(args)
-    report = RunStore(args.runs).drift(args.previous, args.current)
+    with stage("drift: compare the runs", _logger):
+        report = RunStore(args.runs).drift(args.previous, args.current)
     for line in report.summary():
         print(line)
     if args.out:
@@ -366,22 +377,28 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     from segdiscover.gates import check_gates, parse_gates
 
     check_assign(args)
-    model = sd.load(args.model)
+    with stage("assign: load the model", _logger):
+        model = sd.load(args.model)
     if args.table and args.tables:
         msg = "Give either --table (a customer-level table) or --tables, not both."
         raise InputError(msg)
-    if args.tables:
-        X: Any = _read_tables(_table_files(args.tables), model.id)
-    elif args.table:
-        X = _customer_table(args.table, model.id, row_ids=args.row_ids)
-    else:
+    if not (args.table or args.tables):
         msg = (
             "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."
         )
         raise InputError(msg)
-    out = model.assign(
-        X, as_of=args.as_of, force=args.force, allow_unassigned=args.allow_unassigned
-    )
+    with stage("assign: read the input", _logger):
+        if args.tables:
+            X: Any = _read_tables(_table_files(args.tables), model.id)
+        else:
+            X = _customer_table(args.table, model.id, row_ids=args.row_ids)
+    with stage("assign: assign the customers", _logger):
+        out = model.assign(
+            X,
+            as_of=args.as_of,
+            force=args.force,
+            allow_unassigned=args.allow_unassigned,
+        )
     n_novel = int(out["is_novel"].sum())
     args.summary = {
         "n_customers": out.height,
@@ -400,7 +417,8 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         consequence=f"{args.out} was not written",
     )
     args.summary["gates"] = [g.to_dict() for g in gates]
-    _write_table(out, Path(args.out))
+    with stage("assign: write the assignments", _logger):
+        _write_table(out, Path(args.out))
     counts = out.group_by("segment_id", "segment_name").len().sort("segment_id")
     print(f"Assigned {out.height:,} customers with {model!r}:")
     for r in counts.iter_rows(named=True):
@@ -418,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Discover customer segments and explain each one.",
     )
     p.add_argument("--version", action="version", version=f"segdiscover {__version__}")
+    _add_verbosity_options(p)
     sub = p.add_subparsers(dest="command", required=True)
     choices = ["auto", *CLUSTERER_NAMES]
 
@@ -537,7 +556,37 @@ def build_parser() -> argparse.ArgumentParser:
     from segdiscover.bench._cli import add_parser as add_bench_parser
 
     add_bench_parser(sub)  # segdiscover bench: strategies x datasets x seeds
+    for command in sub.choices.values():
+        _add_verbosity_options(command)
     return p
+
+
+def _add_verbosity_options(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: nothing is set unless given, so a subcommand's parser does not
+    # overwrite `segdiscover -v discover ...` with its default.
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only warnings and errors (on stderr; --json still prints its "
+        "line); no progress bars",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log each stage and its wall time on stderr; -vv: debug detail",
+    )
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    """-1 for --quiet, 0 by default, 1 for -v, 2 for -vv (and more)."""
+    if getattr(args, "quiet", False):
+        return -1
+    return int(getattr(args, "verbose", 0))
 
 
 def _add_gate_options(p: argparse.ArgumentParser, command: str) -> None:
@@ -565,16 +614,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``segdiscover`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "json", False):
-        return _run(args, parser)
-    # --json: the text goes to stderr, one JSON line to stdout, whatever happens.
+    verbosity = _verbosity(args)
+    json_line = getattr(args, "json", False)
+    if not json_line and verbosity >= 0:
+        with cli_logging(verbosity):
+            return _run(args, parser)
+    # --json: the text goes to stderr, one JSON line to stdout, whatever happens;
+    # --quiet: the text goes nowhere (warnings and errors still reach stderr).
     stdout = sys.stdout
     args.summary = {}
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(cli_logging(verbosity))
+        text = (
+            stack.enter_context(open(os.devnull, "w")) if verbosity < 0 else sys.stderr
+        )
+        stack.enter_context(contextlib.redirect_stdout(text))
         try:
             code = _run(args, parser)
         except SystemExit as exc:  # a usage error found after parsing (exit 2)
+            if not json_line:
+                raise
             code = exc.code if isinstance(exc.code, int) else 2
+    if not json_line:
+        return code
     status = {0: "ok", 3: "gate_failed"}.get(code, "error")
     line = {"command": args.command, "status": status, "exit_code": code}
     line |= args.summary
