@@ -279,7 +279,7 @@ class FeatureSet(BaseEstimator):
         as_of: Any,
         levels: Mapping[str, Any] | None = None,
         *,
-        check_overlap: bool = True,
+        part: bool = False,
     ) -> BuiltFeatures:
         """Build one row per customer from the raw tables, as of ``as_of``.
 
@@ -291,11 +291,13 @@ class FeatureSet(BaseEstimator):
             Cutoff; only events strictly before it are used.
         levels : dict, optional
             Levels learned at fit time (channels, attribute kinds); None learns them.
-        check_overlap : bool, default True
-            Refuse a raw table whose ids match no customer (and warn when many do
-            not). An engine that builds one slice of the customers at a time (Spark
-            buckets, streaming batches) turns it off: a slice may hold no customer
-            of the customers table at all while the whole table matches.
+        part : bool, default False
+            The tables hold one part of the customers (every row of each of them)
+            of a larger job: a Spark bucket, a streaming batch. Then the id overlap
+            between tables is not checked (a part may hold no row of the customers
+            table while the whole table matches) and a part without customers gives
+            an empty frame instead of an error; every other check and every feature
+            is as for the whole tables.
 
         Returns
         -------
@@ -324,7 +326,7 @@ class FeatureSet(BaseEstimator):
             tables[b.table] = check_event_columns(
                 t, b.numeric_columns(), self.id, b.table
             )
-        if check_overlap:
+        if not part:
             check_id_overlap(tables, self.id, self.customers_table)
         id_dtype = self._id_dtype(tables)
         # One pass per source table: the events of every builder that reads the same
@@ -407,7 +409,7 @@ class FeatureSet(BaseEstimator):
         if dup:
             msg = f"Two feature builders emit the same column(s) {dup}; rename one."
             raise InputError(msg)
-        if frame.height == 0:
+        if frame.height == 0 and not part:
             msg = (
                 f"No customer has any event before as_of={as_of:%Y-%m-%d %H:%M} "
                 "in the tables given; check as_of and the time columns."

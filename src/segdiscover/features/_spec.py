@@ -499,7 +499,11 @@ def exposure_days(window_days: int) -> pl.Expr:
 
 def days_before(as_of: dt.datetime, col: str = "_t") -> pl.Expr:
     """Days from ``col`` to ``as_of`` as a float."""
-    return (pl.lit(as_of) - pl.col(col)).dt.total_milliseconds() / MS_PER_DAY
+    # Times the reciprocal, not divided by a literal: polars divides a column by a
+    # literal as x * (1/c) but a one-row frame as x / c (one ulp apart), and a
+    # feature must not depend on how many customers share the frame (Spark
+    # buckets, streaming batches). x * (1/c) is what whole tables always got.
+    return (pl.lit(as_of) - pl.col(col)).dt.total_milliseconds() * (1.0 / MS_PER_DAY)
 
 
 class Builder(BaseEstimator):
@@ -563,8 +567,10 @@ class Builder(BaseEstimator):
 
         Summaries of disjoint parts of the events, handed to :meth:`learn_from`
         together, learn the same levels as the whole events (counts that add up,
-        flags that combine): this is how :func:`segdiscover.spark.build_features`
-        learns levels without bringing events to the driver. Empty by default.
+        flags that combine), and a concatenation (``pl.concat``) of summaries is a
+        summary of the parts together: this is how
+        :func:`segdiscover.spark.build_features` learns levels without bringing
+        events to the driver. Empty by default.
         """
         return pl.DataFrame()
 

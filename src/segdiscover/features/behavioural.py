@@ -179,7 +179,7 @@ class Behavioural(GroupedBuilder):
 
     def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
         w, r = self.window_days, self.recent_days
-        months = (exposure_days(w) / DAYS_PER_MONTH).clip(lower_bound=1.0)
+        months = (exposure_days(w) * (1.0 / DAYS_PER_MONTH)).clip(lower_bound=1.0)
         rate_w = pl.col("_bh_n_w") / exposure_days(w).clip(lower_bound=1.0)
         exprs = [
             pl.col("_bh_recency")

@@ -98,7 +98,9 @@ class Service(GroupedBuilder):
             aggs.append(pl.col(f"_w{w}__high").mean().alias("_sv_high"))
         if self.resolved:
             res = pl.col("_resolved")
-            hours = (res - pl.col("_t")).dt.total_milliseconds() / (MS_PER_DAY / 24)
+            # Times the reciprocal: see days_before.
+            ms = (res - pl.col("_t")).dt.total_milliseconds()
+            hours = ms * (1.0 / (MS_PER_DAY / 24))
             done = res.is_not_null() & (res < pl.lit(as_of))
             prep.append(
                 in_window(as_of, w, "_hours", pl.when(done).then(hours).otherwise(None))
@@ -113,7 +115,7 @@ class Service(GroupedBuilder):
 
     def finish(self, frame: pl.LazyFrame, ctx: Mapping[str, Any]) -> pl.LazyFrame:  # noqa: D102
         w = self.window_days
-        months = (exposure_days(w) / DAYS_PER_MONTH).clip(lower_bound=1.0)
+        months = (exposure_days(w) * (1.0 / DAYS_PER_MONTH)).clip(lower_bound=1.0)
         exprs = [(pl.col("_sv_n").fill_null(0) / months).alias("tickets_per_month")]
         if self.severity:
             exprs.append(pl.col("_sv_high").fill_null(0.0).alias("high_severity_share"))
