@@ -302,3 +302,45 @@ def test_quiet_still_reports_an_error(tmp_path, capsys) -> None:
     assert out == ""
     assert "ghost" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("widgets", [True, False])
+def test_the_bar_is_a_widget_only_where_ipywidgets_can_draw_it(
+    monkeypatch, widgets
+) -> None:
+    import importlib.util
+
+    import tqdm.auto
+    import tqdm.std
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == "ipywidgets":
+            return real("json") if widgets else None
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert _log._tqdm_class() is (tqdm.auto.tqdm if widgets else tqdm.std.tqdm)
+
+
+def test_a_record_during_a_bar_goes_through_tqdm_write(monkeypatch) -> None:
+    import tqdm.std
+
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(_log, "_tqdm_class", lambda: tqdm.std.tqdm)
+    written = []
+    real_write = tqdm.std.tqdm.write
+
+    def write(s, file=None, **kw):
+        written.append(s)
+        real_write(s, file=file, **kw)
+
+    monkeypatch.setattr(tqdm.std.tqdm, "write", write)
+    with cli_logging(1):
+        for i in progress(range(2), desc="loop"):
+            get_logger("segdiscover.x").info("inside %d", i)
+        get_logger("segdiscover.x").info("after")
+    assert written == ["segdiscover: inside 0", "segdiscover: inside 1"]
+    assert "segdiscover: after\n" in tty.getvalue()

@@ -21,13 +21,14 @@ Only the standard library is imported here: the command line's start stays fast.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 __all__ = [
     "LOGGER_NAME",
@@ -247,9 +248,7 @@ def progress(
     """
     if not progress_enabled():
         return iterable
-    from tqdm.auto import tqdm
-
-    bar: Iterable[T] = tqdm(
+    bar: Iterable[T] = _tqdm_class()(
         iterable,
         total=total,
         desc=desc,
@@ -261,15 +260,37 @@ def progress(
     return bar
 
 
+def _tqdm_class() -> Any:
+    """Return Jupyter's widget bar where it can draw, tqdm's text bar otherwise.
+
+    ``tqdm.auto`` in a kernel without ipywidgets warns and falls back to the text
+    bar; asking first spares the user that warning.
+    """
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
+
+
 class _StderrHandler(logging.StreamHandler[TextIO]):
     """Write to whatever ``sys.stderr`` is at the time of each record.
 
     (A redirected or captured stderr, as in tests or ``--json``, still gets them.)
+    While a progress bar is drawn, a record goes through ``tqdm.write``, which
+    clears the bar, prints the line and draws the bar again below it.
     """
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
-        super().emit(record)
+        tqdm_std = sys.modules.get("tqdm.std")  # never imported just for this
+        if tqdm_std is None or not getattr(tqdm_std.tqdm, "_instances", None):
+            super().emit(record)
+            return
+        try:
+            tqdm_std.tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # what StreamHandler.emit does with a failed record
+            self.handleError(record)
 
 
 class _CliFormatter(logging.Formatter):
