@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +175,260 @@ def scan_tables(
                 lf = lf.filter(to_datetime_expr(t, schema[t]) < pl.lit(as_of))
         out[name] = lf
     return out
+
+
+# ------------------------------------------------------------ streaming assign
+@dataclass(frozen=True)
+class StreamResult:
+    """What :func:`stream_assign` wrote.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The output folder: ``part-00000.parquet``, ... (one per batch or bucket).
+    rows : int
+        Customers assigned.
+    parts : int
+        Files written.
+    batches : int
+        Batches (customer-level input) or hash buckets (raw tables) read.
+    seconds : float
+        Wall time.
+    """
+
+    path: Path
+    rows: int
+    parts: int
+    batches: int
+    seconds: float
+
+
+def _model(model: Any) -> Any:
+    if isinstance(model, str | os.PathLike):
+        from segdiscover.persist import load
+
+        return load(model)
+    return model
+
+
+def _id_dtype(schemas: Sequence[pl.Schema], id: str) -> pl.DataType:
+    dtypes = [s[id] for s in schemas if id in s]
+    integer = bool(dtypes) and all(d.is_integer() for d in dtypes)
+    return pl.Int64() if integer else pl.String()
+
+
+def bucket_of(id: str, dtype: pl.DataType, n: int) -> pl.Expr:
+    """Hash bucket ``0..n-1`` of the id (cast to the features' id type first).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"id": ["a", "b", "c", "a"]})
+    >>> b = frame.select(bucket_of("id", pl.String(), 4)).to_series().to_list()
+    >>> b[0] == b[3], all(0 <= x < 4 for x in b)
+    (True, True)
+    """
+    return (pl.col(id).cast(dtype).hash(seed=BUCKET_SEED) % n).cast(pl.UInt32)
+
+
+def _rows(lf: pl.LazyFrame) -> int:
+    return int(lf.select(pl.len()).collect().item())
+
+
+def _write(frame: pl.DataFrame, folder: Path, i: int) -> None:
+    frame.write_parquet(folder / f"part-{i:05d}.parquet")
+
+
+def stream_assign(
+    model: Any,
+    source: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    as_of: Any = None,
+    batch_rows: int = 250_000,
+    bucket_rows: int = 4_000_000,
+    force: bool = False,
+    allow_unassigned: bool = False,
+) -> StreamResult:
+    """Assign customers from files in bounded memory, writing parquet as it goes.
+
+    Parameters
+    ----------
+    model : Segmenter, loaded model or path
+        Fitted, or a saved model's folder.
+    source : path, or dict of str to path
+        A customer-level table (parquet file, folder or glob) with the model's
+        feature columns: read in batches of ``batch_rows`` rows by polars'
+        streaming engine, each assigned with the model's ``assign``. Or raw tables
+        by name: every table's rows are first split into hash buckets of the
+        customer id (one streaming pass, ``sink_parquet``), so each bucket holds
+        all the rows of its customers; a bucket's features are built with the
+        model's builders and levels, equal to the whole table's, then assigned.
+    out : path
+        Output folder, replaced as a whole when done (a killed run leaves the
+        earlier output): ``part-00000.parquet``, ... with the columns of
+        :func:`segdiscover.assign.assign`, each part sorted by id.
+    as_of : date, datetime or str, optional
+        Feature cutoff; required with raw tables.
+    batch_rows : int, default 250_000
+        Customers per batch of a customer-level table.
+    bucket_rows : int, default 4_000_000
+        Raw event rows per hash bucket (the buckets are ``ceil(rows / this)``).
+    force, allow_unassigned : bool, default False
+        As for :func:`segdiscover.assign.assign`.
+
+    Returns
+    -------
+    StreamResult
+
+    Notes
+    -----
+    Memory holds one batch (or bucket) and its features, never the whole input.
+    Ids are checked for duplicates within a batch; a customer-level table whose
+    id repeats across batches gets one row per occurrence.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import segdiscover as sd
+    >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+    >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+    >>> seg = seg.fit(data.tables, as_of=data.as_of)
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> seg.features_.write_parquet(tmp / "features.parquet")
+    >>> res = stream_assign(seg, tmp / "features.parquet", tmp / "out", batch_rows=150)
+    >>> res.rows, res.parts
+    (400, 3)
+    """
+    from segdiscover._atomic import clean_dir_debris, new_dir_beside, replace_dir
+
+    for name, v in (("batch_rows", batch_rows), ("bucket_rows", bucket_rows)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            msg = (
+                f"The {name!r} parameter of stream_assign must be an int >= 1. "
+                f"Got {v!r} instead."
+            )
+            raise InvalidParameterError(msg)
+    t0 = time.perf_counter()
+    m = _model(model)
+    target = Path(out)
+    clean_dir_debris(target)
+    if target.exists() and not target.is_dir():
+        msg = f"Cannot write the assignments to {str(target)!r}: it is a file."
+        raise InputError(msg)
+    tmp = new_dir_beside(target)
+    flags = {"force": force, "allow_unassigned": allow_unassigned}
+    try:
+        if isinstance(source, Mapping):
+            rows, parts, batches = _assign_tables(
+                m, source, tmp, as_of, bucket_rows, flags
+            )
+        else:
+            rows, parts, batches = _assign_table(m, source, tmp, batch_rows, flags)
+        replace_dir(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return StreamResult(target, rows, parts, batches, time.perf_counter() - t0)
+
+
+def _assign_table(
+    m: Any, source: Any, tmp: Path, batch_rows: int, flags: Mapping[str, bool]
+) -> tuple[int, int, int]:
+    """Assign a customer-level table in batches of rows (streaming engine)."""
+    lf = scan(source, m.id)
+    schema = lf.collect_schema()
+    needed = [m.id, *(c["name"] for c in m.assign_state_.columns)]
+    missing = [c for c in needed if c not in schema]
+    if missing:
+        from segdiscover.exceptions import SchemaMismatchError
+
+        msg = (
+            f"The table {str(source)!r} lacks {len(missing)} column(s) the model was "
+            f"fitted on: {missing[:20]}."
+        )
+        raise SchemaMismatchError(msg)
+    rows = parts = batches = 0
+    for batch in lf.select(needed).collect_batches(chunk_size=batch_rows):
+        batches += 1
+        if batch.height == 0:
+            continue
+        got = m.assign(batch, **flags)
+        _write(got, tmp, parts)
+        rows += got.height
+        parts += 1
+    return rows, parts, batches
+
+
+def _assign_tables(
+    m: Any,
+    files: Mapping[str, Any],
+    tmp: Path,
+    as_of: Any,
+    bucket_rows: int,
+    flags: Mapping[str, bool],
+) -> tuple[int, int, int]:
+    """Assign raw tables by hash bucket of customers: features, then segments."""
+    from segdiscover.features import FeatureSet
+
+    if as_of is None:
+        msg = "Raw tables need as_of=..., the cutoff date for features."
+        raise InputError(msg)
+    if m.input_kind_ != "tables":
+        msg = (
+            "This model was fitted on a customer-level table; pass one table with "
+            "its feature columns, not raw tables."
+        )
+        raise InputError(msg)
+    fs = m.features or FeatureSet.default(id=m.id)
+    levels = m.feature_levels_
+    used = FeatureSet(
+        [b for b in fs.builders if b.family in levels],
+        id=fs.id,
+        customers_table=fs.customers_table,
+        signup=fs.signup,
+        skip_missing_tables=False,
+    )
+    missing = sorted({b.table for b in used.builders} - set(files))
+    if missing:
+        from segdiscover.exceptions import SchemaMismatchError
+
+        msg = f"The model's features need the tables {missing}, which were not given."
+        raise SchemaMismatchError(msg)
+    scans = scan_tables(files, used, as_of, id=fs.id)
+    schemas = {k: lf.collect_schema() for k, lf in scans.items()}
+    dtype = _id_dtype(list(schemas.values()), fs.id)
+    events = sum(_rows(lf) for k, lf in scans.items() if k != fs.customers_table)
+    n = max(1, -(-events // bucket_rows))
+    split = tmp / ".buckets"
+    if n > 1:
+        for name, lf in scans.items():
+            lf.with_columns(
+                bucket_of(fs.id, dtype, n).alias("_sd_bucket")
+            ).sink_parquet(
+                pl.PartitionBy(split / name, key="_sd_bucket", include_key=False),
+                mkdir=True,
+            )
+    rows = parts = 0
+    for b in range(n):
+        tables = {}
+        for name, lf in scans.items():
+            if n == 1:
+                tables[name] = lf.collect(engine="streaming")
+                continue
+            folder = split / name / f"_sd_bucket={b}"
+            tables[name] = (
+                pl.read_parquet(folder, schema=schemas[name])
+                if folder.is_dir()
+                else pl.DataFrame(schema=schemas[name])
+            )
+        built = used.build(tables, as_of, levels=levels, part=True).frame
+        del tables
+        if built.height == 0:
+            continue
+        if fs.id != m.id:
+            built = built.rename({fs.id: m.id})
+        got = m.assign(built, **flags)
+        _write(got, tmp, parts)
+        rows += got.height
+        parts += 1
+    shutil.rmtree(split, ignore_errors=True)
+    return rows, parts, n
