@@ -87,6 +87,7 @@ def test_every_page_of_the_nav_is_built(site) -> None:
         ("bench", "segdiscover.bench._run.run"),
         ("exceptions", "segdiscover.exceptions.InputError"),
         ("spark", "segdiscover.spark.build_features"),
+        ("logging", "segdiscover._log.set_progress"),
     ],
 )
 def test_the_api_reference_documents_the_public_names(site, page, anchor) -> None:
