@@ -152,3 +152,84 @@ def test_bad_paths(tmp_path: Path, model: sd.Segmenter) -> None:
         stream_assign(model, tmp_path / "f.parquet", tmp_path / "f.parquet")
     with pytest.raises(InputError, match="as_of"):
         stream_assign(model, {"orders": tmp_path}, tmp_path / "o")
+
+
+def test_cli_reads_folders_and_streams(
+    model: sd.Segmenter, data: sd.datasets.CustomerData, tmp_path: Path
+) -> None:
+    from segdiscover.cli import main
+
+    files = {
+        name: _write_parts(t, tmp_path / name, 2) for name, t in data.tables.items()
+    }
+    tables = [f"--tables={k}={v}" for k, v in files.items()]
+    as_of = f"--as-of={data.as_of:%Y-%m-%d}"
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(
+            [
+                "discover",
+                *tables,
+                as_of,
+                "--clusterer",
+                "kmeans",
+                "--k",
+                "3",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+    assert code == 0
+    fitted = sd.load(out / "model")
+    want = fitted.assign(data.tables, as_of=data.as_of)
+    assert_frame_equal(
+        pl.read_parquet(out / "assignments.parquet")
+        .select(want.columns[:4])
+        .sort("customer_id"),
+        want.select(want.columns[:4]),
+        check_exact=True,
+    )
+    # Streaming assign of the raw-table folders: parquet parts, the same rows.
+    code = main(
+        [
+            "assign",
+            "--model",
+            str(out / "model"),
+            *tables,
+            as_of,
+            "--stream",
+            "--out",
+            str(tmp_path / "streamed"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert_frame_equal(_read(tmp_path / "streamed"), want, check_exact=True)
+    # ... and of a customer-level table in small batches, from a glob.
+    feats = _write_parts(fitted_features(fitted, data), tmp_path / "feats", 3)
+    code = main(
+        [
+            "assign",
+            "--model",
+            str(out / "model"),
+            "--table",
+            str(feats / "*.parquet"),
+            "--stream",
+            "--batch-rows",
+            "50",
+            "--out",
+            str(tmp_path / "s2"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert_frame_equal(_read(tmp_path / "s2"), want, check_exact=True)
+
+
+def fitted_features(model: object, data: sd.datasets.CustomerData) -> pl.DataFrame:
+    """The features a saved model reads, built locally."""
+    from segdiscover.assign import build_features
+
+    return build_features(model, data.tables, data.as_of)

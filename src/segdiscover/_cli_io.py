@@ -42,6 +42,8 @@ def read_table(path: str, id: str | None = None) -> pl.DataFrame:
     numbers (see :func:`_decimal_commas`).
     """
     p = Path(path)
+    if p.is_dir() or (not p.is_file() and any(ch in path for ch in "*?[")):
+        return _read_many(path, id)
     if not p.is_file():
         msg = f"No such file: {path!r}."
         raise InputError(msg)
@@ -69,6 +71,42 @@ def read_table(path: str, id: str | None = None) -> pl.DataFrame:
             return frame if sep == "," else _decimal_commas(frame, path, id)
     msg = f"Unsupported file type {suffix!r} for {path!r}; use .csv or .parquet."
     raise InputError(msg)
+
+
+def _is_parquet(path: str) -> bool:
+    """Whether ``path`` (a file, folder or glob) names parquet files only."""
+    from segdiscover._stream import expand
+
+    p = Path(path)
+    if p.is_file():
+        return p.suffix.lower() in (".parquet", ".pq")
+    try:
+        files = expand(path)
+    except InputError:
+        return False
+    return all(f.lower().endswith((".parquet", ".pq")) for f in files)
+
+
+def _read_many(path: str, id: str | None) -> pl.DataFrame:
+    """Read a folder or glob: parquet files as one scan, CSV files one by one."""
+    from segdiscover._stream import expand, scan
+
+    if _is_parquet(path):
+        try:
+            return scan(path, id).collect()
+        except pl.exceptions.PolarsError as exc:
+            msg = f"Could not read {path!r}: {str(exc).strip().splitlines()[0]}"
+            raise InputError(msg) from exc
+    files = expand(path)
+    frames = [read_table(f, id) for f in files]
+    try:
+        return pl.concat(frames, how="vertical_relaxed")
+    except pl.exceptions.PolarsError as exc:
+        msg = (
+            f"The files of {path!r} do not share their columns and types: "
+            f"{str(exc).strip().splitlines()[0]}"
+        )
+        raise InputError(msg) from exc
 
 
 def _decimal_commas(frame: pl.DataFrame, path: str, id: str | None) -> pl.DataFrame:
@@ -160,9 +198,37 @@ def _table_files(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _read_tables(files: dict[str, str], id: str) -> dict[str, pl.DataFrame]:
-    """Read raw tables, each ``id`` column as text when it comes from a CSV."""
-    return {name: read_table(path, id) for name, path in files.items()}
+def _read_tables(
+    files: dict[str, str],
+    id: str,
+    features: Any = None,
+    as_of: Any = None,
+) -> dict[str, pl.DataFrame]:
+    """Read raw tables, each ``id`` column as text when it comes from a CSV.
+
+    With ``as_of``, parquet inputs (files, folders, globs) are read lazily and
+    only what the builders of ``features`` (default: the default feature set) read
+    is loaded: their columns, and the events before ``as_of`` (see
+    :func:`segdiscover._stream.prune`), through polars' streaming engine.
+    """
+    if as_of is None:
+        return {name: read_table(path, id) for name, path in files.items()}
+    from segdiscover._stream import prune, scan
+    from segdiscover.features import FeatureSet
+
+    fs = features if features is not None else FeatureSet.default(id=id)
+    out = {}
+    for name, path in files.items():
+        if _is_parquet(path):
+            lf = prune(name, scan(path, id), fs, as_of)
+            try:
+                out[name] = lf.collect(engine="streaming")
+            except pl.exceptions.PolarsError as exc:
+                msg = f"Could not read {path!r}: {str(exc).strip().splitlines()[0]}"
+                raise InputError(msg) from exc
+        else:
+            out[name] = prune(name, read_table(path, id).lazy(), fs, as_of).collect()
+    return out
 
 
 def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType:

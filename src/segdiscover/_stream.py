@@ -124,18 +124,53 @@ def scan(path: str | os.PathLike[str], id: str | None = None) -> pl.LazyFrame:
     return pl.scan_parquet(files)
 
 
+def prune(name: str, lf: pl.LazyFrame, feature_set: Any, as_of: Any) -> pl.LazyFrame:
+    """Keep what the builders read from table ``name``: columns and rows before as_of.
+
+    An event table keeps only its builders' input columns (projection pushdown)
+    and, when its event time is a date or datetime column, the rows before
+    ``as_of`` (predicate pushdown: a parquet reader skips row groups after the
+    cutoff); text times are left for the builders to parse and, when they do not
+    parse, to refuse naming the value. The customers table and tables no builder
+    reads are left whole.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from segdiscover.features import FeatureSet
+    >>> orders = pl.LazyFrame({
+    ...     "customer_id": ["a", "b"], "order_id": [1, 2], "amount": [1.0, 2.0],
+    ...     "ts": [dt.datetime(2025, 1, 1), dt.datetime(2025, 9, 1)],
+    ...     "category": ["x", "y"], "channel": ["web", "web"],
+    ...     "margin": [0.1, 0.2], "discount": [0.0, 0.0], "returned": [False, True],
+    ... })
+    >>> out = prune("orders", orders, FeatureSet.default(), "2025-07-01").collect()
+    >>> out.height, "order_id" in out.columns
+    (1, False)
+    """
+    as_of = normalise_as_of(as_of)
+    builders = [b for b in feature_set.builders if b.table == name]
+    if not builders or name == feature_set.customers_table:
+        return lf
+    schema = lf.collect_schema()
+    cols = list(dict.fromkeys(c for b in builders for c in b.input_columns()))
+    if any(c not in schema for c in cols):
+        return lf  # the builders' door names the missing columns, as for any table
+    lf = lf.select(cols)
+    event = {b.time_columns().get("_t") for b in builders}
+    t = next(iter(event)) if len(event) == 1 else None
+    if t is not None and (schema[t] == pl.Date or isinstance(schema[t], pl.Datetime)):
+        lf = lf.filter(to_datetime_expr(t, schema[t]) < pl.lit(as_of))
+    return lf
+
+
 def scan_tables(
     files: Mapping[str, str | os.PathLike[str]],
     feature_set: Any,
     as_of: Any,
     id: str = "customer_id",
 ) -> dict[str, pl.LazyFrame]:
-    """Lazy scans of raw tables, pruned to what the builders read before ``as_of``.
-
-    Each event table keeps only the columns its builders read (projection
-    pushdown) and the rows whose event time is before ``as_of`` (predicate
-    pushdown into the parquet reader: row groups after the cutoff are skipped);
-    the customers table keeps every column (attributes may pass any through).
+    """Lazy scans of raw tables, pruned to what the builders read (:func:`prune`).
 
     Parameters
     ----------
@@ -149,32 +184,10 @@ def scan_tables(
     -------
     dict of str to polars.LazyFrame
     """
-    as_of = normalise_as_of(as_of)
-    out: dict[str, pl.LazyFrame] = {}
-    for name, path in files.items():
-        lf = scan(path, id)
-        builders = [b for b in feature_set.builders if b.table == name]
-        if builders and name != feature_set.customers_table:
-            schema = lf.collect_schema()
-            cols = list(dict.fromkeys(c for b in builders for c in b.input_columns()))
-            missing = [c for c in cols if c not in schema]
-            if missing:
-                msg = (
-                    f"The {name!r} table ({str(path)!r}) lacks the column(s) "
-                    f"{missing}; its columns are {schema.names()[:20]}."
-                )
-                raise InputError(msg)
-            lf = lf.select(cols)
-            event = {b.time_columns().get("_t") for b in builders}
-            (t,) = event if len(event) == 1 else (None,)
-            # Only real time columns are cut while reading: text times are parsed
-            # (and unparseable ones refused, naming the value) by the builders.
-            if t is not None and (
-                schema[t] == pl.Date or isinstance(schema[t], pl.Datetime)
-            ):
-                lf = lf.filter(to_datetime_expr(t, schema[t]) < pl.lit(as_of))
-        out[name] = lf
-    return out
+    return {
+        name: prune(name, scan(path, id), feature_set, as_of)
+        for name, path in files.items()
+    }
 
 
 # ------------------------------------------------------------ streaming assign

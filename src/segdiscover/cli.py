@@ -240,11 +240,13 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     features = None
     with stage("discover: read the input", _logger):
         if args.tables:
-            X: Any = _read_tables(args.tables, args.id)
             if args.features is not None:
                 from segdiscover._config import feature_set
 
                 features = feature_set(args.features, args.id)
+            # Parquet read lazily: only the builders' columns and events before
+            # --as-of are loaded (projection and predicate pushdown).
+            X: Any = _read_tables(args.tables, args.id, features, args.as_of)
         else:
             X = _customer_table(args.table, args.id, row_ids=args.row_ids)
         outcomes: Any = args.outcome or None
@@ -387,9 +389,13 @@ def _cmd_assign(args: argparse.Namespace) -> int:
             "Give --table FILE (customer-level) or --tables NAME=FILE ... --as-of DATE."
         )
         raise InputError(msg)
+    if args.stream:
+        return _assign_streaming(args, model)
     with stage("assign: read the input", _logger):
         if args.tables:
-            X: Any = _read_tables(_table_files(args.tables), model.id)
+            X: Any = _read_tables(
+                _table_files(args.tables), model.id, model.features, args.as_of
+            )
         else:
             X = _customer_table(args.table, model.id, row_ids=args.row_ids)
     with stage("assign: assign the customers", _logger):
@@ -426,6 +432,56 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     novel = int(out["is_novel"].sum())
     print(f"{novel:,} customers flagged novel (outside what the model was fitted on).")
     print(f"Wrote {args.out}")
+    return 0
+
+
+def _assign_streaming(args: argparse.Namespace, model: Any) -> int:
+    """``assign --stream``: batches (or id-hash buckets) in, parquet parts out."""
+    import polars as pl
+
+    from segdiscover._cli_io import _table_files
+    from segdiscover._stream import stream_assign
+
+    if args.gate or args.row_ids:
+        what = "--gate" if args.gate else "--row-ids"
+        msg = f"{what} is not available with --stream (the input is never whole)."
+        raise InputError(msg)
+    source: Any = _table_files(args.tables) if args.tables else args.table
+    with stage("assign: stream the customers", _logger):
+        res = stream_assign(
+            model,
+            source,
+            args.out,
+            as_of=args.as_of,
+            batch_rows=args.batch_rows,
+            force=args.force,
+            allow_unassigned=args.allow_unassigned,
+        )
+    parts = pl.scan_parquet(res.path / "*.parquet") if res.parts else None
+    counts = (
+        parts.group_by("segment_id", "segment_name").len().sort("segment_id").collect()
+        if parts is not None
+        else pl.DataFrame()
+    )
+    novel = (
+        0
+        if parts is None
+        else int(parts.select(pl.col("is_novel").sum()).collect().item())
+    )
+    args.summary = {
+        "n_customers": res.rows,
+        "novel_share": novel / res.rows if res.rows else None,
+        "parts": res.parts,
+        "segments": [
+            {"segment_id": r[0], "segment_name": r[1], "size": r[2]}
+            for r in counts.iter_rows()
+        ],
+    }
+    print(f"Assigned {res.rows:,} customers with {model!r} in {res.batches} batches:")
+    for r in counts.iter_rows(named=True):
+        print(f"{r['segment_id']:>3}  {r['segment_name']:<44} {r['len']:>8,}")
+    print(f"{novel:,} customers flagged novel (outside what the model was fitted on).")
+    print(f"Wrote {res.parts} parquet parts to {args.out}/")
     return 0
 
 
@@ -532,7 +588,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="novel and noise customers get segment -1",
     )
-    a.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    a.add_argument(
+        "--out",
+        required=True,
+        help="output file (.parquet or .csv); with --stream, a folder of parquet parts",
+    )
+    a.add_argument(
+        "--stream",
+        action="store_true",
+        help="bounded memory: read the input in batches (raw tables: by id-hash "
+        "bucket) and write parquet parts into the --out folder",
+    )
+    a.add_argument(
+        "--batch-rows",
+        type=int,
+        default=250_000,
+        metavar="N",
+        help="customers per batch with --stream (default 250000)",
+    )
     _add_gate_options(a, "assign")
     a.set_defaults(func=_cmd_assign)
 
