@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from segdiscover.clusterers import CLUSTERERS
-from segdiscover.selection import jaccard_interval, sweep
+from segdiscover.selection import attribute_cut, jaccard_interval, sweep, two_valued
 
 KM = [CLUSTERERS["kmeans"]]
 
@@ -80,3 +80,53 @@ def test_no_refits_means_not_measured_and_not_stable():
     assert not sel.stable
     assert sel.reason.startswith("no stable segmentation: stability could not")
     assert sel.candidates["stable"].is_null().all()
+
+
+def _blobs_and_a_flag() -> tuple[np.ndarray, np.ndarray]:
+    # Three behaviour groups and a yes/no fact (standardised: -1/+1) unrelated to
+    # them: k-means at k = 6 cuts each group by the flag, stably and across a gap.
+    X, y = make_blobs(
+        900,
+        n_features=4,
+        centers=3,
+        cluster_std=0.6,
+        center_box=(-10, 10),
+        random_state=3,
+    )
+    X = (X - X.mean(0)) / X.std(0)
+    flag = np.random.default_rng(0).random(900) < 0.5
+    return np.c_[X, np.where(flag, 1.0, -1.0)], y
+
+
+def test_a_group_cut_by_one_flag_is_not_two_segments():
+    X, _ = _blobs_and_a_flag()
+    ks = [2, 3, 4, 5, 6, 7]
+    off = sweep(X, KM, ks, random_state=0, max_cut=1.01)
+    on = sweep(X, KM, ks, random_state=0)
+    t = on.candidates
+    six = t.filter(t["n_segments"] == 6).row(0, named=True)
+    # The cut passes every other test: stable, and a valley between the halves.
+    assert six["stable"]
+    assert six["valley_max"] < 0.5
+    assert six["attribute_cut"] > 0.99
+    assert off.n_segments == 6
+    assert on.n_segments == 3
+    assert "yes/no column" in on.reason
+
+
+def test_attribute_cut_by_hand():
+    # Two segments whose centres differ by 2 on the flag and by 1 on a number:
+    # the flag carries 4 / (4 + 1) of the squared distance.
+    X = np.array([[0.0, 0.0], [1.0, 2.0]] * 10)
+    assert two_valued(X).tolist() == [True, True]
+    # An imputed null adds a third value on one row in 20: still a yes/no fact.
+    X[0, 1] = 0.7
+    assert two_valued(X).tolist() == [True, True]
+    num = np.r_[np.zeros(10), np.ones(10)] + np.tile([0.0, 0.01], 10)
+    flag = np.r_[np.zeros(10), np.full(10, 2.0)]
+    Z = np.c_[num, flag]
+    assert two_valued(Z).tolist() == [False, True]
+    labels = np.r_[np.zeros(10, int), np.ones(10, int)]
+    # centre gap: 1.0 on the number, 2.0 on the flag -> 4 / 5
+    assert attribute_cut(Z, labels) == pytest.approx(4 / 5)
+    assert np.isnan(attribute_cut(Z, np.zeros(20, int)))

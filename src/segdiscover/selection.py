@@ -24,8 +24,15 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
    a segment and its nearest segment relative to the lower of their two peaks
    (along the line joining their centres), is under ``max_valley`` (0.5). k-means
    cuts an elongated group in two the same way on every resample, so stability
-   alone passes such a cut; the missing density valley gives it away. If no
-   candidate passes both, the stable ones are kept (noted in the reason);
+   alone passes such a cut; the missing density valley gives it away. And
+   ``attribute_cut`` (:func:`attribute_cut`), the share of the squared distance
+   between a segment's centre and its nearest segment's carried by one yes/no
+   column, is under ``max_cut`` (0.8): k-means splits a group on a standardised
+   flag (app users and the rest) the same way on every resample, and the flag's
+   built-in gap passes the valley test too, but a group cut by one attribute is
+   that attribute, not two segments (measured on the independent generator: every
+   overshoot of the planted k was such a cut). If no candidate passes these, the
+   stable ones are kept (noted in the reason);
 3. pick the *largest* number of segments among them: the finest segmentation that
    resampling reproduces segment by segment and whose segments are separated. Too
    large a k fails step 2; too small a k merges real groups and passes, which is
@@ -138,6 +145,7 @@ def sweep(
     outcomes: np.ndarray | None = None,
     max_refits: int = 24,
     confidence: float = 0.9,
+    max_cut: float = 0.8,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -165,6 +173,10 @@ def sweep(
         Outcome values aligned with ``X`` (ties only).
     confidence : float, default 0.9
         Coverage of the per-segment t-interval behind ``stability_lo``/``_hi``.
+    max_cut : float, default 0.8
+        Largest :func:`attribute_cut` a separated candidate may have: above it, two
+        nearest segments differ (almost) only on one yes/no column. Above 1 the
+        test is off.
 
     Returns
     -------
@@ -190,6 +202,7 @@ def sweep(
         rng.choice(len(fit_idx), min(score_rows, len(fit_idx)), replace=False)
     )
     seed = int(rng.randint(2**31 - 1))
+    flags = two_valued(Xs)
     if outcomes is not None:
         Ys = np.asarray(outcomes, dtype=float).reshape(n, -1)[fit_idx]
         # Own generator: the sweep's other draws stay as they were without outcomes.
@@ -240,6 +253,7 @@ def sweep(
                     "noise_share": float((~ok).mean()),
                     **st,
                     "valley_max": valley_ratio(Xs, labels),
+                    "attribute_cut": attribute_cut(Xs, labels, flags),
                     **(
                         {"outcome_separation": outcome_separation(labels, Ys, fold)}
                         if outcomes is not None
@@ -255,7 +269,7 @@ def sweep(
         c for c, t in table.schema.items() if t == pl.Float64 and c != "fit_seconds"
     ]
     table = table.with_columns(pl.col(scores).round_sig_figs(10))
-    return _pick(table, min_share, min_stability, max_valley, confidence)
+    return _pick(table, min_share, min_stability, (max_valley, max_cut), confidence)
 
 
 def jaccard_interval(
@@ -436,13 +450,81 @@ def valley_ratio(X: np.ndarray, labels: np.ndarray, bins: int = 30) -> float:
     return worst
 
 
+def two_valued(X: np.ndarray, coverage: float = 0.95) -> np.ndarray:
+    """Which columns hold a yes/no fact: their two commonest values cover 95% of rows.
+
+    Booleans, 0/1 flags and one-hot levels are two-valued after preprocessing; an
+    imputed null adds a third value on a few rows, hence the coverage rather than
+    "exactly two distinct values".
+
+    Examples
+    --------
+    >>> X = np.c_[[0.0, 1, 1, 0] * 10, np.arange(40.0)]
+    >>> two_valued(X).tolist()
+    [True, False]
+    """
+    out = np.zeros(X.shape[1], dtype=bool)
+    n = X.shape[0]
+    for j in range(X.shape[1]):
+        _, counts = np.unique(X[:, j], return_counts=True)
+        out[j] = len(counts) >= 2 and np.sort(counts)[-2:].sum() >= coverage * n
+    return out
+
+
+def attribute_cut(
+    X: np.ndarray, labels: np.ndarray, flags: np.ndarray | None = None
+) -> float:
+    """Largest share of a segment pair's separation carried by one yes/no column.
+
+    For each segment and the segment with the nearest centre (as in
+    :func:`valley_ratio`), the share of the squared distance between their centres
+    that lies in the single two-valued column (:func:`two_valued`) contributing most.
+    Near 1: the two "segments" are one group cut by a yes/no fact (app users and
+    the rest of one group), which k-means finds reliably because a standardised
+    flag has a built-in gap, so stability and the density valley both pass it; such
+    a cut is an attribute a user can filter on, not a segment. Returns the largest
+    share over the segments (0 without two-valued columns, nan with fewer than two
+    segments).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> flag = np.tile([0.0, 2.0], 300)
+    >>> X = np.c_[rng.normal(0, 1, (600, 3)), flag]
+    >>> round(attribute_cut(X, (flag > 0).astype(int)), 2)  # cut by the flag alone
+    1.0
+    >>> X[:300, :3] += 6  # two groups that differ on behaviour as well
+    >>> attribute_cut(X, np.repeat([0, 1], 300)) < 0.1
+    True
+    """
+    ok = labels >= 0
+    X, labels = X[ok], labels[ok]
+    ids = np.unique(labels)
+    if len(ids) < 2:
+        return float("nan")
+    flags = two_valued(X) if flags is None else flags
+    if not flags.any():
+        return 0.0
+    cents = np.vstack([X[labels == i].mean(0) for i in ids])
+    d2 = ((cents[:, None] - cents[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    worst = 0.0
+    for ia, ib in enumerate(d2.argmin(1)):
+        gap = (cents[ia] - cents[ib]) ** 2
+        total = float(gap.sum())
+        if total > 0:
+            worst = max(worst, float(gap[flags].max() / total))
+    return worst
+
+
 def _pick(
     table: pl.DataFrame,
     min_share: float,
     min_stability: float,
-    max_valley: float,
+    separation: tuple[float, float],
     confidence: float,
 ) -> Selection:
+    max_valley, max_cut = separation
     usable = table.filter(
         pl.col("silhouette").is_not_nan() & (pl.col("n_segments") >= 2)
     )
@@ -455,7 +537,8 @@ def _pick(
     # Not measured (null) cannot be called stable; it is kept only as a fallback.
     stable = usable.filter(pl.col("stable").fill_null(value=False))
     separated = stable.filter(
-        pl.col("valley_max").is_nan() | (pl.col("valley_max") < max_valley)
+        (pl.col("valley_max").is_nan() | (pl.col("valley_max") < max_valley))
+        & (pl.col("attribute_cut").is_nan() | (pl.col("attribute_cut") < max_cut))
     )
     rule = (
         f"lower {confidence:.0%} bound of the smallest segment's mean Jaccard "
@@ -463,11 +546,15 @@ def _pick(
     )
     if separated.height:
         usable = separated.filter(pl.col("n_segments") == separated["n_segments"].max())
+        tests = []
+        if max_valley <= 1:  # the valley test is off in the outcome-guided space
+            tests.append(f"a density valley (ratio < {max_valley})")
+        if max_cut <= 1:
+            tests.append(f"more than one yes/no column (share < {max_cut})")
         valley = (
-            f" and separated from its nearest segment by a density valley (ratio < "
-            f"{max_valley})"
-            if max_valley <= 1
-            else ""  # the valley test is off (outcome-guided space)
+            " and separated from its nearest segment by " + " and by ".join(tests)
+            if tests
+            else ""
         )
         why_k = (
             f"the largest number of segments ({usable['n_segments'][0]}) whose every "
@@ -476,7 +563,8 @@ def _pick(
     elif stable.height:
         usable = stable.filter(pl.col("n_segments") == stable["n_segments"].max())
         why_k = (
-            f"no candidate has every segment separated by a density valley: the "
+            f"no candidate has every segment separated from its nearest by a "
+            f"density valley and by more than one yes/no column: the "
             f"largest number of segments ({usable['n_segments'][0]}) whose every "
             f"segment is stable ({rule})"
         )
