@@ -130,3 +130,21 @@ def test_attribute_cut_by_hand():
     # centre gap: 1.0 on the number, 2.0 on the flag -> 4 / 5
     assert attribute_cut(Z, labels) == pytest.approx(4 / 5)
     assert np.isnan(attribute_cut(Z, np.zeros(20, int)))
+
+
+def test_the_pick_refits_to_the_partition_that_was_measured():
+    from sklearn.metrics import silhouette_score
+
+    X, _ = make_blobs(600, centers=5, cluster_std=2.5, random_state=7)
+    sel = sweep(X, KM, [2, 3, 4, 5, 6], random_state=11)
+    assert isinstance(sel.seed, int)
+    labels = (
+        CLUSTERERS["kmeans"]
+        .factory(n_clusters=sel.n_segments, random_state=sel.seed)
+        .fit(X)
+        .labels_
+    )
+    chosen = sel.candidates.filter(sel.candidates["chosen"]).row(0, named=True)
+    # n <= score_rows: the silhouette was computed on every row, so it identifies
+    # the partition.
+    assert silhouette_score(X, labels) == pytest.approx(chosen["silhouette"], rel=1e-8)

@@ -59,6 +59,7 @@ Cost: each candidate is one fit on the sample plus ``n_refits`` (up to
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Sequence
@@ -96,6 +97,10 @@ class Selection:
         Whether the pick passed the stability rule (its ``stability_lo`` at least
         ``min_stability``). False when no candidate did or stability was not
         measured; the pick is then the least unstable candidate.
+    seed : int or None
+        The ``random_state`` every candidate was fitted with: refitting the pick
+        with it on the same rows reproduces the partition whose stability was
+        measured (another seed can land k-means in another local optimum).
     """
 
     candidates: pl.DataFrame
@@ -103,6 +108,7 @@ class Selection:
     n_segments: int
     reason: str
     stable: bool = True
+    seed: int | None = None
 
 
 def _score(
@@ -269,7 +275,8 @@ def sweep(
         c for c, t in table.schema.items() if t == pl.Float64 and c != "fit_seconds"
     ]
     table = table.with_columns(pl.col(scores).round_sig_figs(10))
-    return _pick(table, min_share, min_stability, (max_valley, max_cut), confidence)
+    picked = _pick(table, min_share, min_stability, (max_valley, max_cut), confidence)
+    return dataclasses.replace(picked, seed=seed)
 
 
 def jaccard_interval(
