@@ -115,3 +115,22 @@ def test_the_notebook_is_committed_without_outputs() -> None:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code
     assert all(not c.outputs and c.execution_count is None for c in code)
+
+
+def test_the_notebook_walks_through_the_whole_job() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    steps = [
+        "sd.datasets.make_customers(",
+        ".fit(data.tables, as_of=data.as_of, outcomes=data.outcomes)",
+        "seg.profile(",
+        "seg.outcome_comparison_",
+        "seg.report(",
+        "seg.save(",
+        "sd.load(",
+        "model.assign(",
+        ".to_pandas()",
+        *(f"plots.plot_{name}(" for name in ("map", "sizes", "selection")),
+        *(f"plots.plot_{name}(" for name in ("drivers", "heatmap", "outcomes")),
+    ]
+    assert [s for s in steps if s not in code] == []
