@@ -11,6 +11,7 @@ a Segmenter whose fitted parts come from different fits.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import segdiscover as sd
+import segdiscover._fit_result
 from segdiscover.cli import main
 from segdiscover.exceptions import ModelFileError, NotFittedError
 
@@ -499,7 +501,7 @@ def test_a_fit_failing_half_way_leaves_the_previous_fit_whole(
         msg = "disk on fire"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(sd.Segmenter, "_compare_outcomes", fail)
+    monkeypatch.setattr(segdiscover._fit_result, "compare_outcomes", fail)
     seg.set_params(n_segments=4)
     with pytest.raises(RuntimeError, match="disk on fire"):
         seg.fit(customers(n=240, seed=5))
@@ -518,23 +520,30 @@ def test_a_fit_failing_half_way_leaves_the_previous_fit_whole(
         fresh.save(tmp_path / "fresh")
 
 
+def _mixed(seg: sd.Segmenter, **parts: Any) -> sd.Segmenter:
+    """A copy of ``seg`` whose result holds parts of another fit."""
+    mixed = copy.copy(seg)
+    mixed.result_ = dataclasses.replace(seg.result_, **parts)
+    return mixed
+
+
 def test_save_refuses_a_model_that_mixes_two_fits(seg, table, tmp_path):
     other = fit(table, n_segments=4)
-    mixed = copy.copy(seg)
-    mixed.clusterer_ = other.clusterer_
+    mixed = _mixed(seg, clusterer=other.clusterer_)
     with pytest.raises(NotFittedError, match=r"mixes different fits.*\[0, 1, 2, 3\]"):
         mixed.save(tmp_path / "a")
     narrower = fit(table, exclude=["plan"])
-    mixed = copy.copy(seg)
-    mixed.preprocessor_ = narrower.preprocessor_
+    mixed = _mixed(seg, preprocessor=narrower.preprocessor_)
     with pytest.raises(NotFittedError, match="feature space"):
         mixed.save(tmp_path / "b")
-    mixed = copy.copy(seg)
-    mixed.labels_ = other.labels_.head(10)
+    mixed = _mixed(seg, labels=other.labels_.head(10))
     with pytest.raises(NotFittedError, match="different customers"):
         mixed.save(tmp_path / "c")
+    # The fitted attributes are views of one result: they cannot be set apart.
+    with pytest.raises(AttributeError, match="read-only view of result_"):
+        copy.copy(seg).clusterer_ = other.clusterer_
     mixed = copy.copy(seg)
-    del mixed.__dict__["labels_"]
-    with pytest.raises(NotFittedError, match="labels_"):
+    del mixed.__dict__["result_"]
+    with pytest.raises(NotFittedError, match="not fitted"):
         mixed.save(tmp_path / "d")
     assert not any(tmp_path.iterdir())

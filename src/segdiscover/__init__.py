@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from segdiscover import datasets, exceptions, plots
     from segdiscover.features import FeatureSet
     from segdiscover.persist import load
+    from segdiscover.result import Segmentation
     from segdiscover.runs import RunStore
     from segdiscover.segmenter import Segmenter
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
 _LAZY: dict[str, tuple[str, str | None]] = {
     "FeatureSet": ("segdiscover.features", "FeatureSet"),
     "RunStore": ("segdiscover.runs", "RunStore"),
+    "Segmentation": ("segdiscover.result", "Segmentation"),
     "Segmenter": ("segdiscover.segmenter", "Segmenter"),
     "load": ("segdiscover.persist", "load"),
     "datasets": ("segdiscover.datasets", None),
@@ -33,6 +35,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     "FeatureSet",
     "RunStore",
+    "Segmentation",
     "Segmenter",
     "__version__",
     "datasets",

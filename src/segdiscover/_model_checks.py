@@ -21,11 +21,14 @@ import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from segdiscover.exceptions import ModelFileError, NotFittedError
+
+if TYPE_CHECKING:
+    from segdiscover.result import Segmentation
 
 #: dtypes a saved array may have (what ``persist._npy_bytes`` writes: numbers).
 DTYPES = frozenset(
@@ -355,73 +358,42 @@ def check_arrays(
     _check_mixture(folder, arrays, manifest["clusterer"]["params"], width)
 
 
-def cluster_width(model: Any) -> int:
+def cluster_width(res: Segmentation) -> int:
     """Columns of the space a model's clusterer works in (guide or preprocessor)."""
-    guide = getattr(model, "guide_", None)
-    names = (model.preprocessor_ if guide is None else guide).feature_names_out_
-    return len(names)
+    return len(
+        (res.preprocessor if res.guide is None else res.guide).feature_names_out_
+    )
 
 
-_FITTED = (
-    "segments_",
-    "labels_",
-    "clusterer_",
-    "clusterer_name_",
-    "preprocessor_",
-    "features_",
-    "feature_meta_",
-    "feature_levels_",
-    "input_kind_",
-    "run_",
-)
-
-
-def check_fitted_state(model: Any) -> None:
-    """Refuse to save a model whose fitted attributes describe different fits.
+def check_fitted_state(res: Segmentation) -> None:
+    """Refuse to save a segmentation whose parts describe different fits.
 
     Raises
     ------
     NotFittedError
-        Not fitted, part of a fit missing, or segments, labels, clusterer and
-        feature space that disagree (e.g. left by a fit that failed half-way).
-
-    Examples
-    --------
-    >>> class Half:
-    ...     segments_ = None
-    >>> check_fitted_state(Half())
-    Traceback (most recent call last):
-    ...
-    segdiscover.exceptions.NotFittedError: The model cannot be saved: it lacks ...
+        Segments, labels, clusterer and feature space that disagree (e.g. parts
+        of two fits put together).
     """
-    missing = [a for a in _FITTED if not hasattr(model, a)]
-    if missing:
-        msg = (
-            f"The model cannot be saved: it lacks {missing}, so it is not one whole "
-            "fit. Call fit(...) again before save."
-        )
-        raise NotFittedError(msg)
-    centroids = np.asarray(model.clusterer_.centroids_)
+    centroids = np.asarray(res.clusterer.centroids_)
     live = np.flatnonzero(np.isfinite(centroids).all(1)).tolist()
-    segments = sorted(int(i) for i in model.segments_.get_column("segment_id"))
-    labels = model.labels_.get_column("segment_id")
+    segments = sorted(int(i) for i in res.profiles)
+    labels = res.labels.get_column("segment_id")
     placed = sorted(set(labels.filter(labels >= 0).to_list()))
-    width = cluster_width(model)
+    width = cluster_width(res)
     problems = []
     if segments != live:
         problems.append(f"segments_ lists ids {segments}, the clusterer has {live}")
     if not set(placed) <= set(segments):
         problems.append(f"labels_ uses ids {placed}, segments_ lists {segments}")
-    ids = model.features_.get_column(model.id)
-    if not model.labels_.get_column(model.id).equals(ids):
+    ids = res.features.get_column(res.id)
+    if not res.labels.get_column(res.id).equals(ids):
         problems.append("labels_ and features_ hold different customers")
     if centroids.ndim != 2 or centroids.shape[1] != width:
         problems.append(
             f"the clusterer's centres have shape {centroids.shape}, the feature "
             f"space has {width} columns"
         )
-    state = getattr(model, "assign_state_", None)
-    if state is not None and state.noise_X.shape[1:] != (width,):
+    if res.assign_state.noise_X.shape[1:] != (width,):
         problems.append("assign_state_ was computed in another feature space")
     if problems:
         msg = (

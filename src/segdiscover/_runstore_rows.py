@@ -6,33 +6,19 @@ query results into polars, kept apart so the store's logic reads on one screen.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from segdiscover._json import plain
 from segdiscover.exceptions import RunStoreError
 from segdiscover.lineage import Alignment
 
-
-def plain(value: Any) -> Any:
-    """JSON-ready data: numpy scalars as Python, non-finite floats as null."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return str(value)
+if TYPE_CHECKING:
+    from segdiscover.result import Segmentation
 
 
 def to_json(value: Any) -> str:
@@ -80,7 +66,7 @@ SEGMENT_SCHEMA = {
 }
 
 
-def similarity(con: Any, prev: int, seg: Any) -> dict[tuple[int, int], float]:
+def similarity(con: Any, prev: int, seg: Segmentation) -> dict[tuple[int, int], float]:
     """Profile similarity of old and new segments: numeric feature means.
 
     ``1 / (1 + d)``, with ``d`` the root mean square difference of segment means in
@@ -100,12 +86,12 @@ def similarity(con: Any, prev: int, seg: Any) -> dict[tuple[int, int], float]:
             [prev],
         ).fetchall()
     )
-    feats = [f for f, v in sd.items() if v and f in seg.features_.columns]
+    feats = [f for f, v in sd.items() if v and f in seg.features.columns]
     if not feats:
         return {}
     means = (
-        seg.features_.select(seg.id, *feats)
-        .join(seg.labels_.select(seg.id, "segment_id"), on=seg.id)
+        seg.features.select(seg.id, *feats)
+        .join(seg.labels.select(seg.id, "segment_id"), on=seg.id)
         .group_by("segment_id")
         .agg(pl.col(f).cast(pl.Float64).mean() for f in feats)
     )
@@ -137,9 +123,11 @@ def status(alignment: Alignment | None) -> dict[int, str]:
     return out
 
 
-def outcome_values(seg: Any) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
+def outcome_values(
+    seg: Segmentation,
+) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
     """Per-segment and overall outcome values, when the fit had outcomes."""
-    table = getattr(seg, "outcomes_", None)
+    table = seg.outcomes
     if not isinstance(table, pl.DataFrame) or not {
         "segment_id",
         "outcome",
@@ -155,10 +143,10 @@ def outcome_values(seg: Any) -> tuple[dict[int, dict[str, float]], dict[str, flo
     return per, overall
 
 
-def sample(seg: Any, schema: list[dict[str, Any]], rows: int) -> pl.DataFrame:
+def sample(seg: Segmentation, schema: list[dict[str, Any]], rows: int) -> pl.DataFrame:
     """Return feature values of at most ``rows`` customers, long (for PSI)."""
-    table = seg.features_.join(
-        seg.labels_.select(seg.id, "segment_id"), on=seg.id, how="left"
+    table = seg.features.join(
+        seg.labels.select(seg.id, "segment_id"), on=seg.id, how="left"
     )
     if table.height > rows:
         # Seeded on the data, not the clock: the same run stores the same sample.

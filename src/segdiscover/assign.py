@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -49,6 +49,10 @@ from segdiscover.exceptions import (
 from segdiscover.features import FeatureSet
 from segdiscover.preprocess import MISSING, OTHER, Preprocessor, categorical_codes
 
+if TYPE_CHECKING:
+    from segdiscover.guide import OutcomeGuide
+    from segdiscover.result import Segmentation
+
 #: Training customers' distances to their own centre: this quantile ...
 NOVELTY_QUANTILE = 0.999
 #: ... times this margin is the novelty threshold.
@@ -57,7 +61,6 @@ NOVELTY_MARGIN = 1.5
 NOISE_MATCH_TOLERANCE = 1e-6
 #: Distinct training values kept per text column to recognise new categories.
 MAX_SAVED_CATEGORIES = 1000
-UNASSIGNED_NAME = "no segment"
 
 
 @dataclass(frozen=True)
@@ -135,17 +138,22 @@ def unclipped(pre: Preprocessor) -> Preprocessor:
     )
 
 
-def cluster_space(model: Any, feat: pl.DataFrame, *, clip: bool = True) -> np.ndarray:
-    """Return the matrix the model's clusterer works in, for customers ``feat``.
+def cluster_space(
+    pre: Preprocessor,
+    guide: OutcomeGuide | None,
+    feat: pl.DataFrame,
+    *,
+    clip: bool = True,
+) -> np.ndarray:
+    """Return the matrix a model's clusterer works in, for customers ``feat``.
 
     Unsupervised models: the preprocessed features (``clip=False`` leaves scaled
     values unclipped, so distances can tell how far outside a customer lies).
     Outcome-guided models: the customers' contributions to the outcomes
     (:class:`segdiscover.guide.OutcomeGuide`), never clipped.
     """
-    pre = model.preprocessor_
-    if model.guide_ is not None:
-        return model.guide_.transform(categorical_codes(feat, pre.columns_))
+    if guide is not None:
+        return guide.transform(categorical_codes(feat, pre.columns_))
     return (pre if clip else unclipped(pre)).transform(feat)
 
 
@@ -177,11 +185,10 @@ def _dtype_class(dtype: pl.DataType) -> str:
     return "null" if dtype == pl.Null else "other"
 
 
-def _schema(model: Any) -> list[dict[str, Any]]:
-    frame = model.features_
-    kinds = {c["name"]: c["kind"] for c in model.preprocessor_.columns_}
+def _schema(frame: pl.DataFrame, pre: Preprocessor) -> list[dict[str, Any]]:
+    kinds = {c["name"]: c["kind"] for c in pre.columns_}
     out = []
-    for name in model.preprocessor_.input_columns:
+    for name in pre.input_columns:
         s = frame.get_column(name)
         cls = _dtype_class(s.dtype)
         cats = None
@@ -201,14 +208,25 @@ def _schema(model: Any) -> list[dict[str, Any]]:
     return out
 
 
-def fit_assign_state(model: Any) -> AssignState:
-    """Compute the schema, novelty threshold and noise rows from a fitted Segmenter.
+def fit_assign_state(
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    pre: Preprocessor,
+    guide: OutcomeGuide | None,
+    centroids: np.ndarray,
+) -> AssignState:
+    """Compute the schema, novelty threshold and noise rows of a fitted model.
 
     Parameters
     ----------
-    model : Segmenter
-        Fitted; its ``features_``, ``labels_``, ``preprocessor_`` and ``clusterer_``
-        are read, never changed.
+    features : polars.DataFrame
+        The customer-level features of the fit (id first).
+    labels : polars.DataFrame
+        Their labels (``segment_id``, ``is_noise``), in the same order.
+    pre : Preprocessor
+    guide : OutcomeGuide or None
+    centroids : ndarray
+        The clusterer's centres, indexed by segment id.
 
     Returns
     -------
@@ -219,24 +237,26 @@ def fit_assign_state(model: Any) -> AssignState:
     >>> import segdiscover as sd
     >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
     >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
-    >>> state = fit_assign_state(seg.fit(data.tables, as_of=data.as_of))
+    >>> res = seg.fit(data.tables, as_of=data.as_of).result_
+    >>> state = fit_assign_state(res.features, res.labels, res.preprocessor, None,
+    ...                          res.clusterer.centroids_)
     >>> state.novelty_threshold > 0, state.noise_X.shape[0]
     (True, 0)
     """
-    feat = model.features_.drop(model.id)
-    centroids = model.clusterer_.centroids_
-    labels = model.labels_.get_column("segment_id").to_numpy()
-    U = cluster_space(model, feat, clip=False)
+    id_col = features.columns[0]
+    feat = features.drop(id_col)
+    noise = labels.get_column("is_noise").to_numpy()
+    labels_ = labels.get_column("segment_id").to_numpy()
+    U = cluster_space(pre, guide, feat, clip=False)
     own = nearest_distance(U, centroids)
-    placed = np.flatnonzero(labels >= 0)
+    placed = np.flatnonzero(labels_ >= 0)
     # Distance to the customer's own segment centre (>= the nearest one).
-    own[placed] = np.sqrt(((U[placed] - centroids[labels[placed]]) ** 2).sum(1))
-    noise = model.labels_.get_column("is_noise").to_numpy()
+    own[placed] = np.sqrt(((U[placed] - centroids[labels_[placed]]) ** 2).sum(1))
     return AssignState(
-        id_dtype=str(model.features_.schema[model.id]),
-        columns=_schema(model),
+        id_dtype=str(features.schema[id_col]),
+        columns=_schema(features, pre),
         novelty_threshold=float(np.quantile(own, NOVELTY_QUANTILE) * NOVELTY_MARGIN),
-        noise_X=cluster_space(model, feat.filter(pl.Series(noise)))
+        noise_X=cluster_space(pre, guide, feat.filter(pl.Series(noise)))
         if noise.any()
         else np.zeros((0, centroids.shape[1])),
     )
@@ -303,32 +323,38 @@ def _warn_new_categories(
     )
 
 
-def check_table(model: Any, frame: Any, state: AssignState) -> pl.DataFrame:
+def check_table(res: Segmentation, frame: Any) -> pl.DataFrame:
     """Check a customer-level table against the model's schema; return its features.
 
     Returns the id column and the model's feature columns, sorted by id.
     """
+    state, id_col = res.assign_state, res.id
     table = to_polars(frame, "table")
-    _missing_columns(table, [model.id, *(c["name"] for c in state.columns)])
-    check_ids(table, model.id, "table", unique=True)
+    _missing_columns(table, [id_col, *(c["name"] for c in state.columns)])
+    check_ids(table, id_col, "table", unique=True)
     check_not_empty(table, "table")  # tests/hostile: empty-assign-table
-    coerced = [_coerce(table, c, model.id) for c in state.columns]
-    table = table.select(model.id).with_columns(coerced)
+    coerced = [_coerce(table, c, id_col) for c in state.columns]
+    table = table.select(id_col).with_columns(coerced)
     numeric = [c["name"] for c in state.columns if c["dtype_class"] == "numeric"]
-    check_finite(table, numeric, model.id, "table")
-    pre_columns = {c["name"]: c for c in model.preprocessor_.columns_}
+    check_finite(table, numeric, id_col, "table")
+    pre_columns = {c["name"]: c for c in res.preprocessor.columns_}
     for c in state.columns:
         _warn_new_categories(table, c, pre_columns)
-    return table.sort(model.id)
+    return table.sort(id_col)
 
 
 def _polars_message(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def build_features(model: Any, tables: Mapping[str, Any], as_of: Any) -> pl.DataFrame:
+def build_features(
+    model: Assignable, tables: Mapping[str, Any], as_of: Any
+) -> pl.DataFrame:
     """Build the model's features from raw tables with the levels learned at fit."""
-    if model.input_kind_ != "tables":
+    from segdiscover.result import as_result
+
+    res = as_result(model)
+    if res.input_kind != "tables":
         msg = (
             "This model was fitted on a customer-level table; pass one table with "
             "its feature columns, not a dict of raw tables."
@@ -337,8 +363,8 @@ def build_features(model: Any, tables: Mapping[str, Any], as_of: Any) -> pl.Data
     if as_of is None:
         msg = "Raw tables need as_of=..., the cutoff date for features."
         raise InputError(msg)
-    fs = model.features or FeatureSet.default(id=model.id)
-    levels = model.feature_levels_
+    fs = model.features or FeatureSet.default(id=res.id)
+    levels = dict(res.feature_levels)
     builders = [b for b in fs.builders if b.family in levels]
     missing = sorted({b.table for b in builders if b.table not in tables})
     if missing:
@@ -368,7 +394,7 @@ def build_features(model: Any, tables: Mapping[str, Any], as_of: Any) -> pl.Data
             f"numbers were at fit): {_polars_message(exc)}"
         )
         raise SchemaMismatchError(msg) from exc
-    return built.frame.rename({fs.id: model.id}) if fs.id != model.id else built.frame
+    return built.frame.rename({fs.id: res.id}) if fs.id != res.id else built.frame
 
 
 # -------------------------------------------------------------------- assignment
@@ -411,8 +437,20 @@ def match_noise(Xp: np.ndarray, noise_X: np.ndarray) -> np.ndarray:
     return out
 
 
+class Assignable(Protocol):
+    """A fitted model: its segmentation and the feature builders it was fitted with."""
+
+    @property
+    def result_(self) -> Segmentation:
+        """The fitted segmentation."""
+
+    @property
+    def features(self) -> FeatureSet | None:
+        """The feature builders (None: the default set, or a customer table)."""
+
+
 def assign(
-    model: Any,
+    model: Assignable,
     X: Any,
     *,
     as_of: Any = None,
@@ -465,36 +503,31 @@ def assign(
     >>> (out["segment_id"] == seg.labels_["segment_id"]).all()
     True
     """
+    from segdiscover.result import as_result, segment_names
+
     _check_flags(force, allow_unassigned)
-    state = getattr(model, "assign_state_", None) or fit_assign_state(model)
+    res = as_result(model)
+    state = res.assign_state
     if isinstance(X, Mapping):
         X = build_features(model, X, as_of)
-    frame = check_table(model, X, state)
-    feat = frame.drop(model.id)
-    Xp = cluster_space(model, feat)
-    labels, conf = model.clusterer_.assign(Xp)
+    frame = check_table(res, X)
+    feat = frame.drop(res.id)
+    Xp = cluster_space(res.preprocessor, res.guide, feat)
+    labels, conf = res.clusterer.assign(Xp)
     labels, conf = labels.astype(np.int64), conf.astype(np.float64)
-    centroids = model.clusterer_.centroids_
+    centroids = res.clusterer.centroids_
     noise = match_noise(Xp, state.noise_X) | (labels < 0)
     labels[noise] = nearest_centroid(Xp[noise], centroids)
     conf[noise] = 0.0  # placed, not found: as at fit
-    U = cluster_space(model, feat, clip=False)
+    U = cluster_space(res.preprocessor, res.guide, feat, clip=False)
     novel = nearest_distance(U, centroids) > state.novelty_threshold
     if allow_unassigned and not force:
         out = novel | noise
         labels[out], conf[out] = -1, 0.0
-    names = dict(
-        zip(
-            model.segments_.get_column("segment_id").to_list(),
-            model.segments_.get_column("name").to_list(),
-            strict=True,
-        )
-    )
-    return frame.select(model.id).with_columns(
-        pl.Series("segment_id", labels, dtype=pl.Int64),
-        pl.Series("segment_id", labels)
-        .replace_strict(names, default=UNASSIGNED_NAME, return_dtype=pl.String)
-        .alias("segment_name"),
+    ids = pl.Series("segment_id", labels, dtype=pl.Int64)
+    return frame.select(res.id).with_columns(
+        ids,
+        segment_names(ids, res.names).alias("segment_name"),
         pl.Series("confidence", np.round(np.clip(conf, 0.0, 1.0), 6)),
         pl.Series("is_novel", novel, dtype=pl.Boolean),
         pl.Series("is_noise", noise, dtype=pl.Boolean),

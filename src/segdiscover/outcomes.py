@@ -47,6 +47,7 @@ import polars as pl
 from scipy import stats
 from sklearn.utils import check_random_state
 
+from segdiscover._json import sig
 from segdiscover._outcome_leakage import check_outcome_leakage
 from segdiscover._outcome_text import (
     QUESTIONS,
@@ -245,8 +246,9 @@ def _omnibus(kind: str, y: np.ndarray, labels: np.ndarray, k: int) -> dict[str, 
 
 
 def _sig(x: float) -> float:
-    # User-facing floats: 10 significant digits (decision 4 in docs/decisions.md).
-    return float(f"{x:.10g}") if math.isfinite(x) else x
+    # Table floats keep NaN (polars tells NaN from null); see segdiscover._json.sig.
+    out: float = sig(x, keep_nonfinite=True)
+    return out
 
 
 # ------------------------------------------------------------------ the result
@@ -476,7 +478,7 @@ candidates to merge: 0 & 1.'
 
 # ------------------------------------------------------------------ the work
 def _outcome_matrix(
-    outcomes: pl.DataFrame, ids: Sequence[Any] | None
+    outcomes: pl.DataFrame, ids: Sequence[Any] | pl.Series | None
 ) -> tuple[list[str], np.ndarray]:
     cols = list(outcomes.columns)
     bad = [
@@ -684,7 +686,7 @@ def compare_segments(
     n_bootstrap: int = 500,
     alpha: float = 0.05,
     random_state: Any = None,
-    ids: Sequence[Any] | None = None,
+    ids: Sequence[Any] | pl.Series | None = None,
     feature_labels: Mapping[str, str] | None = None,
 ) -> OutcomeComparison:
     """Compare segments on outcomes: differences, CIs, tests, materiality, merges.

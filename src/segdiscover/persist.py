@@ -6,6 +6,8 @@ A saved model is a folder::
       manifest.json     every parameter, level, schema, profile and run figure
       checksum          "<sha256 of manifest.json>  manifest.json" (sha256sum format)
       arrays/*.npy      numeric arrays (centroids, centres, reference customers ...)
+      result/           the segmentation (profiles, labels, features, outcomes,
+                        stability...): Parquet tables and result.json, hashed
 
 Arrays are written with ``np.save(..., allow_pickle=False)`` and read with
 ``np.load(..., allow_pickle=False)``; their SHA-256, dtype and shape are recorded in
@@ -31,17 +33,18 @@ import datetime as dt
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from segdiscover._atomic import clean_dir_debris, new_dir_beside, replace_dir
+from segdiscover._json import plain
 from segdiscover._model_checks import (
     array_record,
     check_arrays,
@@ -51,23 +54,31 @@ from segdiscover._model_checks import (
     parse_npy,
 )
 from segdiscover._version import __version__
-from segdiscover.assign import AssignState, assign, fit_assign_state
+from segdiscover.assign import AssignState, assign
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
-from segdiscover.exceptions import (
-    InputError,
-    ModelFileError,
-    NotFittedError,
-    SegdiscoverError,
-)
+from segdiscover.exceptions import InputError, ModelFileError, SegdiscoverError
 from segdiscover.features import BUILDERS, FeatureMeta, FeatureSet
 from segdiscover.guide import OutcomeGuide
+from segdiscover.outcomes import OutcomeComparison
 from segdiscover.preprocess import Preprocessor
+from segdiscover.profiles import SegmentProfile
+from segdiscover.result import Segmentation, as_result
+
+if TYPE_CHECKING:
+    from segdiscover.segmenter import Segmenter
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHECKSUM = "checksum"
 ARRAYS = "arrays"
 GUIDE = "guide"
+RESULT = "result"
+#: Tables of the result saved as Parquet under ``result/`` (hashed in the manifest).
+_RESULT_TABLES = ("labels", "features", "merge_tree", "stability", "candidates",
+                  "validation")  # fmt: skip
+_OUTCOME_TABLES = ("vs_rest", "pairs", "omnibus", "merge_candidates", "answers")
+_RESULT_FILE = re.compile(r"^[a-z_]+\.(parquet|json)$")
+_RESULT_JSON = "result.json"
 _GUIDE_FILE = re.compile(r"^outcome[0-9]+_fold[0-9]+\.txt$")
 #: Adapter classes a saved model may name; nothing else is ever instantiated.
 ADAPTERS: dict[str, type[ClusterAdapter]] = {
@@ -93,31 +104,14 @@ _REQUIRED = (
     "segments",
     "run",
     "arrays",
+    "result",
 )
 
 
-# ------------------------------------------------------------------ JSON helpers
+# ------------------------------------------------------------------ helpers
 def _plain(value: Any, where: str) -> Any:
-    """Return ``value`` as strict JSON data (non-finite floats become null)."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.generic):
-        return _plain(value.item(), where)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    msg = (
-        f"The model cannot be saved: {where} is a {type(value).__name__}, which a "
-        "safe model file (JSON and arrays, no pickle) cannot hold."
-    )
-    raise ModelFileError(msg)
+    """``value`` as strict JSON; anything else a model file cannot hold is refused."""
+    return plain(value, where)
 
 
 def _sha256(data: bytes) -> str:
@@ -134,63 +128,113 @@ def _npy_bytes(array: np.ndarray, name: str) -> bytes:
 
 
 # ------------------------------------------------------------------------- save
-def _feature_set_params(model: Any) -> dict[str, Any] | None:
-    if model.input_kind_ != "tables":
+def _feature_set_params(res: Segmentation, fs: FeatureSet | None) -> Any:
+    if res.input_kind != "tables":
         return None
-    fs = model.features or FeatureSet.default(id=model.id)
-    params: dict[str, Any] = _plain(fs.get_params(), "the FeatureSet parameters")
-    return params
+    fs = fs or FeatureSet.default(id=res.id)
+    return _plain(fs.get_params(), "the FeatureSet parameters")
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
+
+
+def _profile_state(p: SegmentProfile) -> dict[str, Any]:
+    """Return a profile card's fields (``meta`` is the manifest's ``feature_meta``)."""
+    return {
+        f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "meta"
+    }
+
+
+def _result_state(res: Segmentation) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Return the result's manifest entry and its files (``result/``)."""
+    tables: dict[str, pl.DataFrame | None] = {
+        "labels": res.labels,
+        "features": res.features,
+        "merge_tree": res.merge_tree,
+        "stability": res.stability,
+        "candidates": res.candidates,
+        "validation": None
+        if res.validation_ids is None
+        else res.validation_ids.to_frame(res.id),
+    }
+    comparison = res.outcome_comparison
+    state: dict[str, Any] = {
+        "profiles": [_profile_state(p) for _, p in sorted(res.profiles.items())],
+        "stable": res.stable,
+        "outcomes": None,
+    }
+    if comparison is not None:
+        tables |= {f"outcomes_{k}": getattr(comparison, k) for k in _OUTCOME_TABLES}
+        state["outcomes"] = {
+            k: getattr(comparison, k)
+            for k in (
+                "groups",
+                "thresholds",
+                "n_bootstrap",
+                "alpha",
+                "segments",
+                "validated_on",
+            )
+        }
+    state["run"] = res.run
+    files = {f"{k}.parquet": _parquet(t) for k, t in tables.items() if t is not None}
+    # Its own file, not the manifest (written with sorted keys): the order of
+    # card sections, outcomes and run entries is part of what a report shows.
+    text = json.dumps(_plain(state, "the segmentation"), allow_nan=False)
+    files[_RESULT_JSON] = text.encode()
+    return {"sha256": {name: _sha256(data) for name, data in files.items()}}, files
 
 
 def _collect(
-    model: Any,
-) -> tuple[dict[str, Any], dict[str, bytes], dict[str, bytes]]:
-    """Return the manifest, the array files and the outcome-model files."""
-    if not hasattr(model, "segments_"):
-        msg = "This model is not fitted yet; call fit(...) before save."
-        raise NotFittedError(msg)
+    model: Segmenter | Segmentation | Any,
+) -> tuple[dict[str, Any], dict[str, dict[str, bytes]]]:
+    """Return the manifest and the files of each member folder."""
+    res = as_result(model)
     # A model that mixes two fits would save without error and assign nothing right.
-    check_fitted_state(model)
-    adapter = model.clusterer_
-    state = getattr(model, "assign_state_", None) or fit_assign_state(model)
+    check_fitted_state(res)
+    adapter, state = res.clusterer, res.assign_state
     arrays = {f"clusterer.{k}": v for k, v in adapter.to_arrays().items()}
     arrays["assign.noise_X"] = state.noise_X
     files = {name: _npy_bytes(np.asarray(a), name) for name, a in arrays.items()}
-    guide_state, guide_files = (
-        (None, {}) if model.guide_ is None else model.guide_.to_state()
-    )
-    outcomes = model.outcomes_  # None when the fit had no outcomes
+    guide_state, guide_files = (None, {}) if res.guide is None else res.guide.to_state()
+    result_state, result_files = _result_state(res)
+    outcomes = res.outcomes  # None when the fit had no outcomes
     manifest = {
         "format": "segdiscover-model",
         "format_version": FORMAT_VERSION,
         "segdiscover_version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "id": model.id,
-        "noise": model.noise,
-        "input_kind": model.input_kind_,
-        "feature_set": _feature_set_params(model),
-        "feature_levels": _plain(model.feature_levels_, "feature_levels_"),
+        "id": res.id,
+        "noise": res.noise,
+        "input_kind": res.input_kind,
+        "feature_set": _feature_set_params(res, getattr(model, "features", None)),
+        "feature_levels": _plain(res.feature_levels, "feature_levels_"),
         "feature_schema": _plain(state.to_dict(), "the feature schema"),
         "feature_meta": _plain(
-            [dataclasses.asdict(m) for m in model.feature_meta_], "feature_meta_"
+            [dataclasses.asdict(m) for m in res.feature_meta], "feature_meta_"
         ),
-        "preprocessor": _plain(model.preprocessor_.to_dict(), "preprocessor_"),
+        "preprocessor": _plain(res.preprocessor.to_dict(), "preprocessor_"),
         # Outcome-guided models: LightGBM text models under guide/, hashed.
         "guide": None if guide_state is None else _plain(guide_state, "guide_"),
         "clusterer": {
-            "name": model.clusterer_name_,
+            "name": res.clusterer_name,
             "adapter": type(adapter).__name__,
             "native_assign": bool(adapter.native_assign),
             "params": _plain(adapter.saved_params(), "the clusterer parameters"),
         },
-        "segments": _plain(model.segments_.to_dicts(), "segments_"),
+        "segments": _plain(res.segments.to_dicts(), "segments_"),
         # The manifest is written with sorted keys: keep the table's column order.
-        "segments_columns": list(model.segments_.columns),
+        "segments_columns": list(res.segments.columns),
         "outcomes": None
         if outcomes is None
         else _plain(outcomes.to_dicts(), "outcomes_"),
         "outcomes_columns": None if outcomes is None else list(outcomes.columns),
-        "run": _plain(model.run_, "run_"),
+        "run": _plain(res.run, "run_"),
+        # The whole segmentation, so a loaded model renders the same report.
+        "result": result_state,
     }
     manifest["arrays"] = {
         name: {
@@ -201,7 +245,7 @@ def _collect(
         }
         for name, data in files.items()
     }
-    return manifest, files, guide_files
+    return manifest, {ARRAYS: files, GUIDE: guide_files, RESULT: result_files}
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -225,12 +269,12 @@ def check_target(target: Path) -> None:
         raise ModelFileError(msg)
 
 
-def save(model: Any, path: str | os.PathLike[str]) -> Path:
+def save(model: Segmenter | Segmentation | Any, path: str | os.PathLike[str]) -> Path:
     """Save a fitted model to a folder that holds no code.
 
     Parameters
     ----------
-    model : Segmenter
+    model : Segmenter, loaded model or Segmentation
         Fitted.
     path : str or path-like
         Folder to create (or a saved model's folder, replaced).
@@ -255,10 +299,10 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
     >>> seg = seg.fit(data.tables, as_of=data.as_of)
     >>> folder = save(seg, tempfile.mkdtemp() + "/model")
     >>> sorted(p.name for p in folder.iterdir())
-    ['arrays', 'checksum', 'manifest.json']
+    ['arrays', 'checksum', 'manifest.json', 'result']
     """
     target = Path(path)
-    manifest, files, guide_files = _collect(model)
+    manifest, members = _collect(model)
     if target.is_symlink():
         target = target.resolve()  # a published output's link: save where it points
     clean_dir_debris(target)
@@ -270,13 +314,11 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
         raise InputError(msg) from exc
     try:
         tmp.chmod(0o755)
-        (tmp / ARRAYS).mkdir()
-        for name, data in files.items():
-            _write(tmp / ARRAYS / f"{name}.npy", data)
-        if guide_files:
-            (tmp / GUIDE).mkdir()
-            for name, data in guide_files.items():
-                _write(tmp / GUIDE / name, data)
+        for sub, files in members.items():
+            if files or sub == ARRAYS:
+                (tmp / sub).mkdir()
+            for name, data in files.items():
+                _write(tmp / sub / (f"{name}.npy" if sub == ARRAYS else name), data)
         text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
         body = (text + "\n").encode()
         _write(tmp / MANIFEST, body)
@@ -371,7 +413,8 @@ def _check_checksum(folder: Path, body: bytes) -> None:
 def _check_members(folder: Path, manifest: dict[str, Any]) -> None:
     """Refuse array or guide files no manifest names: a folder mixing two saves.
 
-    Only ``arrays/`` and ``guide/`` are checked, where segdiscover alone writes;
+    Only ``arrays/``, ``guide/`` and ``result/`` are checked, where segdiscover
+    alone writes;
     a file a user keeps beside the manifest (notes, a run store) is left alone, as
     are hidden files (a file manager's ``.DS_Store``).
     """
@@ -382,20 +425,24 @@ def _check_members(folder: Path, manifest: dict[str, Any]) -> None:
         known |= {f"{ARRAYS}/{name}.npy" for name in arrays}
     if isinstance(guide, dict) and isinstance(guide.get("sha256"), dict):
         known |= {f"{GUIDE}/{name}" for name in guide["sha256"]}
+    result = manifest.get("result")
+    if isinstance(result, dict) and isinstance(result.get("sha256"), dict):
+        known |= {f"{RESULT}/{name}" for name in result["sha256"]}
+    ends = {ARRAYS: (".npy",), GUIDE: (".txt",), RESULT: (".parquet", ".json")}
     extra = []
-    for sub in (ARRAYS, GUIDE):
+    for sub, end in ends.items():
         if not (folder / sub).is_dir():
             continue
         for root, dirs, files in os.walk(folder / sub):
             rel = Path(root).relative_to(folder)
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            # Only names a save writes (arrays/*.npy, guide/*.txt): another file
-            # may be what a member links to inside the folder.
+            # Only names a save writes (arrays/*.npy, guide/*.txt...): another
+            # file may be what a member links to inside the folder.
             extra += [
                 (rel / name).as_posix()
                 for name in [*files, *dirs]
                 if not name.startswith(".")
-                and name.endswith(".npy" if sub == ARRAYS else ".txt")
+                and name.endswith(end)
                 and (rel / name).as_posix() not in known
             ]
     if extra:
@@ -479,83 +526,151 @@ def _feature_set(params: dict[str, Any]) -> FeatureSet:
     )
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str] | None) -> pl.DataFrame:
-    """Rebuild a saved table, in its saved column order when the manifest has it."""
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    if columns and set(columns) == set(frame.columns):
-        frame = frame.select(columns)
-    return frame
+def _read_result(
+    folder: Path, state: Any
+) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+    """Read the result's JSON part and tables, each checked against its hash first."""
+    if not isinstance(state, dict) or not isinstance(state.get("sha256"), dict):
+        msg = f"The segmentation in the manifest of {str(folder)!r} is malformed."
+        raise ModelFileError(msg)
+    out = {}
+    for name, sha in state["sha256"].items():
+        if not isinstance(name, str) or not _RESULT_FILE.match(name):
+            msg = f"The manifest of {str(folder)!r} names an unexpected file {name!r}."
+            raise ModelFileError(msg)
+        data = _read_member(folder, f"{RESULT}/{name}")
+        if _sha256(data) != sha:
+            msg = (
+                f"The file {RESULT}/{name!r} of {str(folder)!r} was modified: its "
+                "SHA-256 differs from the one in the manifest. Refusing a tampered "
+                "or corrupted model."
+            )
+            raise ModelFileError(msg)
+        if name != _RESULT_JSON:
+            out[name.removesuffix(".parquet")] = pl.read_parquet(io.BytesIO(data))
+    if _RESULT_JSON not in state["sha256"]:
+        msg = f"The manifest of {str(folder)!r} names no {RESULT}/{_RESULT_JSON}."
+        raise ModelFileError(msg)
+    text = _read_member(folder, f"{RESULT}/{_RESULT_JSON}")
+    return json.loads(text, parse_constant=_no_constant), out
+
+
+def _comparison(
+    tables: Mapping[str, pl.DataFrame], state: dict[str, Any] | None
+) -> OutcomeComparison | None:
+    if state is None:
+        return None
+    frame = {k: tables[f"outcomes_{k}"] for k in _OUTCOME_TABLES}
+    return OutcomeComparison(
+        vs_rest=frame["vs_rest"],
+        pairs=frame["pairs"],
+        omnibus=frame["omnibus"],
+        merge_candidates=frame["merge_candidates"],
+        answers=frame["answers"],
+        groups=[[int(s) for s in g] for g in state["groups"]],
+        thresholds=dict(state["thresholds"]),
+        n_bootstrap=int(state["n_bootstrap"]),
+        alpha=float(state["alpha"]),
+        segments=[int(s) for s in state["segments"]],
+        validated_on=state["validated_on"],
+    )
+
+
+def _segmentation(
+    manifest: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    guide: OutcomeGuide | None,
+    state: dict[str, Any],
+    tables: Mapping[str, pl.DataFrame],
+) -> Segmentation:
+    """Rebuild the saved segmentation from the manifest and the result's files."""
+    spec = manifest["clusterer"]
+    cls = ADAPTERS.get(spec["adapter"])
+    if cls is None:
+        msg = f"The model names an unknown clusterer adapter {spec['adapter']!r}."
+        raise ModelFileError(msg)
+    prefix = "clusterer."
+    clusterer = cls.from_arrays(
+        spec["params"],
+        {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
+        native_assign=bool(spec["native_assign"]),
+    )
+    meta = tuple(FeatureMeta(**m) for m in manifest["feature_meta"])
+    by_name = {m.name: m for m in meta}
+    profiles = {
+        int(p["segment_id"]): SegmentProfile(**p, meta=by_name)
+        for p in state["profiles"]
+    }
+    validation = tables.get("validation")
+    return Segmentation(
+        id=str(manifest["id"]),
+        profiles=profiles,
+        labels=tables["labels"],
+        features=tables["features"],
+        feature_meta=meta,
+        run=state["run"],
+        merge_tree=tables["merge_tree"],
+        clusterer=clusterer,
+        clusterer_name=str(spec["name"]),
+        preprocessor=Preprocessor.from_dict(manifest["preprocessor"]),
+        assign_state=AssignState.from_dict(
+            manifest["feature_schema"], arrays["assign.noise_X"]
+        ),
+        noise=str(manifest["noise"]),
+        input_kind=str(manifest["input_kind"]),
+        feature_levels=manifest["feature_levels"],
+        guide=guide,
+        candidates=tables.get("candidates"),
+        stability=tables.get("stability"),
+        outcome_comparison=_comparison(tables, state["outcomes"]),
+        stable=state["stable"],
+        validation_ids=None if validation is None else validation.to_series(),
+    )
 
 
 class LoadedModel:
     """A saved segmentation read back: it assigns exactly as the fitted model did.
 
-    Built by :func:`load`; not fitted again. ``assign`` has the signature of
-    :func:`segdiscover.assign.assign`.
+    Built by :func:`load`; not fitted again. ``result_`` is the same
+    :class:`~segdiscover.result.Segmentation` the fitted model held, so
+    :meth:`profile` and :meth:`report` render as they did; ``assign`` has the
+    signature of :func:`segdiscover.assign.assign`.
 
     Attributes
     ----------
+    result_ : Segmentation
     id : str
         Customer id column.
     noise : str
         The fitted model's noise policy.
-    input_kind_ : str
-        ``"tables"`` (raw tables and builders) or ``"table"`` (customer-level table).
-    feature_levels_ : dict
-    feature_meta_ : list of FeatureMeta
-    preprocessor_ : Preprocessor
-    guide_ : OutcomeGuide or None
-        The outcome models of a guided model (None for an unsupervised one).
-    clusterer_ : ClusterAdapter
-        Rebuilt for assignment from arrays.
-    clusterer_name_ : str
-    n_segments_ : int
-    segments_ : polars.DataFrame
-    run_ : dict
-    assign_state_ : AssignState
     manifest_ : dict
         The manifest as read.
+
+    ``input_kind_``, ``feature_levels_``, ``feature_meta_``, ``preprocessor_``,
+    ``guide_``, ``clusterer_``, ``clusterer_name_``, ``n_segments_``,
+    ``segments_``, ``labels_``, ``outcomes_``, ``run_`` and ``assign_state_``
+    read ``result_``, as on a fitted Segmenter.
     """
 
-    def __init__(
-        self,
-        manifest: dict[str, Any],
-        arrays: dict[str, np.ndarray],
-        guide: OutcomeGuide | None = None,
-    ):
+    def __init__(self, manifest: dict[str, Any], result: Segmentation) -> None:
         self.manifest_ = manifest
-        self.guide_ = guide
-        self.id = str(manifest["id"])
-        self.noise = str(manifest["noise"])
-        self.input_kind_ = str(manifest["input_kind"])
-        self.feature_levels_ = manifest["feature_levels"]
-        self.feature_meta_ = [FeatureMeta(**m) for m in manifest["feature_meta"]]
-        self.preprocessor_ = Preprocessor.from_dict(manifest["preprocessor"])
-        spec = manifest["clusterer"]
-        cls = ADAPTERS.get(spec["adapter"])
-        if cls is None:
-            msg = f"The model names an unknown clusterer adapter {spec['adapter']!r}."
-            raise ModelFileError(msg)
-        prefix = "clusterer."
-        self.clusterer_ = cls.from_arrays(
-            spec["params"],
-            {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
-            native_assign=bool(spec["native_assign"]),
-        )
-        self.clusterer_name_ = str(spec["name"])
-        self.n_segments_ = int(self.clusterer_.n_segments_)
-        self.segments_ = _frame(manifest["segments"], manifest.get("segments_columns"))
-        # Per segment and outcome, as measured at fit time (None without outcomes,
-        # or for a model saved before version 0.1 kept them).
-        self.outcomes_ = (
-            None
-            if manifest.get("outcomes") is None
-            else _frame(manifest["outcomes"], manifest.get("outcomes_columns"))
-        )
-        self.run_ = manifest["run"]
-        self.assign_state_ = AssignState.from_dict(
-            manifest["feature_schema"], arrays["assign.noise_X"]
-        )
+        self.result_ = result
+        self.id = result.id
+        self.noise = result.noise
+
+    input_kind_ = property(lambda self: self.result_.input_kind)
+    feature_levels_ = property(lambda self: self.result_.feature_levels)
+    feature_meta_ = property(lambda self: list(self.result_.feature_meta))
+    preprocessor_ = property(lambda self: self.result_.preprocessor)
+    guide_ = property(lambda self: self.result_.guide)
+    clusterer_ = property(lambda self: self.result_.clusterer)
+    clusterer_name_ = property(lambda self: self.result_.clusterer_name)
+    n_segments_ = property(lambda self: int(self.result_.clusterer.n_segments_))
+    segments_ = property(lambda self: self.result_.segments)
+    labels_ = property(lambda self: self.result_.labels)
+    outcomes_ = property(lambda self: self.result_.outcomes)
+    run_ = property(lambda self: self.result_.run)
+    assign_state_ = property(lambda self: self.result_.assign_state)
 
     @property
     def features(self) -> FeatureSet | None:
@@ -576,22 +691,22 @@ class LoadedModel:
             self, X, as_of=as_of, force=force, allow_unassigned=allow_unassigned
         )
 
-    def profile(self, segment_id: int) -> dict[str, Any]:
-        """Return one segment's saved profile (its ``segments_`` row) as a dict."""
-        rows = self.segments_.filter(pl.col("segment_id") == segment_id).to_dicts()
-        if not rows:
-            msg = (
-                f"There is no segment {segment_id}; segments are "
-                f"{self.segments_['segment_id'].to_list()}."
-            )
-            raise InputError(msg)
-        return rows[0]
+    def profile(self, segment_id: int) -> SegmentProfile:
+        """Return one segment's profile card, as the fitted model showed it."""
+        return self.result_.profile(segment_id)
+
+    def report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report (``.html`` or ``.md``), as the fitted model wrote it."""
+        return self.result_.report(path)
 
     def __repr__(self) -> str:
         return (
             f"LoadedModel({self.clusterer_name_}, {self.n_segments_} segments, "
             f"id={self.id!r}, input={self.input_kind_})"
         )
+
+    def _repr_html_(self) -> str:
+        return self.result_._repr_html_()
 
 
 def load(path: str | os.PathLike[str]) -> LoadedModel:
@@ -648,7 +763,9 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
         check_arrays(folder, manifest, arrays, width)
         check_schema(folder, manifest)
         _check_members(folder, manifest)
-        return LoadedModel(manifest, arrays, guide)
+        state, tables = _read_result(folder, manifest["result"])
+        result = _segmentation(manifest, arrays, guide, state, tables)
+        return LoadedModel(manifest, result)
     except ModelFileError:
         raise
     # Whatever a malformed field makes the rebuilding code raise is a file error.

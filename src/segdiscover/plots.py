@@ -42,7 +42,6 @@ from segdiscover.report._plots import (
     TOP,
     UP,
     VERDICT_STYLE,
-    ReportSource,
     chosen_space,
     clustering_space,
     ink,
@@ -56,9 +55,12 @@ from segdiscover.report._plots import (
     verdict_class,
     wrap,
 )
+from segdiscover.result import as_result
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from segdiscover.result import HasResult, Segmentation
 
 __all__ = [
     "plot_drivers",
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 
-def plot_drivers(src: ReportSource, segment_id: int) -> Figure:
+def plot_drivers(src: Segmentation | HasResult, segment_id: int) -> Figure:
     """Bar chart of one segment's drivers (mean SHAP value toward the segment).
 
     Blue: the segment is above the population on the feature, orange: below; light
@@ -78,8 +80,8 @@ def plot_drivers(src: ReportSource, segment_id: int) -> Figure:
 
     Parameters
     ----------
-    src : Segmenter
-        A fitted segmenter (anything with the attributes of :class:`ReportSource`).
+    src : Segmenter, loaded model or Segmentation
+        A fitted Segmenter, loaded model or :class:`~segdiscover.result.Segmentation`.
     segment_id : int
 
     Returns
@@ -97,12 +99,13 @@ def plot_drivers(src: ReportSource, segment_id: int) -> Figure:
     >>> fig.axes[0].get_xlabel()
     'mean SHAP value toward the segment (its members)'
     """
+    src = as_result(src)
     from matplotlib.patches import Patch
 
-    if segment_id not in src.profiles_:
+    if segment_id not in src.profiles:
         msg = f"There is no segment {segment_id}; segments are {segment_ids(src)}."
         raise InputError(msg)
-    prof = src.profiles_[segment_id]
+    prof = src.profiles[segment_id]
     ds = prof.drivers[:TOP][::-1]
     fig = new_figure(5.4, 0.36 * max(len(ds), 2) + 1.3)
     ax = fig.subplots()
@@ -132,7 +135,7 @@ def plot_drivers(src: ReportSource, segment_id: int) -> Figure:
     return fig
 
 
-def plot_heatmap(src: ReportSource) -> Figure:
+def plot_heatmap(src: Segmentation | HasResult) -> Figure:
     """Heatmap of each segment's mean on the key features, as a z-score.
 
     Rows are the numeric features among the segments' top three drivers, labelled
@@ -141,7 +144,7 @@ def plot_heatmap(src: ReportSource) -> Figure:
 
     Parameters
     ----------
-    src : Segmenter
+    src : Segmenter, loaded model or Segmentation
         A fitted segmenter.
 
     Returns
@@ -159,19 +162,20 @@ def plot_heatmap(src: ReportSource) -> Figure:
     >>> len(fig.axes[0].get_xticklabels())
     3
     """
+    src = as_result(src)
     import matplotlib as mpl
 
     segs = segment_ids(src)
     keys: dict[str, str] = {}
     for s in segs:
-        for d in src.profiles_[s].drivers[:3]:
+        for d in src.profiles[s].drivers[:3]:
             if d.get("category") is None and d["feature"] not in keys:
                 keys[d["feature"]] = d["label"]
     feats = list(keys)[:14]
-    labels = src.labels_["segment_id"].to_numpy()
+    labels = src.labels["segment_id"].to_numpy()
     z = np.full((len(feats), len(segs)), np.nan)
     for i, f in enumerate(feats):
-        x = src.features_.get_column(f).cast(pl.Float64).to_numpy()
+        x = src.features.get_column(f).cast(pl.Float64).to_numpy()
         ok = np.isfinite(x)
         if not ok.any():
             continue
@@ -234,7 +238,7 @@ def _embed(
     )
 
 
-def plot_map(src: ReportSource, method: str = "pca") -> Figure:
+def plot_map(src: Segmentation | HasResult, method: str = "pca") -> Figure:
     """Map of the customers in two dimensions, coloured by segment.
 
     The clustering space itself (the preprocessed features, or for segments guided
@@ -245,7 +249,7 @@ def plot_map(src: ReportSource, method: str = "pca") -> Figure:
 
     Parameters
     ----------
-    src : Segmenter
+    src : Segmenter, loaded model or Segmentation
         A fitted segmenter.
     method : {"pca", "umap"}, default "pca"
 
@@ -264,6 +268,7 @@ def plot_map(src: ReportSource, method: str = "pca") -> Figure:
     >>> fig.axes[0].get_xlabel().startswith("first principal component")
     True
     """
+    src = as_result(src)
     import matplotlib.patheffects as pe
 
     if method not in ("pca", "umap"):
@@ -273,7 +278,7 @@ def plot_map(src: ReportSource, method: str = "pca") -> Figure:
         )
         raise InputError(msg)
     X = clustering_space(src)
-    labels = src.labels_["segment_id"].to_numpy()
+    labels = src.labels["segment_id"].to_numpy()
     rows = np.arange(len(labels))
     if len(rows) > MAP_POINTS:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAP_POINTS, replace=False))
@@ -327,12 +332,12 @@ def plot_map(src: ReportSource, method: str = "pca") -> Figure:
     return fig
 
 
-def plot_sizes(src: ReportSource) -> Figure:
+def plot_sizes(src: Segmentation | HasResult) -> Figure:
     """Horizontal bars: customers per segment, with each segment's share.
 
     Parameters
     ----------
-    src : Segmenter
+    src : Segmenter, loaded model or Segmentation
         A fitted segmenter.
 
     Returns
@@ -351,8 +356,9 @@ def plot_sizes(src: ReportSource) -> Figure:
     >>> widths == seg.segments_.sort("segment_id")["size"].to_list()
     True
     """
+    src = as_result(src)
     segs = segment_ids(src)
-    frame = src.segments_.sort("segment_id")
+    frame = src.segments.sort("segment_id")
     sizes = [float(v) for v in frame["size"]]
     shares = [float(v) for v in frame["share"]]
     colors = segment_colors(segs)
@@ -370,7 +376,7 @@ def plot_sizes(src: ReportSource) -> Figure:
     return fig
 
 
-def plot_outcomes(src: ReportSource) -> Figure:
+def plot_outcomes(src: Segmentation | HasResult) -> Figure:
     """Each segment's difference from the rest on each outcome, with its 95% CI.
 
     One panel per outcome (rates in percentage points); a filled dot is a material
@@ -379,7 +385,7 @@ def plot_outcomes(src: ReportSource) -> Figure:
 
     Parameters
     ----------
-    src : Segmenter
+    src : Segmenter, loaded model or Segmentation
         A segmenter fitted with outcomes.
 
     Returns
@@ -398,9 +404,10 @@ def plot_outcomes(src: ReportSource) -> Figure:
     >>> len(fig.axes) == seg.outcomes_["outcome"].n_unique()
     True
     """
+    src = as_result(src)
     from matplotlib.lines import Line2D
 
-    res = src.outcomes_
+    res = src.outcomes
     if res is None or res.height == 0:
         msg = "No outcome was compared: fit with outcomes=... to plot them."
         raise InputError(msg)
@@ -489,7 +496,7 @@ SELECTION_PANELS = (
 )
 
 
-def plot_selection(src: ReportSource) -> Figure:
+def plot_selection(src: Segmentation | HasResult) -> Figure:
     """Plot the sweep behind the choice: every candidate fitted, the chosen marked.
 
     One panel per score (silhouette, the smallest segment's Jaccard recovery with
@@ -501,7 +508,7 @@ def plot_selection(src: ReportSource) -> Figure:
 
     Parameters
     ----------
-    src : Segmenter
+    src : Segmenter, loaded model or Segmentation
         A segmenter fitted with ``clusterer="auto"`` or ``n_segments=None``.
 
     Returns
@@ -519,6 +526,7 @@ def plot_selection(src: ReportSource) -> Figure:
     >>> fig.axes[0].get_xlabel()
     'segments (k)'
     """
+    src = as_result(src)
     from matplotlib.lines import Line2D
 
     table = sweep_table(src)

@@ -52,7 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -68,8 +68,16 @@ from segdiscover._runstore_rows import (
 )
 from segdiscover._version import __version__
 from segdiscover.drift import DriftReport, RunData, compare
-from segdiscover.exceptions import InputError, NotFittedError, RunStoreError
+from segdiscover.exceptions import InputError, RunStoreError
 from segdiscover.lineage import Alignment, align_runs
+from segdiscover.result import Segmentation, as_result
+
+
+class Recordable(Protocol):
+    """A fitted model whose result the run store may replace by the aligned one."""
+
+    result_: Segmentation
+
 
 SCHEMA_VERSION = 1
 FORMAT = "segdiscover-runs"
@@ -287,7 +295,7 @@ class RunStore:
     # ---------------------------------------------------------------- record
     def record(
         self,
-        seg: Any,
+        seg: Recordable | Segmentation,
         *,
         label: str | None = None,
         window: tuple[Any, Any] | None = None,
@@ -298,16 +306,18 @@ class RunStore:
         """Append a fitted Segmenter's run, with ids aligned to the previous run.
 
         When the store holds a run, the new run's segments are matched to the last
-        run's on the customers present in both, and ``seg`` is renumbered in place
-        (:meth:`Segmenter.renumber`): a segment that continues keeps its id and
-        its name (custom names too); other segments get ids never used before.
+        run's on the customers present in both and the run is recorded under new
+        ids (:meth:`Segmentation.renumber`): a segment that continues keeps its id
+        and its name (custom names too); other segments get ids never used before.
+        The caller's segmentation is never changed: a fitted model's ``result_``
+        is replaced by the aligned one (given back if recording fails).
         What happened (continued, split, merged, born, died) is kept in the
         ``lineage`` table.
 
         Parameters
         ----------
-        seg : Segmenter
-            Fitted; renumbered in place when aligned.
+        seg : Segmenter, loaded model or Segmentation
+            Fitted; a model's ``result_`` becomes the aligned segmentation.
         label : str, optional
             A name for the run (e.g. ``"2025-08"``).
         window : (start, end), optional
@@ -330,9 +340,7 @@ class RunStore:
         int
             The new run's id.
         """
-        if not hasattr(seg, "segments_"):
-            msg = "This Segmenter is not fitted yet; call fit(...) before record."
-            raise NotFittedError(msg)
+        res = as_result(seg)
         if not isinstance(sample_rows, int) or sample_rows < 100:
             msg = f"sample_rows must be an int >= 100; got {sample_rows!r}."
             raise InputError(msg)
@@ -340,39 +348,31 @@ class RunStore:
             prev = con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
             run_id = 1 if prev is None else int(prev) + 1
             alignment = None
-            undo = None
+            aligned = res
             if prev is not None and align:
-                alignment, names, sources = self._align(con, int(prev), seg)
-                undo = self._undo(seg, alignment.mapping)
-                seg.renumber(alignment.mapping, names=names, name_sources=sources)
+                alignment, names, sources = self._align(con, int(prev), res)
+                # A new result: the caller's object is never renumbered in place.
+                aligned = res.renumber(
+                    alignment.mapping, names=names, name_sources=sources
+                )
+            # The model shows the aligned result while it is published, and keeps
+            # it once recorded; a failure gives it back its own result.
+            swap = not isinstance(seg, Segmentation) and aligned is not res
+            if swap:
+                seg.result_ = aligned  # type: ignore[union-attr]
             try:
                 self._insert(
-                    con,
-                    run_id,
-                    prev,
-                    seg,
-                    alignment,
-                    label,
-                    window,
-                    sample_rows,
-                    publish,
-                )
+                    con, run_id, prev, aligned, alignment, label, window,
+                    sample_rows, publish,
+                )  # fmt: skip
             except BaseException:
-                if undo is not None:
-                    seg.renumber(undo[0], names=undo[1], name_sources=undo[2])
+                if swap:
+                    seg.result_ = res  # type: ignore[union-attr]
                 raise
         return run_id
 
-    @staticmethod
-    def _undo(
-        seg: Any, mapping: dict[int, int]
-    ) -> tuple[dict[int, int], dict[int, str], dict[int, str]]:
-        names = {s: p.name for s, p in seg.profiles_.items()}
-        sources = {s: p.name_source for s, p in seg.profiles_.items()}
-        return {v: k for k, v in mapping.items()}, names, sources
-
     def _align(
-        self, con: Any, prev: int, seg: Any
+        self, con: Any, prev: int, seg: Segmentation
     ) -> tuple[Alignment, dict[int, str], dict[int, str]]:
         old = frame(
             con,
@@ -385,15 +385,15 @@ class RunStore:
             [prev],
         ).fetchall()
         used = con.execute("SELECT max(segment_id) FROM segments").fetchone()[0]
-        new = seg.labels_.select(
+        new = seg.labels.select(
             pl.col(seg.id).cast(pl.String).alias("customer_id"), "segment_id"
         )
         both = old.join(new, on="customer_id", how="inner", suffix="_new")
-        sizes = dict(seg.segments_.select("segment_id", "size").iter_rows())
+        sizes = dict(seg.segments.select("segment_id", "size").iter_rows())
         alignment = align_runs(
             both.get_column("segment_id").to_numpy(),
             both.get_column("segment_id_new").to_numpy(),
-            current_ids=sorted(seg.profiles_),
+            current_ids=sorted(seg.profiles),
             current_sizes=sizes,
             previous_ids=sorted(r[0] for r in old_segs),
             next_id=int(used if used is not None else -1) + 1,
@@ -407,9 +407,9 @@ class RunStore:
         # A new segment whose generated name is taken by a carried one gets its id.
         taken = set(names.values())
         for old_id, new_id in alignment.mapping.items():
-            if new_id not in names and seg.profiles_[old_id].name in taken:
-                names[new_id] = f"{seg.profiles_[old_id].name} ({new_id})"
-                sources[new_id] = seg.profiles_[old_id].name_source
+            if new_id not in names and seg.profiles[old_id].name in taken:
+                names[new_id] = f"{seg.profiles[old_id].name} ({new_id})"
+                sources[new_id] = seg.profiles[old_id].name_source
         return alignment, names, sources
 
     def _insert(
@@ -417,16 +417,14 @@ class RunStore:
         con: Any,
         run_id: int,
         prev: int | None,
-        seg: Any,
+        seg: Segmentation,
         alignment: Alignment | None,
         label: str | None,
         window: tuple[Any, Any] | None,
         sample_rows: int,
         publish: Callable[[], Any] | None = None,
     ) -> None:
-        from segdiscover.assign import fit_assign_state
-
-        state = getattr(seg, "assign_state_", None) or fit_assign_state(seg)
+        state = seg.assign_state
         schema = [
             {k: c[k] for k in ("name", "dtype", "dtype_class", "kind")}
             for c in state.columns
@@ -434,11 +432,11 @@ class RunStore:
         schema_hash = hashlib.sha256(to_json(schema).encode()).hexdigest()
         statuses = status(alignment)
         per_outcome, overall = outcome_values(seg)
-        run = seg.run_
+        run = seg.run
         with tempfile.TemporaryDirectory(prefix=".segdiscover-runs-") as tmp:
             assign_file = Path(tmp) / "assignments.parquet"
             sample_file = Path(tmp) / "sample.parquet"
-            seg.labels_.select(
+            seg.labels.select(
                 pl.col(seg.id).cast(pl.String).alias("customer_id"),
                 pl.col("segment_id").cast(pl.Int32),
                 "segment_name",
@@ -461,8 +459,8 @@ class RunStore:
                         seg.id,
                         __version__,
                         run.get("clusterer"),
-                        len(seg.profiles_),
-                        seg.labels_.height,
+                        len(seg.profiles),
+                        seg.labels.height,
                         schema_hash,
                         to_json(schema),
                         to_json(run.get("params", {})),
@@ -482,11 +480,11 @@ class RunStore:
                             r["size"],
                             r["share"],
                             statuses.get(r["segment_id"], "first run"),
-                            to_json(seg.profiles_[r["segment_id"]].to_dict()),
+                            to_json(seg.profiles[r["segment_id"]].to_dict()),
                             to_json({"fidelity_f1": r.get("fidelity_f1")}),
                             to_json(per_outcome.get(r["segment_id"], {})),
                         ]
-                        for r in seg.segments_.iter_rows(named=True)
+                        for r in seg.segments.iter_rows(named=True)
                     ],
                 )
                 self._write_rows(con, run_id, assign_file, sample_file)

@@ -7,13 +7,13 @@ JSON and the reports all render the same objects.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from segdiscover._json import sig
 from segdiscover.explain.drivers import (
     NAME_RHO,
     feature_statistics,
@@ -49,19 +49,6 @@ DRIVER_KEYS = (
     "percentile_high",
     "passes",
 )
-
-
-def sig(v: Any) -> Any:
-    """Round floats to 10 significant digits; NaN and inf become None.
-
-    polars sums floats in parallel chunks whose order varies between runs, so
-    features can differ in the last bit; rounded outputs are identical run to run.
-    A statistic that does not exist (the median of a categorical driver) is None,
-    never NaN, in every output (regression: tests/hostile, ``null-in-numeric``).
-    """
-    if isinstance(v, float):
-        return float(f"{v:.10g}") if math.isfinite(v) else None
-    return v
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from segdiscover._markdown import md_cell
 from segdiscover.profiles import fmt
 from segdiscover.report._plots import (
-    ReportSource,
     chart_names,
     chosen_space,
     k_was_given,
@@ -27,6 +26,8 @@ from segdiscover.report._plots import (
 
 if TYPE_CHECKING:
     import jinja2
+
+    from segdiscover.result import Segmentation
 
 NO_OUTCOME = (
     "No outcome was checked: these segments differ in behaviour, but whether they "
@@ -197,7 +198,7 @@ def _fold_text(run: dict[str, Any]) -> str:
     )
 
 
-def _how_chosen(src: ReportSource, run: dict[str, Any]) -> str:
+def _how_chosen(src: Segmentation, run: dict[str, Any]) -> str:
     """One plain sentence: what was given, and what the sweep compared."""
     table = sweep_table(src)
     k = run["n_segments"]
@@ -237,7 +238,7 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def _candidates(src: ReportSource) -> dict[str, Any] | None:
+def _candidates(src: Segmentation) -> dict[str, Any] | None:
     table = sweep_table(src)
     if table is None:
         return None
@@ -254,10 +255,10 @@ def _candidates(src: ReportSource) -> dict[str, Any] | None:
     return {"head": [h for _, h in cols] + ["chosen"], "rows": rows}
 
 
-def _card(src: ReportSource, seg: dict[str, Any], color: str) -> dict[str, Any]:
+def _card(src: Segmentation, seg: dict[str, Any], color: str) -> dict[str, Any]:
     """One segment's card: everything about it in one place, each outcome once."""
     sid = seg["segment_id"]
-    prof = src.profiles_[sid]
+    prof = src.profiles[sid]
     sections = prof.sections()
     drivers = sections[0]
     families = [
@@ -323,7 +324,7 @@ def _card(src: ReportSource, seg: dict[str, Any], color: str) -> dict[str, Any]:
     }
 
 
-def report_view(src: ReportSource, doc: dict[str, Any]) -> dict[str, Any]:
+def report_view(src: Segmentation, doc: dict[str, Any]) -> dict[str, Any]:
     """Everything the report says, as plain data both renderers lay out."""
     run = doc["run"]
     ids = [s["segment_id"] for s in doc["segments"]]
@@ -336,7 +337,7 @@ def report_view(src: ReportSource, doc: dict[str, Any]) -> dict[str, Any]:
     summary = []
     for s in doc["segments"]:
         top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
-        stab = src.profiles_[s["segment_id"]].stability
+        stab = src.profiles[s["segment_id"]].stability
         summary.append(
             {
                 "id": s["segment_id"],
@@ -432,7 +433,7 @@ def _environment(*, markdown: bool = False) -> jinja2.Environment:
 
 
 def render_html(
-    seg: ReportSource, doc: dict[str, Any], images: dict[str, bytes] | None = None
+    seg: Segmentation, doc: dict[str, Any], images: dict[str, bytes] | None = None
 ) -> str:
     """Render the report as one HTML file (charts embedded, no external assets)."""
     images = images or {}
@@ -444,7 +445,7 @@ def render_html(
     return _environment().get_template("report.html.j2").render(v=view, img=uris)
 
 
-def render_markdown(seg: ReportSource, doc: dict[str, Any]) -> str:
+def render_markdown(seg: Segmentation, doc: dict[str, Any]) -> str:
     """Render the report as Markdown (text from the data escaped: see md_text).
 
     The same view as the HTML; charts are links to ``plots/*.png``.

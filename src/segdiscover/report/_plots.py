@@ -2,8 +2,9 @@
 
 Every figure is a :class:`matplotlib.figure.Figure` drawn on its own Agg canvas:
 no ``pyplot`` state and no ``matplotlib.use``, so rendering a report never changes
-the backend a notebook user's own plots go to. The builders read the fitted result
-through :class:`ReportSource` only, so the charts show the numbers of the tables.
+the backend a notebook user's own plots go to. The builders read the result object
+(:class:`~segdiscover.result.Segmentation`) only, so the charts show the numbers
+of the tables.
 The public names are in :mod:`segdiscover.plots`.
 """
 
@@ -14,7 +15,7 @@ import io
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from segdiscover.profiles import SegmentProfile
+    from segdiscover.result import HasResult, Segmentation
 
 #: Drivers drawn per segment.
 TOP = 8
@@ -60,58 +61,10 @@ UP, DOWN = "#3b6fb6", "#e08a2c"  # a driver above / below the population
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
-class ReportSource(Protocol):
-    """What the report and the figures read from a fitted segmentation.
-
-    :class:`segdiscover.Segmenter` satisfies it once fitted; a result object with
-    the same attributes can stand in for it.
-    """
-
-    @property
-    def id(self) -> str:
-        """The customer id column."""
-
-    @property
-    def segments_(self) -> pl.DataFrame:
-        """One row per segment (``segment_id``, ``name``, ``size``, ``share``...)."""
-
-    @property
-    def labels_(self) -> pl.DataFrame:
-        """One row per customer, in ``features_`` order (``segment_id``...)."""
-
-    @property
-    def features_(self) -> pl.DataFrame:
-        """The customer-level features used (id first)."""
-
-    @property
-    def profiles_(self) -> Mapping[int, SegmentProfile]:
-        """Profile card per segment id (drivers, families, outcomes, rule...)."""
-
-    @property
-    def candidates_(self) -> pl.DataFrame | None:
-        """The sweep's candidate table (None when nothing was swept)."""
-
-    @property
-    def outcomes_(self) -> pl.DataFrame | None:
-        """Each segment vs the rest on each outcome (None without outcomes)."""
-
-    @property
-    def run_(self) -> dict[str, Any]:
-        """Run metadata: parameters, the choice and why, guide, stability."""
-
-    @property
-    def preprocessor_(self) -> Any:
-        """The fitted preprocessor (features -> the unsupervised clustering space)."""
-
-    @property
-    def guide_(self) -> Any:
-        """The outcome guide of a guided fit (its space), else None."""
-
-
 # ------------------------------------------------------------------ accessors
-def segment_ids(src: ReportSource) -> list[int]:
+def segment_ids(src: Segmentation) -> list[int]:
     """Segment ids in the report's order."""
-    return sorted(int(s) for s in src.segments_["segment_id"])
+    return sorted(int(s) for s in src.segments["segment_id"])
 
 
 def segment_colors(ids: Sequence[int]) -> dict[int, str]:
@@ -132,19 +85,19 @@ def segment_colors(ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
-def chosen_space(src: ReportSource) -> str:
+def chosen_space(src: Segmentation) -> str:
     """``"features"`` or ``"outcomes"``: the space the segments were found in."""
-    return str((src.run_.get("guide") or {}).get("mode") or "features")
+    return str((src.run.get("guide") or {}).get("mode") or "features")
 
 
-def k_was_given(src: ReportSource) -> bool:
+def k_was_given(src: Segmentation) -> bool:
     """Whether the number of segments was set by the user (nothing chose it)."""
-    return (src.run_.get("params") or {}).get("n_segments") is not None
+    return (src.run.get("params") or {}).get("n_segments") is not None
 
 
-def sweep_table(src: ReportSource) -> pl.DataFrame | None:
+def sweep_table(src: Segmentation) -> pl.DataFrame | None:
     """Return the candidate table with ``space`` and ``picked`` (the segments shown)."""
-    cands = src.candidates_
+    cands = src.candidates
     if cands is None or cands.height == 0:
         return None
     if "space" not in cands.columns:
@@ -168,11 +121,11 @@ def rule_defaults() -> dict[str, float]:
     }
 
 
-def clustering_space(src: ReportSource) -> np.ndarray:
+def clustering_space(src: Segmentation) -> np.ndarray:
     """Return the matrix the clusterer worked in, a row per customer of ``labels_``."""
     from segdiscover.assign import cluster_space
 
-    return cluster_space(src, src.features_.drop(src.id))
+    return cluster_space(src.preprocessor, src.guide, src.features.drop(src.id))
 
 
 # ------------------------------------------------------------------ helpers
@@ -230,8 +183,8 @@ def ink(rgba: Sequence[float]) -> str:
     return "black" if _luminance(rgba) > 0.179 else "white"
 
 
-def segment_label(src: ReportSource, s: int) -> str:
-    return f"{s}. {src.profiles_[s].name}" if s in src.profiles_ else "noise"
+def segment_label(src: Segmentation, s: int) -> str:
+    return f"{s}. {src.profiles[s].name}" if s in src.profiles else "noise"
 
 
 def tidy(ax: Axes) -> None:
@@ -259,20 +212,26 @@ def verdict_class(row: Mapping[str, Any]) -> str:
     return "significant" if row.get("significant") else "none"
 
 
-def chart_names(src: ReportSource) -> list[str]:
+def chart_names(model: Segmentation | HasResult) -> list[str]:
     """Return the PNG names :func:`render_plots` writes for ``src`` (in ``plots/``)."""
+    from segdiscover.result import as_result
+
+    src = as_result(model)
     names = ["map.png", "sizes.png"]
     if sweep_table(src) is not None:
         names.append("selection.png")
-    if src.outcomes_ is not None and src.outcomes_.height:
+    if src.outcomes is not None and src.outcomes.height:
         names.append("outcomes.png")
     names.append("heatmap.png")
     names += [f"segment_{s}_drivers.png" for s in segment_ids(src)]
     return names
 
 
-def render_plots(seg: ReportSource) -> dict[str, bytes]:
+def render_plots(model: Segmentation | HasResult) -> dict[str, bytes]:
     """All charts of a fitted segmentation as PNG bytes, by file name."""
+    from segdiscover.result import as_result
+
+    seg = as_result(model)
     from segdiscover.plots import (
         plot_drivers,
         plot_heatmap,

@@ -9,17 +9,21 @@ shows the complete earlier run or the complete new one, never a mix.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segdiscover._atomic import publish, write_file
+from segdiscover._json import plain
 from segdiscover.exceptions import InputError, ModelFileError, SegdiscoverWarning
 from segdiscover.persist import check_target, save
 from segdiscover.report._html import render_html, render_markdown
 from segdiscover.report._plots import render_plots
+from segdiscover.result import Segmentation, as_result
+
+if TYPE_CHECKING:
+    from segdiscover.result import HasResult
 
 SCHEMA_PATH = Path(__file__).with_name("segments.schema.json")
 #: Every top-level name ``write_outputs`` can publish; one the new run lacks goes.
@@ -33,30 +37,17 @@ OUTPUT_NAMES = (
 )
 
 
-def _clean(x: Any) -> Any:
-    """JSON-safe: non-finite floats become null, tuples lists."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, str):  # numpy scalars
-        return _clean(x.item())
-    return x
-
-
-def segments_document(seg: Any) -> dict[str, Any]:
-    """Build the ``segments.json`` content of a fitted Segmenter (see SCHEMA_PATH)."""
-    seg._check_fitted()
+def segments_document(model: Segmentation | HasResult) -> dict[str, Any]:
+    """Build the ``segments.json`` content of a segmentation (see SCHEMA_PATH)."""
+    seg = as_result(model)
     outcomes: dict[int, list[dict[str, Any]]] = {}
-    if seg.outcomes_ is not None:
-        for r in seg.outcomes_.iter_rows(named=True):
+    if seg.outcomes is not None:
+        for r in seg.outcomes.iter_rows(named=True):
             outcomes.setdefault(r["segment_id"], []).append(
                 {k: v for k, v in r.items() if k != "segment_id"}
             )
     segments = []
-    for row in seg.segments_.iter_rows(named=True):
+    for row in seg.segments.iter_rows(named=True):
         segments.append(
             {
                 "segment_id": row["segment_id"],
@@ -68,33 +59,34 @@ def segments_document(seg: Any) -> dict[str, Any]:
                 "rule_precision": row.get("rule_precision"),
                 "rule_coverage": row.get("rule_coverage"),
                 "name_source": row.get("name_source"),
-                "families": seg.profiles_[row["segment_id"]].families,
+                "families": seg.profiles[row["segment_id"]].families,
                 "narrative": row["narrative"],
                 "fidelity_f1": row["fidelity_f1"],
                 "outcomes": outcomes.get(row["segment_id"], []),
-                "answers": seg.profiles_[row["segment_id"]].answers,
+                "answers": seg.profiles[row["segment_id"]].answers,
             }
         )
-    candidates = seg.candidates_.to_dicts() if seg.candidates_ is not None else None
-    comparison = getattr(seg, "outcome_comparison_", None)  # absent on old models
-    if comparison is not None:
+    candidates = seg.candidates.to_dicts() if seg.candidates is not None else None
+    comparison: dict[str, Any] | None = None
+    if seg.outcome_comparison is not None:
         comparison = {
             k: v
-            for k, v in comparison.to_dict().items()
+            for k, v in seg.outcome_comparison.to_dict().items()
             if k not in ("vs_rest", "answers")  # already under each segment
         }
-    return _clean(
+    doc: dict[str, Any] = plain(
         {
             "schema_version": 1,
-            "run": {**seg.run_, "candidates": candidates},
+            "run": {**seg.run, "candidates": candidates},
             "segments": segments,
             "outcomes": comparison,
         }
     )
+    return doc
 
 
 def write_outputs(
-    seg: Any, out: str | os.PathLike[str], *, model: bool = True
+    seg: Segmentation | HasResult, out: str | os.PathLike[str], *, model: bool = True
 ) -> dict[str, Path]:
     """Write assignments, ``segments.json``, reports, ``plots/*.png`` and ``model/``.
 
@@ -107,8 +99,8 @@ def write_outputs(
 
     Parameters
     ----------
-    seg : Segmenter
-        A fitted segmenter.
+    seg : Segmenter, loaded model or Segmentation
+        Fitted.
     out : path
         Output folder; created if missing. Other files in it are left alone.
     model : bool, default True
@@ -127,13 +119,14 @@ def write_outputs(
         raise InputError(msg)
     if model and (out / "model").exists() and not (out / "model").is_symlink():
         check_target(out / "model")  # a folder of someone else's files: refused
+    res = as_result(seg)
     # Rendered before anything is written: a failure here changes nothing on disk.
-    doc = segments_document(seg)
-    images = render_plots(seg)
+    doc = segments_document(res)
+    images = render_plots(res)
     texts = {
         "segments.json": json.dumps(doc, indent=2, allow_nan=False),
-        "report.html": render_html(seg, doc, images),
-        "report.md": render_markdown(seg, doc),
+        "report.html": render_html(res, doc, images),
+        "report.md": render_markdown(res, doc),
     }
     saved: list[bool] = []
 
@@ -149,7 +142,7 @@ def write_outputs(
         (folder / "plots").mkdir()
         for name, data in images.items():
             (folder / "plots" / name).write_bytes(data)
-        seg.labels_.write_parquet(folder / "assignments.parquet")
+        res.labels.write_parquet(folder / "assignments.parquet")
         for name, text in texts.items():
             (folder / name).write_text(text, encoding="utf-8")
 
@@ -171,16 +164,16 @@ def write_outputs(
     return written
 
 
-def write_report(seg: Any, path: str | os.PathLike[str]) -> Path:
-    """Write the self-contained report of a fitted Segmenter to one file.
+def write_report(seg: Segmentation | HasResult, path: str | os.PathLike[str]) -> Path:
+    """Write the self-contained report of a segmentation to one file.
 
     ``.html`` (charts embedded) or ``.md`` by the file's suffix; written to a
     temporary file beside the target and renamed into place when complete.
 
     Parameters
     ----------
-    seg : Segmenter
-        A fitted segmenter.
+    seg : Segmentation, Segmenter or loaded model
+        Fitted.
     path : str or path-like
         The report file (``.html``, ``.htm`` or ``.md``).
 
@@ -198,10 +191,11 @@ def write_report(seg: Any, path: str | os.PathLike[str]) -> Path:
     if target.is_dir():
         msg = f"{str(target)!r} is a folder; give a report file name (.html or .md)."
         raise InputError(msg)
-    doc = segments_document(seg)
+    res = as_result(seg)
+    doc = segments_document(res)
     text = (
-        render_markdown(seg, doc)
+        render_markdown(res, doc)
         if suffix == ".md"
-        else render_html(seg, doc, render_plots(seg))
+        else render_html(res, doc, render_plots(res))
     )
     return write_file(target, lambda p: p.write_text(text, encoding="utf-8"))
