@@ -148,3 +148,10 @@ def test_the_pick_refits_to_the_partition_that_was_measured():
     # n <= score_rows: the silhouette was computed on every row, so it identifies
     # the partition.
     assert silhouette_score(X, labels) == pytest.approx(chosen["silhouette"], rel=1e-8)
+
+
+def test_a_fixed_k_is_not_called_the_largest_stable_one():
+    X, _ = make_blobs(600, centers=4, cluster_std=1.0, random_state=2)
+    sel = sweep(X, [CLUSTERERS["kmeans"], CLUSTERERS["gmm"]], [4], random_state=0)
+    assert sel.reason.startswith("4 segments as given")
+    assert "largest number" not in sel.reason

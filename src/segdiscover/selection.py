@@ -563,8 +563,12 @@ def _pick(
             if tests
             else ""
         )
+        k0 = usable["n_segments"][0]
         why_k = (
-            f"the largest number of segments ({usable['n_segments'][0]}) whose every "
+            # One k swept (the user fixed it): only the clusterer was chosen.
+            f"{k0} segments as given, every segment stable ({rule}){valley}"
+            if table["n_segments"].n_unique() == 1
+            else f"the largest number of segments ({k0}) whose every "
             f"segment is stable ({rule}){valley}"
         )
     elif stable.height:
