@@ -60,6 +60,7 @@ def test_every_page_of_the_nav_is_built(site) -> None:
     for page in (
         "index.html",
         "notebook.html",
+        "cli.html",
         "how-it-works.html",
         "decisions.html",
         "guide/01-features.html",
@@ -68,6 +69,16 @@ def test_every_page_of_the_nav_is_built(site) -> None:
     ):
         assert (site / page).is_file(), page
     assert (site / "notebook.ipynb").is_file()  # offered for download
+
+
+def test_the_command_line_page_is_the_parsers_help(site) -> None:
+    from segdiscover.cli import build_parser
+
+    html = (site / "cli.html").read_text(encoding="utf-8")
+    (commands,) = (a for a in build_parser()._actions if a.dest == "command")
+    for name in commands.choices:
+        assert f"segdiscover {name}" in html
+    assert html.count("--verbose") > len(commands.choices)
 
 
 @pytest.mark.parametrize(
