@@ -591,6 +591,202 @@ def report(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------- whole jobs
+#: The issue's targets for the whole-process jobs (issue 17).
+JOB_TARGETS = {
+    "speedup": 2.7,  # baseline wall / fixed-k wall >=
+    "auto": 2.0,  # auto wall / fixed-k wall <=
+    "assign": 1 / 3,  # assign wall / fixed-k wall <=
+    "rss_gib": 2.0,  # every segdiscover job's peak RSS <=
+}
+
+
+def write_job_data(folder: Path, n: int, seed: int, history_days: int) -> str:
+    """Generate the tables once and write them to parquet; return ``as_of``."""
+    data = sd.datasets.make_customers(
+        n_customers=n, seed=seed, history_days=history_days
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, t in data.tables.items():
+        t.write_parquet(folder / f"{name}.parquet")
+    return f"{data.as_of:%Y-%m-%d}"
+
+
+def run_job(args: argparse.Namespace) -> None:
+    """Child process: run one job, then print its peak RSS as the last line."""
+    d, as_of, out = Path(args.data), args.as_of, Path(args.job_out)
+    tables = [
+        f"--tables={n}={d / n}.parquet" for n in ("orders", "tickets", "customers")
+    ]
+    if args.run_job == "baseline":
+        from baseline_pandas import plain_job
+
+        plain_job(str(d), dt_from(as_of), str(out / "assignments.parquet"))
+    else:
+        from segdiscover.cli import main as cli
+
+        argv = {
+            "fixed": [
+                "discover",
+                *tables,
+                f"--as-of={as_of}",
+                "--clusterer",
+                "kmeans",
+                "--k",
+                "6",
+                "--out",
+                str(out),
+            ],
+            "auto": ["discover", *tables, f"--as-of={as_of}", "--out", str(out)],
+            "assign": [
+                "assign",
+                "--model",
+                str(Path(args.model)),
+                *tables,
+                f"--as-of={as_of}",
+                "--out",
+                str(out / "assigned.parquet"),
+            ],
+            "assign_stream": [
+                "assign",
+                "--model",
+                str(Path(args.model)),
+                *tables,
+                f"--as-of={as_of}",
+                "--stream",
+                "--out",
+                str(out / "assigned"),
+            ],
+        }[args.run_job]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = cli([*argv, "--quiet"])
+        if code != 0:
+            raise SystemExit(code)
+    print(json.dumps({"maxrss_gib": maxrss_gib()}))
+
+
+def dt_from(text: str) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text)
+
+
+def jobs(args: argparse.Namespace) -> dict[str, Any]:
+    """Time each job as a whole process, side by side, interleaved by round."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="sd-jobs-", dir=args.tmp))
+    try:
+        t0 = time.perf_counter()
+        as_of = write_job_data(
+            base / "data", args.n_customers, args.seed, args.history_days
+        )
+        gen_s = time.perf_counter() - t0
+        print(f"data written in {gen_s:.0f} s", flush=True)
+        names = ["fixed", "baseline", "auto", "assign", "assign_stream"]
+        names = [n for n in names if n in args.job_names]
+        runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+        model = base / "fixed-0" / "model"
+        for rep in range(args.job_repeats):
+            for name in names:
+                out = base / f"{name}-{rep}"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--run-job",
+                    name,
+                    "--data",
+                    str(base / "data"),
+                    "--as-of",
+                    as_of,
+                    "--job-out",
+                    str(out),
+                    "--model",
+                    str(model),
+                ]
+                t1 = time.perf_counter()
+                got = subprocess.run(cmd, capture_output=True, text=True)
+                wall = time.perf_counter() - t1
+                if got.returncode != 0:
+                    msg = f"{name} failed:\n{got.stderr[-3000:]}"
+                    raise RuntimeError(msg)
+                rss = json.loads(got.stdout.strip().splitlines()[-1])["maxrss_gib"]
+                runs[name].append({"wall_s": wall, "maxrss_gib": rss})
+                print(f"round {rep} {name}: {wall:.1f} s, {rss:.2f} GiB", flush=True)
+        return {
+            "runs": runs,
+            "generate_s": gen_s,
+            "args": vars(args),
+            "provenance": provenance(),
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def jobs_report(res: dict[str, Any]) -> str:
+    """The issue's side-by-side table, with the targets and whether each is met."""
+    runs = res["runs"]
+    wall = {k: med([r["wall_s"] for r in v]) for k, v in runs.items()}
+    rss = {k: max(r["maxrss_gib"] for r in v) for k, v in runs.items()}
+    n = res["args"]["n_customers"]
+
+    def yes(ok: object) -> str:
+        return "yes" if ok else "**no**"
+
+    label = {
+        "fixed": "`segdiscover discover --tables ... --clusterer kmeans --k 6`",
+        "baseline": "the same job written plainly (pandas features, StandardScaler "
+        "+ one-hot, KMeans, LightGBM surrogate, SHAP on 2k rows, medians, parquet)",
+        "auto": "`segdiscover discover --tables ...` (auto)",
+        "assign": "`segdiscover assign --model ... --tables ...`",
+        "assign_stream": "`segdiscover assign ... --stream` (bounded memory)",
+    }
+    lines = [
+        f"## Whole jobs at {n:,} customers (each a fresh process, medians of "
+        f"{res['args']['job_repeats']} round(s), interleaved)",
+        "",
+        f"Measured on {describe(res['provenance'])}.",
+        "",
+        "| job | wall (s) | runs | peak RSS (GiB) | ratio | target | met |",
+        "|---|---:|---|---:|---:|---|---|",
+    ]
+    T = JOB_TARGETS
+    fixed = wall.get("fixed")
+    for k in runs:
+        runs_s = ", ".join(f"{r['wall_s']:.1f}" for r in runs[k])
+        ratio, target, met = "-", "-", "-"
+        if fixed and k == "baseline":
+            ratio = f"{wall[k] / fixed:.2f}x fixed-k"
+            target = f"baseline >= {T['speedup']}x fixed-k"
+            met = yes(wall[k] / fixed >= T["speedup"])
+        elif fixed and k == "auto":
+            ratio = f"{wall[k] / fixed:.2f}x fixed-k"
+            target = f"<= {T['auto']:.0f}x fixed-k"
+            met = yes(wall[k] / fixed <= T["auto"])
+        elif fixed and k.startswith("assign"):
+            ratio = f"{wall[k] / fixed:.2f}x fixed-k"
+            target = "<= 1/3 of fixed-k"
+            met = yes(wall[k] / fixed <= T["assign"])
+        rss_ok = "-" if k == "baseline" else yes(rss[k] <= T["rss_gib"])
+        lines.append(
+            f"| {label[k]} | {wall[k]:.1f} | {runs_s} | {rss[k]:.2f} "
+            f"({rss_ok if k != 'baseline' else 'baseline'}) | {ratio} | {target} | "
+            f"{met} |"
+        )
+    lines += [
+        "",
+        f"Peak RSS target: every segdiscover job <= {T['rss_gib']:.0f} GiB (in "
+        "parentheses: met or not). Data generation (untimed): "
+        f"{res['generate_s']:.0f} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-customers", type=int, default=1_000_000)
@@ -616,7 +812,42 @@ def main() -> None:
         help="n_jobs for the surrogate (default: the library default)",
     )
     p.add_argument("--out", type=Path, default=OUT / "scale.md")
+    p.add_argument(
+        "--jobs",
+        action="store_true",
+        help="the side-by-side table of whole jobs (issue 17) instead of the stages",
+    )
+    p.add_argument("--job-repeats", type=int, default=1)
+    p.add_argument(
+        "--job-names",
+        nargs="+",
+        default=["fixed", "baseline", "auto", "assign", "assign_stream"],
+    )
+    p.add_argument("--tmp", default=None, help="folder for the generated parquet")
+    p.add_argument("--run-job", help=argparse.SUPPRESS)
+    p.add_argument("--data", help=argparse.SUPPRESS)
+    p.add_argument("--as-of", help=argparse.SUPPRESS)
+    p.add_argument("--job-out", help=argparse.SUPPRESS)
+    p.add_argument("--model", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.run_job:
+        run_job(args)
+        return
+    if args.jobs:
+        res = jobs(args)
+        md = jobs_report(res)
+        print()
+        print(md)
+        out = (
+            args.out.with_name("scale_jobs.md")
+            if args.out.name == "scale.md"
+            else args.out
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(md)
+        out.with_suffix(".json").write_text(json.dumps(res, indent=2, default=str))
+        print(f"wrote {out}")
+        return
     res = run(args)
     md = report(res)
     print()
