@@ -596,7 +596,7 @@ def _pick(
             f"{r0['stability_lo']:.2f} to {r0['stability_hi']:.2f} over "
             f"{r0['stability_refits']} refits)"
         )
-    best = usable["silhouette"].max()
+    best = float(usable.select(pl.col("silhouette").max()).item())
     near = usable.filter(pl.col("silhouette") >= best - 0.005)
     by_outcome = "outcome_separation" in near.columns
     if by_outcome:
