@@ -1,7 +1,8 @@
 """The scikit-learn estimator contract, over every registry and the top-level parts.
 
 Every clusterer adapter (``CLUSTERERS`` and the generic ``SklearnAdapter``), every
-feature builder (``BUILDERS``), ``FeatureSet.default()`` and ``Preprocessor()``:
+feature builder (``BUILDERS``), ``FeatureSet.default()``, ``Preprocessor()`` and
+``Segmenter`` (with and without a FeatureSet):
 ``clone`` round trip, ``get_params``/``set_params``, a readable ``repr``, no
 mutation of the input, and the same result for the same seed, on a small planted
 table.
@@ -49,6 +50,16 @@ CASES: dict[str, Callable[[], BaseEstimator]] = {
     **BUILDER_CASES,
     "FeatureSet.default": FeatureSet.default,
     "Preprocessor": Preprocessor,
+    "Segmenter": lambda: sd.Segmenter(
+        clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+    ),
+    "Segmenter.features": lambda: sd.Segmenter(
+        features=FeatureSet.default(),
+        clusterer="kmeans",
+        n_segments=3,
+        random_state=0,
+        stability_refits=0,
+    ),
 }
 #: Everything a repr of these objects may name, to read it back with eval.
 NAMESPACE = {
@@ -58,6 +69,7 @@ NAMESPACE = {
     "KMeans": KMeans,
     "FeatureSet": FeatureSet,
     "Preprocessor": Preprocessor,
+    "Segmenter": sd.Segmenter,
 }
 
 
@@ -117,6 +129,9 @@ def run(est: BaseEstimator, data: sd.datasets.CustomerData, X: np.ndarray, featu
         est = FeatureSet([est])
     if isinstance(est, FeatureSet):
         return {"frame": est.build(data.tables, as_of=data.as_of).frame}
+    if isinstance(est, sd.Segmenter):
+        est.fit(data.tables, as_of=data.as_of)
+        return {"labels": est.labels_, "segments": est.segments_}
     assert isinstance(est, Preprocessor)
     return {"matrix": est.fit_transform(features.drop("customer_id"))}
 
@@ -145,7 +160,8 @@ def test_clone_round_trip(case):
     assert type(twin) is type(est)
     assert twin is not est
     assert plain(twin.get_params()) == plain(est.get_params())
-    if case != "clusterer-sklearn":  # its deep params hold the estimator object
+    # Their deep params hold an estimator object (compared by identity).
+    if case not in ("clusterer-sklearn", "Segmenter.features"):
         assert twin.get_params() == est.get_params()
         assert clone(twin).get_params() == est.get_params()
 

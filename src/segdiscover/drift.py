@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from segdiscover._json import plain
 from segdiscover.exceptions import InputError, InvalidParameterError
 
 #: Bins for numeric features (the reference run's deciles).
@@ -347,7 +348,7 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return every part as JSON-serialisable data (lists of row objects)."""
-        return _finite(
+        return plain(
             {
                 "schema_version": 1,
                 "previous": self.previous,
@@ -455,17 +456,6 @@ class DriftReport:
 
     def __str__(self) -> str:
         return "\n".join(self.summary())
-
-
-def _finite(x: Any) -> Any:
-    """JSON-safe: non-finite floats become null."""
-    if isinstance(x, float):
-        return x if np.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
 
 
 def _md_table(frame: pl.DataFrame) -> str:

@@ -475,6 +475,29 @@ candidates to merge: 0 & 1.'
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def __repr__(self) -> str:
+        return f"OutcomeComparison({self.summary()})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        e = html.escape
+        head = ("segment", "outcome", "value", "rest", "difference", "95% CI",
+                "verdict")  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{r['segment_id']}</td><td>{e(str(r['outcome']))}</td>"
+            f"<td>{r['value']:.4g}</td><td>{r['rest_value']:.4g}</td>"
+            f"<td>{r['difference']:+.4g}</td>"
+            f"<td>{r['ci_low']:+.3g} to {r['ci_high']:+.3g}</td>"
+            f"<td>{e(str(r['verdict']))}</td></tr>"
+            for r in self.vs_rest.iter_rows(named=True)
+        )
+        cells = "".join(f"<th>{h}</th>" for h in head)
+        return (
+            f"<div class='sd-outcomes'><p>{e(self.summary())}</p><table><thead>"
+            f"<tr>{cells}</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
+
 
 # ------------------------------------------------------------------ the work
 def _outcome_matrix(

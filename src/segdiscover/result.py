@@ -284,7 +284,20 @@ class Segmentation:
         )
 
     def report(self, path: str | os.PathLike[str]) -> Path:
-        """Write the self-contained report (``.html`` with charts, or ``.md``)."""
+        """Write the self-contained report (``.html`` with charts, or ``.md``).
+
+        Written to a temporary file beside ``path`` and renamed into place.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0,
+        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
+        >>> seg.report(tempfile.mkdtemp() + "/segments.md").read_text()[:19]
+        '# Customer segments'
+        """
         from segdiscover.report import write_report
 
         return write_report(self, path)
@@ -386,6 +399,20 @@ class Segmentation:
         name_sources : mapping of int to str, optional
             New id -> ``name_source`` of the renamed segments (default
             ``"carried"``).
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        >>> seg = seg.fit(data.tables, as_of=data.as_of)
+        >>> res = seg.result_.renumber({0: 2, 1: 0, 2: 5}, names={5: "Small"})
+        >>> sorted(res.profiles), res.profile(5).name, sorted(seg.result_.profiles)
+        ([0, 2, 5], 'Small', [0, 1, 2])
+        >>> seg = seg.renumber({0: 2, 1: 0, 2: 5}, names={5: "Small"})
+        >>> seg.assign(data.tables, as_of=data.as_of)["segment_id"].equals(
+        ...     seg.labels_["segment_id"])
+        True
         """
         old_ids = sorted(self.profiles)
         m = {int(k): int(v) for k, v in mapping.items()}
@@ -421,8 +448,26 @@ class Segmentation:
 
         The merged segment takes the smallest of ``ids``; other segments keep their
         ids (and custom names). Drivers, rules, names, profiles and outcomes are
-        recomputed; the merged segment's stability is not re-measured (null). See
-        :meth:`segdiscover.Segmenter.merge_segments`.
+        recomputed; customers keep their confidence (a lower bound for the merged
+        segment). The merged segment's stability is not re-measured (null): a refit
+        does not produce a hand-made merge. A loaded segmentation cannot merge (a
+        saved model holds no outcomes to compare again).
+
+        Parameters
+        ----------
+        ids : sequence of int
+            Two or more segment ids, e.g. a pair read off ``merge_tree``.
+
+        Examples
+        --------
+        >>> import segdiscover as sd
+        >>> data = sd.datasets.make_customers(n_customers=600, n_segments=3, seed=0)
+        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=4, random_state=0,
+        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
+        >>> first = seg.merge_tree_.row(0, named=True)
+        >>> seg = seg.merge_segments(first["left"] + first["right"])
+        >>> seg.segments_.height, seg.n_segments_
+        (3, 3)
         """
         from segdiscover._fit_result import merge
 

@@ -443,19 +443,7 @@ class Segmenter(OutputMixin, BaseEstimator):
         return self
 
     def merge_segments(self, ids: Sequence[int]) -> Segmenter:
-        """Merge segments by hand and explain again (see :meth:`Segmentation.merge`).
-
-        Examples
-        --------
-        >>> import segdiscover as sd
-        >>> data = sd.datasets.make_customers(n_customers=600, n_segments=3, seed=0)
-        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=4, random_state=0,
-        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
-        >>> first = seg.merge_tree_.row(0, named=True)
-        >>> seg = seg.merge_segments(first["left"] + first["right"])
-        >>> seg.segments_.height, seg.n_segments_
-        (3, 3)
-        """
+        """Merge segments by hand and explain again (see :meth:`Segmentation.merge`)."""
         self.result_ = as_result(self).merge(ids)
         return self
 
@@ -466,21 +454,7 @@ class Segmenter(OutputMixin, BaseEstimator):
         names: Mapping[int, str] | None = None,
         name_sources: Mapping[int, str] | None = None,
     ) -> Segmenter:
-        """Give segments new ids and names everywhere (:meth:`Segmentation.renumber`).
-
-        Examples
-        --------
-        >>> import segdiscover as sd
-        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
-        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
-        >>> seg = seg.fit(data.tables, as_of=data.as_of)
-        >>> seg = seg.renumber({0: 2, 1: 0, 2: 5}, names={5: "Small"})
-        >>> seg.segments_["segment_id"].to_list(), seg.profile(5).name
-        ([0, 2, 5], 'Small')
-        >>> seg.assign(data.tables, as_of=data.as_of)["segment_id"].equals(
-        ...     seg.labels_["segment_id"])
-        True
-        """
+        """Give segments new ids and names (see :meth:`Segmentation.renumber`)."""
         res = as_result(self)
         self.result_ = res.renumber(mapping, names=names, name_sources=name_sources)
         return self
@@ -491,18 +465,7 @@ class Segmenter(OutputMixin, BaseEstimator):
         return as_result(self).profile(segment_id)
 
     def report(self, path: str | os.PathLike[str]) -> Path:
-        """Write the self-contained report (``.html`` with charts, or ``.md``).
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> import segdiscover as sd
-        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
-        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0,
-        ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
-        >>> seg.report(tempfile.mkdtemp() + "/segments.md").read_text()[:19]
-        '# Customer segments'
-        """
+        """Write the self-contained report (see :meth:`Segmentation.report`)."""
         return as_result(self).report(path)
 
     def _assign(self, X: Any, **params: Any) -> pl.DataFrame:
