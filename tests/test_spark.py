@@ -290,3 +290,21 @@ def test_clear_errors(spark: Any, spark_tables: dict[str, Any], data: Any) -> No
         )
     with pytest.raises(sd.exceptions.InvalidParameterError, match="'n'"):
         sds.sample(spark_tables["customers"], 0)
+
+
+def test_documented_job(
+    spark_tables: dict[str, Any], data: Any, tmp_path: Path
+) -> None:
+    # docs/guide/12-spark.md: features on Spark -> sample -> fit locally -> save
+    # -> assign on Spark; the same as assigning the local features.
+    features = sds.build_features(spark_tables, FeatureSet.default(), data.as_of)
+    fit_rows = sds.sample(features, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+        seg.fit(fit_rows)
+    path = seg.save(tmp_path / "model")
+    got = _local(sds.assign(path, features)).sort("customer_id")
+    local = FeatureSet.default().build(data.tables, as_of=data.as_of).frame
+    assert_frame_equal(got, sd.load(path).assign(local), check_exact=True)
+    assert got.height == local.height
