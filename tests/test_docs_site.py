@@ -85,6 +85,7 @@ def test_the_command_line_page_is_the_parsers_help(site) -> None:
     ("page", "anchor"),
     [
         ("segmenter", "segdiscover.Segmenter.fit"),
+        ("result", "segdiscover.Segmentation.plot_map"),
         ("persist", "segdiscover.load"),
         ("features", "segdiscover.FeatureSet"),
         ("datasets", "segdiscover.datasets.make_customers"),
