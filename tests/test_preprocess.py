@@ -243,3 +243,30 @@ def test_state_saved_before_weights_transforms_as_then():
     X = pre.transform(pl.DataFrame({"a": [1.0, 3.0], "c": ["x", "y"]}))
     h = 1 / np.sqrt(2)
     assert_allclose(X, [[-1.0, h, 0.0], [1.0, 0.0, h]])
+
+
+def test_transform_pair_is_transform_and_its_unclipped_twin() -> None:
+    # One pass gives exactly the two transforms assign needs (clipped for the
+    # segments, unclipped for novelty), for numbers, yes/no text and categories,
+    # nulls and extremes included.
+    from segdiscover.assign import unclipped
+    from segdiscover.datasets import make_customers
+    from segdiscover.features import FeatureSet
+
+    data = make_customers(n_customers=500, seed=2)
+    feats = FeatureSet.default().build(data.tables, as_of=data.as_of).frame
+    feats = feats.drop("customer_id")
+    pre = Preprocessor().fit(feats)
+    far = feats.with_columns(pl.col("monthly_spend") * 1e6)
+    for frame in (feats, far):
+        X, U = pre.transform_pair(frame)
+        assert_array_equal(X, pre.transform(frame))
+        assert_array_equal(U, unclipped(pre).transform(frame))
+    assert np.abs(U).max() > pre.clip >= np.abs(X).max()
+    binary = pl.DataFrame(
+        {"flag": ["Yes", "No", None, "Yes"], "x": [1.0, 2.0, 3.0, 40.0]}
+    )
+    pre = Preprocessor().fit(binary)
+    X, U = pre.transform_pair(binary)
+    assert_array_equal(X, pre.transform(binary))
+    assert_array_equal(U, unclipped(pre).transform(binary))

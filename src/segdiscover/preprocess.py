@@ -464,6 +464,16 @@ class Preprocessor(BaseEstimator):
     def _matrix(
         self, frame: pl.DataFrame, clip: float, *, folded: bool
     ) -> tuple[np.ndarray, list[str]]:
+        (out,), names = self._matrices(frame, clip, folded=folded, pair=False)
+        return out, names
+
+    def _matrices(
+        self, frame: pl.DataFrame, clip: float, *, folded: bool, pair: bool
+    ) -> tuple[tuple[np.ndarray, ...], list[str]]:
+        """Return the matrix clipped at ``clip`` and, with ``pair``, the unclipped one.
+
+        Each input column is read and encoded once for both.
+        """
         names: list[str] = []
         parts = []
         for c in self.columns_:
@@ -472,16 +482,20 @@ class Preprocessor(BaseEstimator):
             keep = [i for i, o in enumerate(outs) if o not in drop]
             parts.append((c, keep, len(outs)))
             names += [outs[i] for i in keep]
-        # One allocation, filled block by block: no hstack copy of a wide matrix.
-        out = np.empty((frame.height, len(names)))
+        # One allocation each, filled block by block: no hstack copy of a wide
+        # matrix.
+        outs_ = tuple(np.empty((frame.height, len(names))) for _ in range(1 + pair))
         j = 0
         for c, keep, width in parts:
             if not keep:
                 continue
-            block = _encode(frame.get_column(c["name"]), c, clip)
-            out[:, j : j + len(keep)] = block if len(keep) == width else block[:, keep]
+            blocks = _encode_pair(frame.get_column(c["name"]), c, clip, pair=pair)
+            for out, block in zip(outs_, blocks, strict=True):
+                out[:, j : j + len(keep)] = (
+                    block if len(keep) == width else block[:, keep]
+                )
             j += len(keep)
-        return out, names
+        return outs_, names
 
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """Return the float64 matrix for ``frame`` (``feature_names_out_`` order).
@@ -505,6 +519,43 @@ class Preprocessor(BaseEstimator):
             )
             raise InputError(msg)
         return self._matrix(frame, self.clip, folded=True)[0]
+
+    def transform_pair(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Return the matrix and its unclipped twin, encoding each column once.
+
+        The second matrix is what a copy of this preprocessor with
+        ``clip=inf`` gives (distances for novelty need it): the same values, not
+        clipped to ``[-clip, clip]``. One pass instead of two transforms.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            Holds at least :attr:`input_columns`.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(clipped, unclipped)``, both as :meth:`transform` shapes them.
+
+        Examples
+        --------
+        >>> pre = Preprocessor().fit(pl.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]}))
+        >>> X, U = pre.transform_pair(pl.DataFrame({"a": [1.0, 1e6]}))
+        >>> bool((X == pre.transform(pl.DataFrame({"a": [1.0, 1e6]}))).all())
+        True
+        >>> float(X[1, 0]), float(U[1, 0]) > 5
+        (5.0, True)
+        """
+        self._check_fitted()
+        missing = [c for c in self.input_columns if c not in frame.columns]
+        if missing:
+            msg = (
+                f"The table lacks the column(s) {missing} the preprocessor was "
+                "fitted on."
+            )
+            raise InputError(msg)
+        (X, U), _ = self._matrices(frame, self.clip, folded=True, pair=True)
+        return X, U
 
     def fit_transform(
         self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
@@ -547,13 +598,32 @@ def _apply(x: np.ndarray, transform: str) -> np.ndarray:
 
 def _encode(s: pl.Series, c: dict[str, Any], clip: float) -> np.ndarray:
     """Columns of one input column (all its outputs, before folding)."""
+    return _encode_pair(s, c, clip, pair=False)[0]
+
+
+def _encode_pair(
+    s: pl.Series, c: dict[str, Any], clip: float, *, pair: bool
+) -> tuple[np.ndarray, ...]:
+    """One input column's block clipped at ``clip`` and, with ``pair``, unclipped."""
+
+    def blocks(z: np.ndarray, miss: np.ndarray, fill: np.ndarray | None) -> Any:
+        out = []
+        for zz in (np.clip(z, -clip, clip), z)[: 1 + pair]:
+            if fill is not None:
+                zz = np.where(miss, fill, zz)
+            out.append(
+                np.column_stack([zz, miss.astype(float)])
+                if c["missing"]
+                else zz[:, None]
+            )
+        return tuple(out)
+
     if c["kind"] == "numeric":
         x = s.cast(pl.Float64).to_numpy().astype(float, copy=True)
         miss = ~np.isfinite(x)
         t = _apply(np.where(miss, 0.0, x), c["transform"])
-        z = np.clip((t - c["center"]) / c["scale"], -clip, clip)
-        z = np.where(miss, (c["impute"] - c["center"]) / c["scale"], z)
-        return np.column_stack([z, miss.astype(float)]) if c["missing"] else z[:, None]
+        z = (t - c["center"]) / c["scale"]
+        return blocks(z, miss, np.asarray((c["impute"] - c["center"]) / c["scale"]))
     v = s.cast(pl.String)
     if c.get("encoding") == "binary":
         miss = v.is_null().to_numpy()
@@ -563,8 +633,7 @@ def _encode(s: pl.Series, c: dict[str, Any], clip: float) -> np.ndarray:
         else:  # nulls are a level (or were never seen): compare as text
             hit = (v.fill_null(MISSING) == c["positive"]).to_numpy()
             ind = hit.astype(float)
-        z = np.clip((ind - c["center"]) / c["scale"], -clip, clip)
-        return np.column_stack([z, miss.astype(float)]) if c["missing"] else z[:, None]
+        return blocks((ind - c["center"]) / c["scale"], miss, None)
     levels = c["levels"]
     v = v.fill_null(MISSING)
     known = v.is_in(levels[:-1] if levels[-1] == OTHER else levels)
@@ -578,7 +647,7 @@ def _encode(s: pl.Series, c: dict[str, Any], clip: float) -> np.ndarray:
     onehot = np.zeros((len(codes), len(levels)))
     rows = np.flatnonzero(codes >= 0)
     onehot[rows, codes[rows]] = w[codes[rows]]
-    return onehot
+    return (onehot, onehot)[: 1 + pair]
 
 
 def categorical_codes(
