@@ -137,6 +137,24 @@ def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return bool(a["distinct_segments"] > b["distinct_segments"])
 
 
+def _candidate(
+    space: str,
+    choice: Choice,
+    clustered: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+    X: np.ndarray,
+    fit_mask: np.ndarray,
+    validation: np.ndarray,
+    guide: OutcomeGuide | None = None,
+) -> Candidate:
+    """Package a fitted choice with the sweep it came from."""
+    labels, conf, noise, rows = clustered
+    return Candidate(
+        space, choice.adapter, choice.name, choice.reason, labels, conf, noise,
+        rows, X, fit_mask, validation, choice.candidates,
+        _stable_pick(choice.candidates), guide,
+    )  # fmt: skip
+
+
 def _stable_pick(candidates: pl.DataFrame | None) -> bool | None:
     """Whether the swept pick has every segment stable (None: nothing swept)."""
     if candidates is None:
@@ -321,22 +339,8 @@ def guided(
     labels, conf = choice.adapter.assign(E)
     labels, conf = labels.astype(np.int64), conf.astype(np.float64)
     noise = settle_noise(labels, conf, E, choice.adapter, est.noise)
-    return Candidate(
-        "outcomes",
-        choice.adapter,
-        choice.name,
-        choice.reason,
-        labels,
-        conf,
-        noise,
-        fit_rows,
-        G,
-        build,
-        g.holdout,
-        choice.candidates,
-        _stable_pick(choice.candidates),
-        guide,
-    )
+    clustered = (labels, conf, noise, fit_rows)
+    return _candidate("outcomes", choice, clustered, G, build, g.holdout, guide)
 
 
 def holdout_score(
@@ -408,24 +412,8 @@ def segment(
     cands: list[Candidate] = []
     if est.guide != "outcomes" or outcome_cols is None:
         choice = choose(est, plan, Xp, rng, Y)
-        labels, conf, noise, rows = cluster(est, plan, choice, Xp, rng)
-        cands.append(
-            Candidate(
-                "features",
-                choice.adapter,
-                choice.name,
-                choice.reason,
-                labels,
-                conf,
-                noise,
-                rows,
-                Xp,
-                everyone,
-                everyone,
-                choice.candidates,
-                _stable_pick(choice.candidates),
-            )
-        )
+        clustered = cluster(est, plan, choice, Xp, rng)
+        cands.append(_candidate("features", choice, clustered, Xp, everyone, everyone))
     if est.guide == "none" or outcome_cols is None or Y is None:
         return Segmented(cands[0], cands[0].candidates, None)
     # Own stream: the unsupervised candidate is the same with or without it.

@@ -700,6 +700,9 @@ def _components(segs: list[int], edges: list[tuple[int, int]]) -> list[list[int]
     return [groups[r] for r in sorted(groups)]
 
 
+# Long on purpose (~190 lines, half docstring): the vs-rest, pairwise and omnibus
+# statistics share one pass over the outcome matrix, one set of bootstrap draws and
+# the group statistics; split apart they would redraw or pass a dozen arrays.
 def compare_segments(
     labels: Any,
     outcomes: pl.DataFrame,

@@ -49,7 +49,7 @@ from segdiscover._resources import resolve_n_jobs
 from segdiscover.assign import assign as _assign
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.exceptions import InputError, InvalidParameterError, SegdiscoverWarning
-from segdiscover.features import FeatureSet
+from segdiscover.features import FeatureMeta, FeatureSet
 from segdiscover.outcomes import _valid_min_difference
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
@@ -354,6 +354,13 @@ class Segmenter(OutputMixin, BaseEstimator):
             self, plan, inputs, pre, found, rng, started=started, as_of=as_of,
             n_threads=self.n_threads_,
         )  # fmt: skip
+
+    def _door(
+        self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]
+    ) -> tuple[pl.DataFrame, list[FeatureMeta], pl.DataFrame | None]:
+        # The door alone (tests/test_leakage.py runs it): features, meta, outcomes.
+        inputs = door(self, as_table(X, self.id), as_of, outcomes, exclude)
+        return inputs.frame, inputs.meta, inputs.outcomes
 
     def fit_predict(self, X: Any, y: None = None, **fit_params: Any) -> Any:
         """Fit, then return each customer's segment id, in the input's row order.

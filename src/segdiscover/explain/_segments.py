@@ -90,6 +90,9 @@ def _family_rows(
     return rows
 
 
+# Long on purpose (~110 lines): surrogate, SHAP sample, rules and names share the
+# encoded matrix, the sample and the random stream, in this order (the order fixes
+# what every seed gives).
 def explain_segments(
     features: pl.DataFrame,
     meta_list: list[FeatureMeta],
