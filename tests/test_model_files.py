@@ -547,3 +547,17 @@ def test_save_refuses_a_model_that_mixes_two_fits(seg, table, tmp_path):
     with pytest.raises(NotFittedError, match="not fitted"):
         mixed.save(tmp_path / "d")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_model_saved_without_its_segmentation_is_refused_by_name(model):
+    # Saved before the result object: no result/ and no manifest entry for it.
+    shutil.rmtree(model / "result")
+    edit_manifest(model, lambda m: m.pop("result"))
+    with pytest.raises(ModelFileError, match=r"without its segmentation \(result/\)"):
+        sd.load(model)
+
+
+def test_a_tampered_result_file_is_refused(model):
+    (model / "result" / "labels.parquet").write_bytes(b"PAR1 not parquet")
+    with pytest.raises(ModelFileError, match=r"labels.parquet.*was modified"):
+        sd.load(model)

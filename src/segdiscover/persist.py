@@ -752,6 +752,14 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
     manifest = _parse_manifest(folder, body)
     _check_checksum(folder, body)
     missing = [k for k in _REQUIRED if k not in manifest]
+    if missing == ["result"]:
+        msg = (
+            f"The model in {str(folder)!r} was saved by segdiscover "
+            f"{manifest.get('segdiscover_version', '?')} without its segmentation "
+            "(result/), which a loaded model renders its profiles and report from. "
+            "Fit and save it again with this segdiscover."
+        )
+        raise ModelFileError(msg)
     if missing:
         msg = f"The manifest of {str(folder)!r} lacks the entries {missing}."
         raise ModelFileError(msg)
