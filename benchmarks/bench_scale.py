@@ -62,6 +62,18 @@ from segdiscover.features import FeatureSet
 from segdiscover.preprocess import Preprocessor, categorical_codes
 
 OUT = Path(__file__).resolve().parent / "_out"
+
+
+def vm_hwm_gib() -> float:
+    """Peak RSS of this process image (``VmHWM``; reset by exec, unlike
+    ``ru_maxrss``, which a child inherits from the parent it was forked from)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 GIB = 2**30
 
 TARGETS = {
@@ -663,7 +675,7 @@ def run_job(args: argparse.Namespace) -> None:
             code = cli([*argv, "--quiet"])
         if code != 0:
             raise SystemExit(code)
-    print(json.dumps({"maxrss_gib": maxrss_gib()}))
+    print(json.dumps({"maxrss_gib": vm_hwm_gib()}))
 
 
 def dt_from(text: str) -> Any:

@@ -4,7 +4,7 @@ A k-means model (k=6) is fitted on ``--fit-customers`` generated customers and
 saved; their feature table is tiled under new ids into parquet files of
 ``--file-rows`` customers (untimed setup). Then, for each size, a fresh process
 runs ``segdiscover._stream.stream_assign`` over the first files and reports its
-wall time, rows per second and peak RSS (``ru_maxrss`` of that process, and the
+wall time, rows per second and peak RSS (``VmHWM`` of that process, and the
 highest RSS sampled every 50 ms), so the memory curve vs size is measured job by
 job, as a scheduler would see it.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +33,18 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "_out"
+
+
+def vm_hwm_gib() -> float:
+    """Peak RSS of this process image (``VmHWM``; reset by exec, unlike
+    ``ru_maxrss``, which a child inherits from the parent it was forked from)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 GIB = 2**30
 TARGET_GIB = 2.0
 
@@ -106,8 +117,7 @@ def child(args: argparse.Namespace) -> None:
                 "rows": res.rows,
                 "parts": res.parts,
                 "wall_s": wall,
-                "maxrss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                / 2**20,
+                "maxrss_gib": vm_hwm_gib(),
                 "sampled_peak_gib": peak[0] / GIB,
             }
         )
