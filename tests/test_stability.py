@@ -9,11 +9,19 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 import segdiscover as sd
+from segdiscover.clusterers import CLUSTERERS
 from segdiscover.exceptions import InputError, SegdiscoverWarning
-from segdiscover.stability import align_labels, jaccard_recovery, merge_tree, relabel
+from segdiscover.stability import (
+    align_labels,
+    jaccard_recovery,
+    merge_tree,
+    relabel,
+    stability,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -301,3 +309,33 @@ def test_merge_revalidates_outcomes_and_updates_the_run():
     assert not set(seg.run_["stability"]["unstable_segments"]) & set(pair[1:])
     last = seg.merge_tree_.row(-1, named=True)  # the final merge holds every id
     assert sorted(last["left"] + last["right"]) == ids
+
+
+def test_keyed_subsamples_ignore_the_seed_and_the_row_order():
+    from segdiscover.stability import keyed_draw, row_keys
+
+    X, _ = make_blobs(300, centers=3, cluster_std=3.0, random_state=4)
+    keys = row_keys(X)
+    perm = np.random.default_rng(1).permutation(len(X))
+    # Refit i draws the same customers wherever their rows sit.
+    for salt in range(3):
+        a = keyed_draw(keys, 200, salt)
+        b = perm[keyed_draw(keys[perm], 200, salt)]
+        assert sorted(a.tolist()) == sorted(b.tolist())
+
+    def ward(seed: int) -> object:  # deterministic: only the draws could differ
+        return CLUSTERERS["ward"].factory(n_clusters=3, random_state=seed)
+
+    labels = ward(0).fit(X).labels_
+    runs = [
+        stability(ward, X, labels, n_refits=4, keys=keys, random_state=rs).jaccard
+        for rs in (0, 1, 2)
+    ]
+    assert all(np.array_equal(runs[0], r) for r in runs[1:])
+    seeded = [
+        stability(ward, X, labels, n_refits=4, random_state=rs).jaccard for rs in (0, 1)
+    ]
+    assert not np.array_equal(seeded[0], seeded[1])  # the seeded draws do move
+    # A later batch draws new customers instead of repeating the first.
+    later = stability(ward, X, labels, n_refits=4, keys=keys, first_refit=4)
+    assert not np.array_equal(runs[0], later.jaccard)

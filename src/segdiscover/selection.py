@@ -7,7 +7,9 @@ Davies-Bouldin, and the smallest segment's share. The default rule:
 1. drop candidates whose smallest segment holds under ``min_share`` of customers
    (a segment too small to act on), unless every candidate does;
 2. keep the candidates whose *every segment is stable*. Each candidate is refitted
-   on random halves of (at most ``stability_rows`` of) the sample and each of its
+   on subsamples of 75% (``stability_fraction``) of (at most ``stability_rows``
+   of) the sample, drawn by a hash of each row's values so that refit *i* holds the
+   same customers whatever the seed and the row order, and each of its
    segments gets its Jaccard recovery in every refit (Hennig's clusterboot measure,
    see :mod:`segdiscover.stability`). ``stability_min`` is the smallest mean
    recovery of any segment; ``stability_lo`` and ``stability_hi`` bound it: the
@@ -54,7 +56,7 @@ every candidate but do not choose k: on business data with groups of different
 spread they favour the 2-4 coarsest groups (measured in ``benchmarks/RESULTS.md``).
 
 Cost: each candidate is one fit on the sample plus ``n_refits`` (up to
-``max_refits`` when undecided) fits on half of at most ``stability_rows`` customers.
+``max_refits`` when undecided) fits on 75% of at most ``stability_rows`` customers.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_random_state
 
+from segdiscover._log import progress
 from segdiscover.clusterers import ClustererSpec
+from segdiscover.stability import row_keys
 from segdiscover.stability import stability as _resample
 
 
@@ -147,6 +151,7 @@ def sweep(
     min_stability: float = 0.8,
     n_refits: int = 8,
     stability_rows: int = 6_000,
+    stability_fraction: float = 0.75,
     max_valley: float = 0.5,
     outcomes: np.ndarray | None = None,
     max_refits: int = 24,
@@ -172,6 +177,8 @@ def sweep(
         Half-sample refits per candidate first, and at most when its interval
         straddles ``min_stability`` (more are added 8 at a time).
     stability_rows : int, default 6000
+    stability_fraction : float, default 0.75
+        Share of (at most ``stability_rows`` of) the sample each refit is fitted on.
     max_valley : float, default 0.5
         Largest density-valley ratio a separated candidate may have; above 1 the
         test is off (every ratio is at most 1), as in the outcome-guided space.
@@ -209,65 +216,71 @@ def sweep(
     )
     seed = int(rng.randint(2**31 - 1))
     flags = two_valued(Xs)
+    # Refit i draws the same customers whatever the seed and the row order: the
+    # verdict then moves with the seed only through the clusterers' own starts.
+    keys = row_keys(Xs)
     if outcomes is not None:
         Ys = np.asarray(outcomes, dtype=float).reshape(n, -1)[fit_idx]
         # Own generator: the sweep's other draws stay as they were without outcomes.
         fold = check_random_state(seed + 2).rand(len(fit_idx)) < 0.5
     rows = []
-    for order, spec in enumerate(specs):
-        for k in ks if spec.needs_k else [None]:
-            if k is not None and k >= len(fit_idx):
-                continue
-            if spec.max_fit_rows is not None and len(fit_idx) > spec.max_fit_rows:
-                sub = np.sort(
-                    check_random_state(seed).choice(
-                        len(fit_idx), spec.max_fit_rows, replace=False
-                    )
+    plan = [
+        (order, spec, k)
+        for order, spec in enumerate(specs)
+        for k in (ks if spec.needs_k else [None])
+        if k is None or k < len(fit_idx)
+    ]
+    for order, spec, k in progress(plan, desc="sweep", unit="candidate"):
+        if spec.max_fit_rows is not None and len(fit_idx) > spec.max_fit_rows:
+            sub = np.sort(
+                check_random_state(seed).choice(
+                    len(fit_idx), spec.max_fit_rows, replace=False
                 )
+            )
+        else:
+            sub = None
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter per candidate
+            adapter = spec.factory(n_clusters=k, random_state=seed)
+            if sub is None:
+                labels = adapter.fit(Xs).labels_
             else:
-                sub = None
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence chatter per candidate
-                adapter = spec.factory(n_clusters=k, random_state=seed)
-                if sub is None:
-                    labels = adapter.fit(Xs).labels_
-                else:
-                    adapter.fit(Xs[sub])
-                    labels, _ = adapter.assign(Xs)
-            st = _stability(
-                spec,
-                k,
-                Xs,
-                labels,
-                seed,
-                (n_refits, max(max_refits, n_refits)),
-                stability_rows,
-                (min_stability, confidence),
-            )
-            secs = time.perf_counter() - t0
-            ok = labels >= 0
-            counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
-            rows.append(
-                {
-                    "clusterer": spec.name,
-                    "order": order,
-                    "n_segments": int(adapter.n_segments_),
-                    "k_requested": k,
-                    **_score(Xs, labels, score_idx),
-                    "min_share": float(counts.min() / len(labels)),
-                    "noise_share": float((~ok).mean()),
-                    **st,
-                    "valley_max": valley_ratio(Xs, labels),
-                    "attribute_cut": attribute_cut(Xs, labels, flags),
-                    **(
-                        {"outcome_separation": outcome_separation(labels, Ys, fold)}
-                        if outcomes is not None
-                        else {}
-                    ),
-                    "fit_seconds": secs,
-                }
-            )
+                adapter.fit(Xs[sub])
+                labels, _ = adapter.assign(Xs)
+        st = _stability(
+            spec,
+            k,
+            Xs,
+            labels,
+            seed,
+            (n_refits, max(max_refits, n_refits)),
+            (stability_rows, stability_fraction, keys),
+            (min_stability, confidence),
+        )
+        secs = time.perf_counter() - t0
+        ok = labels >= 0
+        counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
+        rows.append(
+            {
+                "clusterer": spec.name,
+                "order": order,
+                "n_segments": int(adapter.n_segments_),
+                "k_requested": k,
+                **_score(Xs, labels, score_idx),
+                "min_share": float(counts.min() / len(labels)),
+                "noise_share": float((~ok).mean()),
+                **st,
+                "valley_max": valley_ratio(Xs, labels),
+                "attribute_cut": attribute_cut(Xs, labels, flags),
+                **(
+                    {"outcome_separation": outcome_separation(labels, Ys, fold)}
+                    if outcomes is not None
+                    else {}
+                ),
+                "fit_seconds": secs,
+            }
+        )
     table = pl.DataFrame(rows).with_columns(pl.col("stable").cast(pl.Boolean))
     # Features can differ in the last bit between runs (parallel float sums): round
     # the scores, as every user-facing float, so table and pick are identical.
@@ -313,10 +326,10 @@ def _stability(
     labels: np.ndarray,
     seed: int,
     refits: tuple[int, int],
-    max_rows: int,
+    rows: tuple[int, float, np.ndarray],
     rule: tuple[float, float],
 ) -> dict[str, Any]:
-    """Half-sample refits until the stability interval clears the threshold.
+    """Subsample refits until the stability interval clears the threshold.
 
     Returns the median ARI, the smallest per-segment mean Jaccard with its interval,
     the number of refits and the verdict (None when not measured).
@@ -342,8 +355,10 @@ def _stability(
             Xs,
             labels,
             n_refits=batch,
-            fraction=0.5,
-            max_rows=max_rows,
+            fraction=rows[1],
+            max_rows=rows[0],
+            keys=rows[2],
+            first_refit=done,
             # The first batch draws as before; later batches from their own seeds.
             random_state=seed + 1 + 7919 * (done // first if done else 0),
         )
@@ -549,7 +564,7 @@ def _pick(
     )
     rule = (
         f"lower {confidence:.0%} bound of the smallest segment's mean Jaccard "
-        f"recovery over half-sample refits >= {min_stability}"
+        f"recovery over subsample refits >= {min_stability}"
     )
     if separated.height:
         usable = separated.filter(pl.col("n_segments") == separated["n_segments"].max())

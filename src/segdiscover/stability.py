@@ -210,6 +210,59 @@ class Stability:
         )
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit moves every output bit."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """Return a 64-bit key per row from its values (single precision), for draws.
+
+    Two tables with the same rows in another order give the same keys row for row,
+    and the last bits of a float (parallel sums differ there between runs) do not
+    count, so draws keyed on them depend neither on row order nor on the seed.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0 + 1e-12]])
+    >>> k = row_keys(X)
+    >>> bool(k[0] == k[2]), bool(k[0] != k[1])
+    (True, True)
+    >>> bool((row_keys(X[[1, 0, 2]]) == k[[1, 0, 2]]).all())
+    True
+    """
+    bits = np.ascontiguousarray(X, dtype=np.float32).view(np.uint32)
+    h = np.full(X.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(bits.shape[1]):
+            h = _mix(h ^ (bits[:, j].astype(np.uint64) + _GOLDEN * np.uint64(j + 1)))
+    return h
+
+
+def keyed_draw(keys: np.ndarray, m: int, salt: int) -> np.ndarray:
+    """Return the sorted indices of the ``m`` rows whose salted keys are smallest.
+
+    Each ``salt`` gives an independent-looking subsample; the same keys and salt
+    always give the same rows, wherever they sit in the table.
+
+    Examples
+    --------
+    >>> keys = row_keys(np.arange(20.0)[:, None])
+    >>> a, b = keyed_draw(keys, 5, 0), keyed_draw(keys, 5, 1)
+    >>> len(a), bool((a == keyed_draw(keys, 5, 0)).all()), bool((a != b).any())
+    (5, True, True)
+    """
+    with np.errstate(over="ignore"):
+        salted = _mix(keys ^ (_GOLDEN * np.uint64(salt + 1)))
+    # Ties (duplicate rows) broken by position: identical rows are interchangeable.
+    return np.sort(np.lexsort((np.arange(len(keys)), salted))[:m])
+
+
 def stability(
     factory: Callable[[int], Any],
     X: np.ndarray,
@@ -221,6 +274,8 @@ def stability(
     threshold: float = UNSTABLE_BELOW,
     random_state: Any = None,
     n_jobs: int = 1,
+    keys: np.ndarray | None = None,
+    first_refit: int = 0,
 ) -> Stability:
     """Refit on subsamples and measure how well each segment is recovered.
 
@@ -242,6 +297,14 @@ def stability(
     random_state : int, RandomState or None
     n_jobs : int, default 1
         Refits run on this many threads.
+    keys : ndarray of uint64, shape (n,), optional
+        A key per row (:func:`row_keys`, or a customer-id hash). When given, the
+        subsamples are drawn by the keys (:func:`keyed_draw`), so the same customers
+        form refit *i* whatever the row order and ``random_state`` (which then only
+        seeds the refits' clusterers); otherwise drawn from ``random_state``.
+    first_refit : int, default 0
+        Index of the first refit, so a later batch of keyed refits draws new
+        subsamples rather than repeating the first batch's.
 
     Returns
     -------
@@ -262,11 +325,12 @@ def stability(
     labels = np.asarray(labels)
     n = X.shape[0]
     k = int(labels.max(initial=-1)) + 1
-    base = (
-        np.sort(rng.choice(n, max_rows, replace=False))
-        if max_rows is not None and n > max_rows
-        else np.arange(n)
-    )
+    if max_rows is None or n <= max_rows:
+        base = np.arange(n)
+    elif keys is None:
+        base = np.sort(rng.choice(n, max_rows, replace=False))
+    else:
+        base = keyed_draw(keys, max_rows, -1)
     m = max(2, round(fraction * len(base)))
     if m < 2 * max(k, 1):
         # Too few customers per segment to refit: stability is not measured.
@@ -279,10 +343,19 @@ def stability(
             rows=len(base),
             threshold=threshold,
         )
-    draws = [
-        (np.sort(rng.choice(base, m, replace=False)), int(rng.randint(2**31 - 1)))
-        for _ in range(n_refits)
-    ]
+    if keys is None:
+        draws = [
+            (np.sort(rng.choice(base, m, replace=False)), int(rng.randint(2**31 - 1)))
+            for _ in range(n_refits)
+        ]
+    else:
+        draws = [
+            (
+                base[keyed_draw(keys[base], m, first_refit + i)],
+                int(rng.randint(2**31 - 1)),
+            )
+            for i in range(n_refits)
+        ]
 
     def one(draw: tuple[np.ndarray, int]) -> tuple[float, np.ndarray]:
         idx, seed = draw
