@@ -336,10 +336,23 @@ class FeatureSet(BaseEstimator):
         keys = {id(b): (b.table, tuple(b.time_columns().items())) for b in active}
         frames: dict[Any, pl.DataFrame] = {}
         for b in active:
-            if keys[id(b)] not in frames:
-                frames[keys[id(b)]] = self._events(
-                    tables[b.table], b, id_dtype, as_of
-                ).collect()
+            key = keys[id(b)]
+            if key not in frames:
+                lf = self._events(tables[b.table], b, id_dtype, as_of)
+                if key[1]:
+                    # Event tables: only the columns their builders read are cut
+                    # at as_of and kept (the filter copies every column it keeps).
+                    cols = {"_id", *b.time_columns()}
+                    cols |= {
+                        c
+                        for o in active
+                        if keys[id(o)] == key
+                        for c in o.input_columns()
+                    }
+                    lf = lf.select(
+                        [c for c in lf.collect_schema().names() if c in cols]
+                    )
+                frames[key] = lf.collect()
         frames, ids = self._encode(tables, frames, id_dtype)
         events = {id(b): frames[keys[id(b)]].lazy() for b in active}
         if levels is None:
@@ -366,7 +379,8 @@ class FeatureSet(BaseEstimator):
                 )
                 .with_columns(_distinct(aggs)[1])
                 for key, _, prep, aggs in groups
-            ]
+            ],
+            engine="streaming",
         )
         covered = {key for key, *_ in groups}
         firsts = [g.lazy().select("_id", "_first") for g in grouped if "_first" in g]
