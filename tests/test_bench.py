@@ -316,6 +316,21 @@ def test_a_clusterer_added_to_the_registry_appears_in_bench(blobs, monkeypatch):
     assert row["stability"] is not None
 
 
+def test_the_auto_rule_runs_on_the_bare_pipeline(blobs):
+    # Regression: the bare pipeline read a field of the sweep's result that did not
+    # exist, so every k="auto" strategy was recorded as failed and the run went on.
+    s = bench.Strategy(
+        "auto k",
+        clusterer="kmeans",
+        k="auto",
+        pipeline="clusterer",
+        params={"stability_refits": 0, "k_range": [2, 4]},
+    )
+    row = bench.run(s, blobs).row(0, named=True)
+    assert row["status"] == "ok", row.get("error")
+    assert 2 <= row["chosen_k"] <= 4
+
+
 def test_a_selection_rule_chooses_k(blobs):
     seen = {}
 
