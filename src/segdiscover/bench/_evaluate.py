@@ -337,6 +337,8 @@ def _clusterer_fit(
                 name, k2 = _pick(k, sel.candidates, sel.clusterer)
             else:
                 name, k2 = sel.clusterer, sel.n_segments
+                # Refit the very partition whose stability the sweep measured.
+                fit_seed = seed if sel.seed is None else sel.seed
             spec = next((s for s in specs if s.name == name), None) or _spec(
                 strategy, name
             )
