@@ -121,7 +121,7 @@ def test_an_artificial_split_is_flagged_and_merges_back():
     assert len(flagged) >= 1
     assert (
         seg.stability_.filter(pl.col("segment_id").is_in(flagged))["jaccard_mean"].max()
-        < 0.6
+        < seg.stability_threshold
     )
     assert "unstable" in str(seg.profile(flagged[0]))
     # The merge tree's first merge joins the two halves of the round group.

@@ -197,7 +197,7 @@ class SegmentProfile:
     rule_coverage: float | None = None
     name_source: str = "generated"
     stability: float | None = None
-    stability_threshold: float = 0.6
+    stability_threshold: float = 0.8
     answers: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

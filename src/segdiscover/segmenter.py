@@ -89,8 +89,9 @@ class Segmenter(OutputMixin, BaseEstimator):
     stability_refits : int, default 10
         Refits on random 80% subsamples (of at most 5,000 customers) that measure
         each segment's Jaccard recovery (see :mod:`segdiscover.stability`); 0 skips.
-    stability_threshold : float, default 0.6
-        Mean Jaccard recovery under which a segment is flagged unstable.
+    stability_threshold : float, default 0.8
+        Mean Jaccard recovery under which a segment is flagged unstable (the bound
+        ``auto`` holds candidates to; Hennig's "valid" starts at 0.75).
     max_fit_rows : int or None, default None
         Fit the clusterer on at most this many customers and assign the rest;
         None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...).
@@ -226,7 +227,7 @@ class Segmenter(OutputMixin, BaseEstimator):
         max_fit_rows: int | None = None,
         n_jobs: int | None = None,
         stability_refits: int = 10,
-        stability_threshold: float = 0.6,
+        stability_threshold: float = 0.8,
         min_difference: Mapping[str, float | str] | None = None,
         n_bootstrap: int = 500,
         guide: str = "auto",

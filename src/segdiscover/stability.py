@@ -8,7 +8,10 @@
   of Hennig's ``clusterboot``: for each refit, the best Jaccard similarity between the
   segment and any refit segment, over the customers in the subsample; averaged over
   refits. Hennig (2007) reads a mean Jaccard under 0.5 as "dissolved", 0.6 to 0.75 as
-  a pattern, and over 0.85 as highly stable.
+  a pattern, 0.75 or more as valid and over 0.85 as highly stable. A segment under
+  0.8, the bound ``auto`` holds every candidate's segments to, is flagged: an
+  artificial cut through one round group scores 0.6-0.78 (tests/test_stability.py),
+  so 0.6 let most such cuts through.
 * :func:`merge_tree` records which segments merge first as k decreases (Ward's
   criterion on the segment centroids, weighted by size), so users can read a coarser
   segmentation off a fitted model without refitting.
@@ -30,7 +33,7 @@ from sklearn.utils import check_random_state
 from segdiscover.exceptions import InputError
 
 #: Mean Jaccard recovery under which a segment is flagged unstable.
-UNSTABLE_BELOW = 0.6
+UNSTABLE_BELOW = 0.8
 
 
 def contingency(
@@ -293,7 +296,7 @@ def stability(
         customer is duplicated: duplicates distort density methods).
     max_rows : int or None, default 10000
         Draw the refits from at most this many customers (a random sample).
-    threshold : float, default 0.6
+    threshold : float, default 0.8
     random_state : int, RandomState or None
     n_jobs : int, default 1
         Refits run on this many threads.

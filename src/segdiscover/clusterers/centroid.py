@@ -18,7 +18,7 @@ class KMeansAdapter(ClusterAdapter):
         self,
         n_clusters: int | None = 6,
         random_state: Any = None,
-        n_init: int = 4,
+        n_init: int = 10,
         max_iter: int = 300,
     ) -> None:
         super().__init__(n_clusters, random_state)
