@@ -416,6 +416,24 @@ def outcome_separation(labels: np.ndarray, Y: np.ndarray, fold: np.ndarray) -> f
     return float(np.mean(scores)) if scores else float("nan")
 
 
+def _nearest(
+    X: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Rows without noise, their labels, segment ids, centres and nearest segment.
+
+    None with fewer than two segments.
+    """
+    ok = labels >= 0
+    X, labels = X[ok], labels[ok]
+    ids = np.unique(labels)
+    if len(ids) < 2:
+        return None
+    cents = np.vstack([X[labels == i].mean(0) for i in ids])
+    d2 = ((cents[:, None] - cents[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    return X, labels, ids, cents, d2.argmin(1)
+
+
 def valley_ratio(X: np.ndarray, labels: np.ndarray, bins: int = 30) -> float:
     """Largest density-valley ratio between a segment and its nearest segment.
 
@@ -437,16 +455,12 @@ def valley_ratio(X: np.ndarray, labels: np.ndarray, bins: int = 30) -> float:
     >>> valley_ratio(one, (one[:, 0] > 0).astype(int)) > 0.5
     True
     """
-    ok = labels >= 0
-    X, labels = X[ok], labels[ok]
-    ids = np.unique(labels)
-    if len(ids) < 2:
+    near = _nearest(X, labels)
+    if near is None:
         return float("nan")
-    cents = np.vstack([X[labels == i].mean(0) for i in ids])
-    d2 = ((cents[:, None] - cents[None]) ** 2).sum(-1)
-    np.fill_diagonal(d2, np.inf)
+    X, labels, ids, cents, nearest = near
     worst = 0.0
-    for ia, ib in enumerate(d2.argmin(1)):
+    for ia, ib in enumerate(nearest):
         a, b = ids[ia], ids[ib]
         axis = cents[ib] - cents[ia]
         norm = float(np.linalg.norm(axis))
@@ -519,19 +533,15 @@ def attribute_cut(
     >>> attribute_cut(X, np.repeat([0, 1], 300)) < 0.1
     True
     """
-    ok = labels >= 0
-    X, labels = X[ok], labels[ok]
-    ids = np.unique(labels)
-    if len(ids) < 2:
+    near = _nearest(X, labels)
+    if near is None:
         return float("nan")
+    X, _, _, cents, nearest = near
     flags = two_valued(X) if flags is None else flags
     if not flags.any():
         return 0.0
-    cents = np.vstack([X[labels == i].mean(0) for i in ids])
-    d2 = ((cents[:, None] - cents[None]) ** 2).sum(-1)
-    np.fill_diagonal(d2, np.inf)
     worst = 0.0
-    for ia, ib in enumerate(d2.argmin(1)):
+    for ia, ib in enumerate(nearest):
         gap = (cents[ia] - cents[ib]) ** 2
         total = float(gap.sum())
         if total > 0:
