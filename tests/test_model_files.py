@@ -460,6 +460,29 @@ def test_guide_scales_that_no_fit_writes_are_refused(tmp_path):
             sd.load(folder)
 
 
+def test_a_guide_with_an_unpredictable_outcome_round_trips(tmp_path):
+    # Regression: an outcome the features do not predict gets scale 0 in the guide
+    # (its block would be noise); load refused every such model ("no fit writes").
+    rng = np.random.default_rng(2)
+    n = 400
+    calls = rng.uniform(0, 10, n)
+    table = pl.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "calls": calls,
+            "visits": rng.normal(10, 3, n),
+            "churned": rng.random(n) < np.where(calls > 7, 0.6, 0.05),
+            "noise": rng.normal(0, 1, n),
+        }
+    )
+    seg = fit(table, n_segments=2, guide="outcomes", outcomes=["churned", "noise"])
+    assert seg.guide_.scales_[1] == 0.0
+    assert seg.guide_.scales_[0] > 0
+    model = sd.load(seg.save(tmp_path / "model"))
+    customers = table.drop("churned", "noise")
+    assert model.assign(customers).equals(seg.assign(customers))
+
+
 def test_nan_and_infinity_tokens_in_the_manifest_are_refused(model):
     body = (model / "manifest.json").read_text()
     threshold = json.loads(body)["feature_schema"]["novelty"]["threshold"]

@@ -30,6 +30,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "datasets": ("segdiscover.datasets", None),
     "exceptions": ("segdiscover.exceptions", None),
     "plots": ("segdiscover.plots", None),
+    "spark": ("segdiscover.spark", None),
 }
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "exceptions",
     "load",
     "plots",
+    "spark",
 ]
 
 

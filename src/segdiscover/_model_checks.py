@@ -481,7 +481,13 @@ def _guide_problems(guide: Any) -> Iterator[tuple[str, Any]]:
     if not isinstance(guide, dict):
         return  # None (unsupervised); a malformed guide is refused when it is read
     scales = guide.get("scales")
-    if not isinstance(scales, list) or not all(_number(v) and v > 0 for v in scales):
+    # An outcome the features do not predict gets scale 0 (its block is noise);
+    # a fit with no scale above 0 is refused, so at least one is.
+    if (
+        not isinstance(scales, list)
+        or not all(_number(v) and v >= 0 for v in scales)
+        or not any(v > 0 for v in scales)
+    ):
         yield "outcome guide scales", scales
     r2 = guide.get("r2")
     if not isinstance(r2, list) or not all(_number(v) for v in r2):
