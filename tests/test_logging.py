@@ -344,3 +344,23 @@ def test_a_record_during_a_bar_goes_through_tqdm_write(monkeypatch) -> None:
         get_logger("segdiscover.x").info("after")
     assert written == ["segdiscover: inside 0", "segdiscover: inside 1"]
     assert "segdiscover: after\n" in tty.getvalue()
+
+
+def test_a_fit_logs_its_stages_with_their_wall_time(caplog):
+    import segdiscover as sd
+
+    data = sd.datasets.make_customers(n_customers=300, n_segments=3, seed=0)
+    with caplog.at_level(logging.INFO, logger="segdiscover"):
+        sd.Segmenter(
+            clusterer="kmeans", n_segments=3, random_state=0, stability_refits=0
+        ).fit(data.tables, as_of=data.as_of)
+    stages = [
+        r.getMessage() for r in caplog.records if r.name.startswith("segdiscover")
+    ]
+    for name in (
+        "fit: read and check the input",
+        "fit: preprocess",
+        "fit: find the segments",
+        "fit: explain, stability and outcomes",
+    ):
+        assert any(m.startswith(name) for m in stages), (name, stages)

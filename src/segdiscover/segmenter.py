@@ -37,6 +37,7 @@ from segdiscover._estimator import (
 from segdiscover._fit_cluster import ClustererPlan, segment
 from segdiscover._fit_door import as_table, binary_outcomes, door
 from segdiscover._fit_result import build
+from segdiscover._log import get_logger, stage
 from segdiscover._params import (
     NONE,
     Check,
@@ -58,6 +59,8 @@ from segdiscover.result import Segmentation, as_result
 
 # binary_outcomes stays importable from here (benchmarks and bench read it).
 __all__ = ["Segmenter", "binary_outcomes"]
+
+_logger = get_logger(__name__)
 
 
 class Segmenter(OutputMixin, BaseEstimator):
@@ -333,7 +336,8 @@ class Segmenter(OutputMixin, BaseEstimator):
     ) -> Segmentation:
         rng = check_random_state(self.random_state)
         started = dt.datetime.now(dt.UTC)
-        inputs = door(self, as_table(X, self.id), as_of, outcomes, exclude)
+        with stage("fit: read and check the input", _logger):
+            inputs = door(self, as_table(X, self.id), as_of, outcomes, exclude)
         n, k = inputs.frame.height, self.n_segments or self.k_range[0]
         if n < max(10, 2 * k):
             msg = (
@@ -342,19 +346,26 @@ class Segmenter(OutputMixin, BaseEstimator):
             )
             raise InputError(msg)
         feat = inputs.frame.drop(self.id)
-        with warnings.catch_warnings(record=True) as caught:
+        with (
+            stage("fit: preprocess", _logger),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always", SegdiscoverWarning)
             pre = Preprocessor().fit(feat, {m.name: m.kind for m in inputs.meta})
+            Xp = pre.transform(feat)
         for w in caught:
             warnings.warn(w.message, SegdiscoverWarning, stacklevel=3)
-        found = segment(
-            self, plan, pre, feat, pre.transform(feat), rng, inputs.outcome_cols,
-            inputs.outcome_matrix(), inputs.frame.get_column(self.id), self.n_threads_,
-        )  # fmt: skip
-        return build(
-            self, plan, inputs, pre, found, rng, started=started, as_of=as_of,
-            n_threads=self.n_threads_,
-        )  # fmt: skip
+        with stage("fit: find the segments", _logger):
+            found = segment(
+                self, plan, pre, feat, Xp, rng, inputs.outcome_cols,
+                inputs.outcome_matrix(), inputs.frame.get_column(self.id),
+                self.n_threads_,
+            )  # fmt: skip
+        with stage("fit: explain, stability and outcomes", _logger):
+            return build(
+                self, plan, inputs, pre, found, rng, started=started, as_of=as_of,
+                n_threads=self.n_threads_,
+            )  # fmt: skip
 
     def _door(
         self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]

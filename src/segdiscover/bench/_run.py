@@ -214,8 +214,6 @@ def _execute(
     progress: bool | None,  # noqa: FBT001 - private helper
 ) -> Iterable[dict[str, Any]]:
     """Yield the results of the tasks in ``todo``, in that order."""
-    if progress is None:
-        progress = sys.stderr.isatty()
     if jobs == 1:
         results: Iterable[dict[str, Any]] = (_task(*tasks[i], threads) for i in todo)
     else:
@@ -224,6 +222,12 @@ def _execute(
         results = Parallel(n_jobs=jobs, return_as="generator")(
             delayed(_task)(*tasks[i], threads) for i in todo
         )
+    if progress is None:
+        # segdiscover's switch: a terminal, or SEGDISCOVER_PROGRESS / set_progress
+        # (so --quiet and SEGDISCOVER_PROGRESS=0 silence the bench too).
+        from segdiscover._log import progress_enabled
+
+        progress = progress_enabled()
     if progress:
         from tqdm.auto import tqdm
 
