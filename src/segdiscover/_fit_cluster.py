@@ -24,7 +24,7 @@ from segdiscover.exceptions import InputError, InvalidParameterError
 from segdiscover.guide import HOLDOUT_SHARE, OutcomeGuide, customer_hash, hashed_holdout
 from segdiscover.outcomes import compare_segments, materiality_thresholds
 from segdiscover.preprocess import Preprocessor, categorical_codes
-from segdiscover.selection import Selection, sweep
+from segdiscover.selection import sweep
 
 if TYPE_CHECKING:
     from segdiscover.segmenter import Segmenter
@@ -194,7 +194,7 @@ def choose(
             outcomes=outcomes,
             max_valley=max_valley,
         )
-        adapter = spec.factory(n_clusters=sel.n_segments, random_state=_seed(sel, seed))
+        adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
         return Choice(adapter, spec.name, "k chosen by " + sel.reason, sel.candidates)
     specs = [s for s in CLUSTERERS.values() if s.in_auto]
     ks = [est.n_segments] if est.n_segments else list(range(lo, hi + 1))
@@ -202,13 +202,8 @@ def choose(
         Xp, specs, ks, random_state=seed, outcomes=outcomes, max_valley=max_valley
     )
     spec = CLUSTERERS[sel.clusterer]
-    adapter = spec.factory(n_clusters=sel.n_segments, random_state=_seed(sel, seed))
+    adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
     return Choice(adapter, spec.name, sel.reason, sel.candidates)
-
-
-def _seed(sel: Selection, seed: int) -> int:
-    """Return the seed the sweep fitted its pick with (the partition it measured)."""
-    return seed if sel.seed is None else int(sel.seed)
 
 
 def settle_noise(

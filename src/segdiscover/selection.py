@@ -61,7 +61,6 @@ Cost: each candidate is one fit on the sample plus ``n_refits`` (up to
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from collections.abc import Sequence
@@ -101,7 +100,7 @@ class Selection:
         Whether the pick passed the stability rule (its ``stability_lo`` at least
         ``min_stability``). False when no candidate did or stability was not
         measured; the pick is then the least unstable candidate.
-    seed : int or None
+    seed : int
         The ``random_state`` every candidate was fitted with: refitting the pick
         with it on the same rows reproduces the partition whose stability was
         measured (another seed can land k-means in another local optimum).
@@ -111,8 +110,8 @@ class Selection:
     clusterer: str
     n_segments: int
     reason: str
+    seed: int
     stable: bool = True
-    seed: int | None = None
 
 
 def _score(
@@ -288,8 +287,9 @@ def sweep(
         c for c, t in table.schema.items() if t == pl.Float64 and c != "fit_seconds"
     ]
     table = table.with_columns(pl.col(scores).round_sig_figs(10))
-    picked = _pick(table, min_share, min_stability, (max_valley, max_cut), confidence)
-    return dataclasses.replace(picked, seed=seed)
+    return _pick(
+        table, seed, min_share, min_stability, (max_valley, max_cut), confidence
+    )
 
 
 def jaccard_interval(
@@ -551,6 +551,7 @@ def attribute_cut(
 
 def _pick(
     table: pl.DataFrame,
+    seed: int,
     min_share: float,
     min_stability: float,
     separation: tuple[float, float],
@@ -653,5 +654,6 @@ def _pick(
         clusterer=row["clusterer"],
         n_segments=int(row["n_segments"]),
         reason=reason,
+        seed=seed,
         stable=bool(row["stable"]),
     )

@@ -338,7 +338,7 @@ def _clusterer_fit(
             else:
                 name, k2 = sel.clusterer, sel.n_segments
                 # Refit the very partition whose stability the sweep measured.
-                fit_seed = seed if sel.seed is None else sel.seed
+                fit_seed = sel.seed
             spec = next((s for s in specs if s.name == name), None) or _spec(
                 strategy, name
             )
