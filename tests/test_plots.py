@@ -254,3 +254,13 @@ def test_labels_with_control_characters_and_dollars_draw_without_warnings(tmp_pa
         warnings.simplefilter("error")
         images = render_plots(seg)
     assert len(images) == len(chart_names(seg))
+
+
+def test_a_chart_shows_itself_in_a_notebook_before_pyplot_is_imported(given):
+    # A bare Figure is text ("<Figure size ...>") until IPython's matplotlib
+    # integration is on; the charts carry their own PNG representation.
+    formatters = pytest.importorskip("IPython.core.formatters")
+    shown, _ = formatters.DisplayFormatter().format(plots.plot_sizes(given))
+    assert shown["image/png"][:4] == b"\x89PNG"
+    bare, _ = formatters.DisplayFormatter().format(Figure())
+    assert "image/png" not in bare

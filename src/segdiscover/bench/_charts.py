@@ -17,9 +17,10 @@ import polars as pl
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    from segdiscover.report._figure import ChartFigure
+
+    fig = ChartFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 

@@ -150,9 +150,11 @@ def wrap(s: object, width: int) -> str:
 
 def new_figure(width: float, height: float) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    from segdiscover.report._figure import ChartFigure
+
+    # ChartFigure displays itself in Jupyter even before pyplot is imported.
+    fig = ChartFigure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # its own canvas: no pyplot figure manager
     return fig
 
