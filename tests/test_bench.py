@@ -415,7 +415,9 @@ def test_leaderboard_ranks_friedman_and_critical_difference_by_hand():
 def test_charts_are_figures_on_agg(blobs, tmp_path):
     out = bench.run(bench.Strategy("kmeans", clusterer="kmeans", **BARE), blobs)
     fig = bench.heatmap(out)
-    assert type(fig).__name__ == "Figure"
+    from matplotlib.figure import Figure
+
+    assert isinstance(fig, Figure)
     assert type(fig.canvas).__name__ == "FigureCanvasAgg"
     paths = bench.save_charts(out, tmp_path)
     assert [p.name for p in paths] == ["heatmap.png", "time_vs_size.png"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from matplotlib.figure import Figure
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.impute import SimpleImputer
@@ -160,7 +161,7 @@ def test_plots_return_figures_and_keep_the_backend(fitted):
         lambda: res.plot_drivers(0),
     ]
     for make in figs:
-        assert type(make()).__name__ == "Figure"
+        assert isinstance(make(), Figure)
     assert mpl.get_backend() == backend
 
 

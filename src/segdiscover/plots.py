@@ -23,8 +23,9 @@ Examples
 ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
 >>> from segdiscover.plots import plot_sizes
 >>> fig = plot_sizes(seg)
->>> type(fig).__name__
-'Figure'
+>>> from matplotlib.figure import Figure
+>>> isinstance(fig, Figure)
+True
 """
 
 from __future__ import annotations
