@@ -305,6 +305,44 @@ class FeatureSet(BaseEstimator):
         """
         self._check_builders()
         as_of = normalise_as_of(as_of)
+        tables, active = self._checked(tables, part=part)
+        id_dtype = self._id_dtype(tables)
+        keys, frames = self._cut(tables, active, id_dtype, as_of)
+        frames, ids = self._encode(tables, frames, id_dtype)
+        events = {id(b): frames[keys[id(b)]].lazy() for b in active}
+        if levels is None:
+            levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
+        else:
+            missing = [b.family for b in active if b.family not in levels]
+            if missing:
+                msg = f"The saved feature levels lack the builders {missing}."
+                raise InputError(msg)
+        ctx = {"as_of": as_of, "levels": levels}
+        out = self._aggregate(tables, active, keys, frames, events, ids, id_dtype, ctx)
+        frame = out.rename({"_id": self.id})
+        meta = [m for b in active for m in b.metadata(levels[b.family])]
+        names = [m.name for m in meta]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            msg = f"Two feature builders emit the same column(s) {dup}; rename one."
+            raise InputError(msg)
+        if frame.height == 0 and not part:
+            msg = (
+                f"No customer has any event before as_of={as_of:%Y-%m-%d %H:%M} "
+                "in the tables given; check as_of and the time columns."
+            )
+            raise InputError(msg)
+        return BuiltFeatures(
+            frame=frame.select(self.id, *names),
+            meta=meta,
+            levels=dict(levels),
+            id=self.id,
+        )
+
+    def _checked(
+        self, tables: Mapping[str, Any], *, part: bool
+    ) -> tuple[dict[str, pl.DataFrame], list[Builder]]:
+        """Check the tables for :meth:`build`; return them and the active builders."""
         tables = check_tables(tables, {})
         active = self._active(tables)
         # Every table's ids checked (null, NaN, blank refused), then each raw table's
@@ -328,11 +366,21 @@ class FeatureSet(BaseEstimator):
             )
         if not part:
             check_id_overlap(tables, self.id, self.customers_table)
-        id_dtype = self._id_dtype(tables)
-        # One pass per source table: the events of every builder that reads the same
-        # table with the same time columns are cut at as_of once, and string ids are
-        # replaced by integer codes once (see _encode), so the group_bys and joins
-        # below run on integers.
+        return tables, active
+
+    def _cut(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        active: list[Builder],
+        id_dtype: Any,
+        as_of: Any,
+    ) -> tuple[dict[int, Any], dict[Any, pl.DataFrame]]:
+        """Cut each source table's events at ``as_of`` once, keyed by table and times.
+
+        The events of every builder that reads the same table with the same time
+        columns are cut once; string ids are replaced by integer codes afterwards
+        (see ``_encode``), so the group_bys and joins run on integers.
+        """
         keys = {id(b): (b.table, tuple(b.time_columns().items())) for b in active}
         frames: dict[Any, pl.DataFrame] = {}
         for b in active:
@@ -353,16 +401,21 @@ class FeatureSet(BaseEstimator):
                         [c for c in lf.collect_schema().names() if c in cols]
                     )
                 frames[key] = lf.collect()
-        frames, ids = self._encode(tables, frames, id_dtype)
-        events = {id(b): frames[keys[id(b)]].lazy() for b in active}
-        if levels is None:
-            levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
-        else:
-            missing = [b.family for b in active if b.family not in levels]
-            if missing:
-                msg = f"The saved feature levels lack the builders {missing}."
-                raise InputError(msg)
-        ctx = {"as_of": as_of, "levels": levels}
+        return keys, frames
+
+    def _aggregate(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        active: list[Builder],
+        keys: Mapping[int, Any],
+        frames: Mapping[Any, pl.DataFrame],
+        events: Mapping[int, pl.LazyFrame],
+        ids: pl.Series | None,
+        id_dtype: Any,
+        ctx: dict[str, Any],
+    ) -> pl.DataFrame:
+        """Return every builder's columns, one row per customer, sorted by ``_id``."""
+        as_of = ctx["as_of"]
         groups = self._groups(active, keys, events, ctx)
         # Each group's aggregations, with the first event time for the universe.
         # An aggregation that two builders share (e.g. the windowed amount sum of
@@ -416,25 +469,7 @@ class FeatureSet(BaseEstimator):
         out = out.sort("_id")
         if ids is not None:  # integer codes back to the string ids
             out = out.with_columns(ids.gather(out.get_column("_id")).alias("_id"))
-        frame = out.rename({"_id": self.id})
-        meta = [m for b in active for m in b.metadata(levels[b.family])]
-        names = [m.name for m in meta]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            msg = f"Two feature builders emit the same column(s) {dup}; rename one."
-            raise InputError(msg)
-        if frame.height == 0 and not part:
-            msg = (
-                f"No customer has any event before as_of={as_of:%Y-%m-%d %H:%M} "
-                "in the tables given; check as_of and the time columns."
-            )
-            raise InputError(msg)
-        return BuiltFeatures(
-            frame=frame.select(self.id, *names),
-            meta=meta,
-            levels=dict(levels),
-            id=self.id,
-        )
+        return out
 
     def summarise(
         self, tables: Mapping[str, Any], as_of: Any
