@@ -399,3 +399,20 @@ def test_segmenter_with_a_feature_set_clones():
     est = KMeans(n_init=1)
     other = clone(sd.Segmenter(clusterer=est))
     assert plain(other.get_params(deep=False)["clusterer"]) == plain(est)
+
+
+def test_describe_lists_every_registered_clusterer_with_its_capabilities(monkeypatch):
+    from segdiscover.clusterers import ClustererSpec, describe
+
+    mine = ClustererSpec("mine", CLUSTERERS["kmeans"].factory, soft=True, in_auto=False)
+    monkeypatch.setitem(CLUSTERERS, "mine", mine)
+    table = describe()
+    assert table["name"].to_list() == list(CLUSTERERS)
+    row = table.filter(table["name"] == "mine").row(0, named=True)
+    assert row["soft"]
+    assert not row["in_auto"]
+    assert row["needs_k"]
+    for name, spec in CLUSTERERS.items():
+        got = table.filter(table["name"] == name).row(0, named=True)
+        assert got["max_fit_rows"] == spec.max_fit_rows
+        assert got["native_assign"] == spec.native_assign

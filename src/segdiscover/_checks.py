@@ -8,7 +8,6 @@ example id, so the user can find the row without a debugger.
 from __future__ import annotations
 
 import importlib.util
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -535,12 +534,6 @@ def check_tables(
             raise InputError(msg)
         require_columns(out[tname], cols, f"{tname!r} table")
     return out
-
-
-def finite_or_none(x: float) -> float | None:
-    """Return ``x`` as a float, or None when it is not finite (for JSON output)."""
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def align_id_dtype(

@@ -1,7 +1,7 @@
 """Pluggable clusterers behind one adapter contract, and their registry."""
 
 from segdiscover.clusterers._base import ClusterAdapter, ClustererSpec
-from segdiscover.clusterers._registry import CLUSTERERS
+from segdiscover.clusterers._registry import CLUSTERERS, describe
 from segdiscover.clusterers.sklearn_any import SklearnAdapter, check_estimator_contract
 
 __all__ = [
@@ -10,4 +10,5 @@ __all__ = [
     "ClustererSpec",
     "SklearnAdapter",
     "check_estimator_contract",
+    "describe",
 ]
