@@ -473,7 +473,7 @@ def _separate(values: np.ndarray, separation: float, *, kind: str) -> np.ndarray
 
 
 # Long on purpose (~180 lines): the generative story in the order it happens
-# (segments, customers, their orders, tickets and sessions, then the truth), so a
+# (segments, customers, their orders and tickets, then the truth), so a
 # researcher can read what a planted segment is from one place.
 def make_customers(
     n_customers: int = 20_000,
