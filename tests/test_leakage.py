@@ -16,6 +16,8 @@ import polars as pl
 import pytest
 
 import segdiscover as sd
+from segdiscover._fit_door import as_table
+from segdiscover._fit_door import door as fit_door
 from segdiscover._outcome_leakage import (
     MIN_CLASS_SIZE,
     MIN_EXPECTED_OTHERS,
@@ -50,11 +52,17 @@ def telco_like(n: int = 600, seed: int = 0) -> pl.DataFrame:
     )
 
 
+def _door(seg, table, outcomes, exclude):
+    """The fit's door alone (features, meta, outcomes), as Segmenter.fit runs it."""
+    inputs = fit_door(seg, as_table(table, seg.id), None, outcomes, exclude)
+    return inputs.frame, inputs.meta, inputs.outcomes
+
+
 def door(table: pl.DataFrame, outcomes, exclude=()):
     """Run the fit's door (checks, outcome split, leakage guard), nothing else."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sd.Segmenter(id="customerID")._door(table, None, outcomes, exclude)
+        return _door(sd.Segmenter(id="customerID"), table, outcomes, exclude)
 
 
 def test_legitimate_table_passes():
@@ -233,7 +241,7 @@ def test_bundled_real_table_passes():
     t = sd.datasets.load_wholesale()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, _, out = sd.Segmenter()._door(t, None, ["Channel"], ["Region"])
+        _, _, out = _door(sd.Segmenter(), t, ["Channel"], ["Region"])
     assert out.columns == ["customer_id", "Channel=Retail"]
 
 
@@ -272,7 +280,7 @@ def test_shared_real_tables_pass(path, id_col, outcomes):
     t, i = read_real(path, id_col)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sd.Segmenter(id=i)._door(t, None, outcomes, ())
+        _door(sd.Segmenter(id=i), t, outcomes, ())
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data beside the repo")
@@ -283,8 +291,8 @@ def test_hillstrom_spend_left_as_a_feature_is_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(InputError, match="'spend'"):
-            sd.Segmenter(id=i)._door(t, None, ["conversion"], ())
+            _door(sd.Segmenter(id=i), t, ["conversion"], ())
         with pytest.raises(
             InputError, match=r"'conversion' looks recorded after the outcome 'visit'"
         ):
-            sd.Segmenter(id=i)._door(t, None, ["visit"], ["spend"])
+            _door(sd.Segmenter(id=i), t, ["visit"], ["spend"])
