@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from segdiscover.result import HasResult, Segmentation
 
 __all__ = [
+    "map_rows",
     "plot_drivers",
     "plot_heatmap",
     "plot_map",
@@ -239,14 +240,51 @@ def _embed(
     )
 
 
+def map_rows(src: Segmentation | HasResult, cap: int | None = None) -> np.ndarray:
+    """Rows of ``labels_`` the customer map draws (sorted; all of them up to ``cap``).
+
+    Above ``cap`` (default :data:`MAP_POINTS`, 4,000), exactly ``cap`` customers
+    stratified by segment (every segment at least ``min(size, 50)``, the rest in
+    proportion to size, rounded down, then the smallest remaining hashes): in
+    each segment the customers with the smallest hash of their id, so the map
+    shows the same customers whatever the row order and ``random_state``.
+
+    Examples
+    --------
+    >>> import segdiscover as sd
+    >>> data = sd.datasets.make_customers(n_customers=600, n_segments=3, seed=0)
+    >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0,
+    ...                    stability_refits=0).fit(data.tables, as_of=data.as_of)
+    >>> len(map_rows(seg)), len(map_rows(seg, cap=200))
+    (600, 200)
+    """
+    from segdiscover.explain.surrogate import stratified_sample
+    from segdiscover.guide import customer_hash
+
+    res = as_result(src)
+    cap = MAP_POINTS if cap is None else cap
+    labels = res.labels.get_column("segment_id").to_numpy()
+    if labels.size <= cap:
+        return np.arange(labels.size)
+    keys = customer_hash(res.labels.get_column(res.id))
+    rows = stratified_sample(labels, cap, None, keys=keys)
+    if rows.size < cap:  # shares rounded down: the smallest other hashes fill up
+        rest = np.setdiff1d(np.arange(labels.size), rows)
+        more = rest[np.argsort(keys[rest], kind="stable")[: cap - rows.size]]
+        rows = np.sort(np.concatenate([rows, more]))
+    return rows
+
+
 def plot_map(src: Segmentation | HasResult, method: str = "pca") -> Figure:
     """Map of the customers in two dimensions, coloured by segment.
 
     The clustering space itself (the preprocessed features, or for segments guided
     by outcomes the customers' contributions to the outcomes) projected on its
     first two principal components; ``method="umap"`` uses UMAP where the optional
-    ``umap-learn`` package is installed. At most 4,000 customers are drawn (a fixed
-    sample); each segment's id sits at its median point.
+    ``umap-learn`` package is installed. At most 4,000 customers are drawn and
+    embedded (:func:`map_rows`: stratified by segment, picked by a hash of the
+    customer id, so the same customers whatever the row order); each segment's id
+    sits at its median point.
 
     Parameters
     ----------
@@ -278,15 +316,12 @@ def plot_map(src: Segmentation | HasResult, method: str = "pca") -> Figure:
             f"Got {method!r} instead."
         )
         raise InputError(msg)
-    X = clustering_space(src)
-    labels = src.labels["segment_id"].to_numpy()
-    rows = np.arange(len(labels))
-    if len(rows) > MAP_POINTS:
-        rows = np.sort(np.random.default_rng(0).choice(rows, MAP_POINTS, replace=False))
-    xy, (xlab, ylab) = _embed(X[rows] if method == "umap" else X, method)
-    if method == "pca":
-        xy = xy[rows]
-    lab = labels[rows]
+    rows = map_rows(src)
+    # Only the drawn customers are projected: the embedding (PCA or UMAP) is
+    # fitted on them, so a map of 1M customers costs what one of 4,000 does.
+    X = clustering_space(src, rows)
+    xy, (xlab, ylab) = _embed(X, method)
+    lab = src.labels["segment_id"].to_numpy()[rows]
     segs = segment_ids(src) + ([-1] if (lab < 0).any() else [])
     colors = segment_colors(segs)
     fig = new_figure(6.0, 5.0 + 0.22 * -(-len(segs) // 2))

@@ -121,11 +121,17 @@ def rule_defaults() -> dict[str, float]:
     }
 
 
-def clustering_space(src: Segmentation) -> np.ndarray:
-    """Return the matrix the clusterer worked in, a row per customer of ``labels_``."""
+def clustering_space(src: Segmentation, rows: np.ndarray | None = None) -> np.ndarray:
+    """Return the matrix the clusterer worked in, a row per customer of ``labels_``.
+
+    ``rows`` (indices into ``labels_``) transforms only those customers.
+    """
     from segdiscover.assign import cluster_space
 
-    return cluster_space(src.preprocessor, src.guide, src.features.drop(src.id))
+    feat = src.features.drop(src.id)
+    if rows is not None:
+        feat = feat[np.asarray(rows, dtype=np.int64)]
+    return cluster_space(src.preprocessor, src.guide, feat)
 
 
 # ------------------------------------------------------------------ helpers
