@@ -31,6 +31,29 @@ if TYPE_CHECKING:
 
 #: Build customers whose outcomes train a guided fit (the rest are assigned).
 GUIDE_MAX_ROWS = 50_000
+#: Customers a clusterer without a limit of its own (k-means, ...) is fitted on
+#: when ``max_fit_rows`` is None; the rest are assigned (see ``hashed_rows``).
+DEFAULT_FIT_ROWS = 200_000
+#: Customers the ``auto`` sweep fits its candidates on (``sweep(max_rows=)``).
+SWEEP_ROWS = 20_000
+
+
+def hashed_rows(pool: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """Return the ``n`` rows of ``pool`` with the smallest ``keys``, sorted.
+
+    ``keys`` is a fixed hash of each customer id (``guide.customer_hash``), so a
+    sample holds the same customers whatever the row order and the seed, as
+    :func:`segdiscover.spark.sample` draws them.
+
+    Examples
+    --------
+    >>> keys = np.array([5, 1, 4, 2, 3], dtype=np.uint64)
+    >>> hashed_rows(np.arange(5), keys, 3).tolist()
+    [1, 3, 4]
+    """
+    if len(pool) <= n:
+        return np.asarray(pool)
+    return np.sort(pool[np.argsort(keys[pool], kind="stable")[:n]])
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class Candidate:
     candidates: pl.DataFrame | None
     stable: bool | None
     guide: OutcomeGuide | None = None
+    sweep_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,7 @@ class Choice:
     name: str
     reason: str
     candidates: pl.DataFrame | None = None
+    sweep_rows: int | None = None  # customers the sweep fitted on (None: no sweep)
 
 
 def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -151,7 +176,7 @@ def _candidate(
     return Candidate(
         space, choice.adapter, choice.name, choice.reason, labels, conf, noise,
         rows, X, fit_mask, validation, choice.candidates,
-        _stable_pick(choice.candidates), guide,
+        _stable_pick(choice.candidates), guide, choice.sweep_rows,
     )  # fmt: skip
 
 
@@ -172,9 +197,20 @@ def choose(
     rng: np.random.RandomState,
     outcomes: np.ndarray | None = None,
     max_valley: float = 0.5,
+    keys: np.ndarray | None = None,
 ) -> Choice:
-    """Pick the clusterer and number of segments (a sweep when they are not given)."""
+    """Pick the clusterer and number of segments (a sweep when they are not given).
+
+    A sweep fits its candidates on at most :data:`SWEEP_ROWS` customers: with
+    ``keys`` (a hash per row of ``Xp``), those with the smallest hashes, so the
+    sweep sees the same customers whatever the row order and the seed.
+    """
     seed = int(rng.randint(2**31 - 1))
+    if keys is not None and Xp.shape[0] > SWEEP_ROWS:
+        rows = hashed_rows(np.arange(Xp.shape[0]), keys, SWEEP_ROWS)
+        Xp = Xp[rows]
+        outcomes = None if outcomes is None else outcomes[rows]
+    sweep_rows = min(Xp.shape[0], SWEEP_ROWS)
     if plan.estimator is not None:
         adapter = SklearnAdapter(
             plan.estimator, n_clusters=est.n_segments, random_state=seed
@@ -191,19 +227,22 @@ def choose(
             [spec],
             range(lo, hi + 1),
             random_state=seed,
+            max_rows=SWEEP_ROWS,
             outcomes=outcomes,
             max_valley=max_valley,
         )
         adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
-        return Choice(adapter, spec.name, "k chosen by " + sel.reason, sel.candidates)
+        reason = "k chosen by " + sel.reason
+        return Choice(adapter, spec.name, reason, sel.candidates, sweep_rows)
     specs = [s for s in CLUSTERERS.values() if s.in_auto]
     ks = [est.n_segments] if est.n_segments else list(range(lo, hi + 1))
     sel = sweep(
-        Xp, specs, ks, random_state=seed, outcomes=outcomes, max_valley=max_valley
-    )
+        Xp, specs, ks, random_state=seed, max_rows=SWEEP_ROWS, outcomes=outcomes,
+        max_valley=max_valley,
+    )  # fmt: skip
     spec = CLUSTERERS[sel.clusterer]
     adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
-    return Choice(adapter, spec.name, sel.reason, sel.candidates)
+    return Choice(adapter, spec.name, sel.reason, sel.candidates, sweep_rows)
 
 
 def settle_noise(
@@ -225,27 +264,41 @@ def settle_noise(
     return raw_noise
 
 
+def fit_limit(est: Segmenter, plan: ClustererPlan, name: str) -> int | None:
+    """Return how many customers the clusterer is fitted on at most (None: all).
+
+    ``max_fit_rows`` when given; else the clusterer's own limit (Ward 10k, ...);
+    else :data:`DEFAULT_FIT_ROWS` for a registry clusterer (k-means: its centres
+    from 200,000 customers are those of a million to within sampling noise, at a
+    fifth of the cost). A user's estimator without ``max_fit_rows`` sees everyone.
+    """
+    if est.max_fit_rows is not None:
+        return int(est.max_fit_rows)
+    own = plan.max_fit_rows(name)
+    if own is not None or plan.estimator is not None:
+        return own
+    return DEFAULT_FIT_ROWS
+
+
 def cluster(
     est: Segmenter,
     plan: ClustererPlan,
     choice: Choice,
     Xp: np.ndarray,
-    rng: np.random.RandomState,
+    keys: np.ndarray,
     fit_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Fit the chosen clusterer (on a sample above its limit; ``fit_mask`` rows).
 
+    The sample is the customers with the smallest ``keys`` (a hash of the id,
+    see :func:`hashed_rows`): the same whatever the row order and the seed.
     Returns labels, confidence, the noise mask and the number of rows fitted on.
     """
     adapter, name, n = choice.adapter, choice.name, Xp.shape[0]
-    limit = est.max_fit_rows or plan.max_fit_rows(name)
+    limit = fit_limit(est, plan, name)
     pool = np.arange(n) if fit_mask is None else np.flatnonzero(fit_mask)
     if (limit is not None and len(pool) > limit) or len(pool) < n:
-        idx = (
-            np.sort(rng.choice(pool, limit, replace=False))
-            if limit is not None and len(pool) > limit
-            else pool
-        )
+        idx = hashed_rows(pool, keys, limit) if limit is not None else pool
         adapter.fit(Xp[idx])
         labels, conf = adapter.assign(Xp)
         labels[idx] = adapter.labels_  # fitted customers keep their fitted label
@@ -329,8 +382,11 @@ def guided(
     # gradients, and cutting one into reproducible tiers is the point (Telco:
     # k = 3 and 4 stable at 0.97 / 0.92 but "unseparated", so k = 2 won).
     # Stability and the hold-out's material differences judge these segments.
-    choice = choose(est, plan, G[build], grng, g.Y[build], max_valley=1.01)
-    _, _, _, fit_rows = cluster(est, plan, choice, G, grng, fit_mask=build)
+    choice = choose(
+        est, plan, G[build], grng, g.Y[build], max_valley=1.01,
+        keys=g.hashes[build],
+    )  # fmt: skip
+    _, _, _, fit_rows = cluster(est, plan, choice, G, g.hashes, fit_mask=build)
     # Every customer is placed from the fold-mean contributions, as assign()
     # places it later, so a refit customer keeps its segment. The clusterer was
     # fitted on out-of-fold contributions, and verdicts come from the hold-out,
@@ -409,10 +465,13 @@ def segment(
         )
         raise InputError(msg)
     everyone = np.ones(Xp.shape[0], dtype=bool)
+    # Samples (the sweep's, a fit's above its limit), hold-out and folds follow
+    # the customer ids (a fixed hash): they do not move with row order or seed.
+    hashes = customer_hash(ids)
     cands: list[Candidate] = []
     if est.guide != "outcomes" or outcome_cols is None:
-        choice = choose(est, plan, Xp, rng, Y)
-        clustered = cluster(est, plan, choice, Xp, rng)
+        choice = choose(est, plan, Xp, rng, Y, keys=hashes)
+        clustered = cluster(est, plan, choice, Xp, hashes)
         cands.append(_candidate("features", choice, clustered, Xp, everyone, everyone))
     if est.guide == "none" or outcome_cols is None or Y is None:
         return Segmented(cands[0], cands[0].candidates, None)
@@ -422,9 +481,6 @@ def segment(
         if isinstance(est.random_state, int)
         else est.random_state
     )
-    # Hold-out and folds follow the customer ids (a fixed hash), so the guided
-    # space, and with it the choice, does not move with random_state.
-    hashes = customer_hash(ids)
     holdout = hashed_holdout(hashes, HOLDOUT_SHARE)
     # A typo in guide_weights fails here, not silently below.
     g = GuideInputs(

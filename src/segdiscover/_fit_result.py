@@ -349,6 +349,14 @@ def build(
         "fit_rows": chosen.fit_rows,
         "threads": n_threads,
         "sampled_fit": chosen.fit_rows < n,
+        # Which customers a sampled fit (and the sweep) used: the same whatever
+        # the row order and the seed (segdiscover._fit_cluster.hashed_rows).
+        "fit_sample": (
+            "the customers with the smallest hash of their id"
+            if chosen.fit_rows < n
+            else None
+        ),
+        "sweep_rows": chosen.sweep_rows,
         "noise_share": float(chosen.raw_noise.mean()),
         "fidelity": ex.fidelity,
         "macro_f1": ex.macro_f1,
@@ -370,8 +378,11 @@ def build(
         id=id_col, profiles=ex.profiles, labels=labels, features=features,
         feature_meta=meta, run=run, merge_tree=tree, clusterer=chosen.adapter,
         clusterer_name=chosen.name, preprocessor=pre,
-        assign_state=fit_assign_state(features, labels, pre, chosen.guide,
-                                      chosen.adapter.centroids_),
+        assign_state=fit_assign_state(
+            features, labels, pre, chosen.guide, chosen.adapter.centroids_,
+            # The unsupervised space is the matrix already built (no transform).
+            X=chosen.X if chosen.guide is None else None,
+        ),
         noise=est.noise, input_kind=inputs.input_kind,
         feature_levels=inputs.feature_levels, guide=chosen.guide,
         candidates=seg.candidates, outcome_comparison=comparison,

@@ -61,6 +61,8 @@ NOVELTY_MARGIN = 1.5
 NOISE_MATCH_TOLERANCE = 1e-6
 #: Distinct training values kept per text column to recognise new categories.
 MAX_SAVED_CATEGORIES = 1000
+#: Rows per block of the distance computations (bounds their temporaries).
+BLOCK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,107 @@ def cluster_space(
     return (pre if clip else unclipped(pre)).transform(feat)
 
 
+def unclipped_rows(
+    pre: Preprocessor,
+    guide: OutcomeGuide | None,
+    feat: pl.DataFrame,
+    X: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the rows of ``X`` that clipping changed, and those rows unclipped.
+
+    ``X`` is :func:`cluster_space` of ``feat``.
+
+    A value strictly inside ``[-clip, clip]`` is the same clipped or not, so only
+    the rows holding a value at the bound are encoded again, without clipping: the
+    unclipped matrix is ``X`` with those rows replaced, at the cost of one
+    transform and a few rows instead of two transforms (and one matrix in memory
+    instead of two). Outcome-guided spaces are never clipped: no rows.
+
+    Returns
+    -------
+    rows : ndarray of int
+        Indices into ``X``.
+    U : ndarray
+        Those rows as ``cluster_space(..., clip=False)`` gives them.
+
+    Examples
+    --------
+    >>> pre = Preprocessor().fit(pl.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]}))
+    >>> new = pl.DataFrame({"a": [1.0, 1e6, 2.0]})
+    >>> X = cluster_space(pre, None, new)
+    >>> rows, U = unclipped_rows(pre, None, new, X)
+    >>> full = cluster_space(pre, None, new, clip=False)
+    >>> rows.tolist(), bool((U == full[rows]).all())
+    ([1], True)
+    """
+    if guide is not None or not np.isfinite(pre.clip):
+        return np.zeros(0, dtype=np.int64), X[:0]
+    at_bound = np.zeros(X.shape[0], dtype=bool)
+    for i in range(0, X.shape[0], BLOCK_ROWS):  # blocks: no full-size temporary
+        block = np.abs(X[i : i + BLOCK_ROWS]) >= pre.clip
+        at_bound[i : i + BLOCK_ROWS] = block.any(axis=1)
+    rows = np.flatnonzero(at_bound)
+    if rows.size == 0:
+        return rows, X[:0]
+    U = cluster_space(pre, guide, feat[rows], clip=False)
+    return rows, U
+
+
+def novelty_distance(
+    pre: Preprocessor,
+    guide: OutcomeGuide | None,
+    feat: pl.DataFrame,
+    X: np.ndarray,
+    centroids: np.ndarray,
+    own: np.ndarray | None = None,
+) -> np.ndarray:
+    """Distance in the unclipped space to the nearest centre (or to ``own`` centre).
+
+    ``X`` is :func:`cluster_space` of ``feat`` (clipped); the unclipped values come
+    from :func:`unclipped_rows`. ``own`` (segment per row, -1: none) measures the
+    distance to the row's own centre where it has one, as the novelty threshold is
+    learned; None measures to the nearest centre, as assignment tests it.
+
+    Examples
+    --------
+    >>> pre = Preprocessor().fit(pl.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]}))
+    >>> new = pl.DataFrame({"a": [1.0, 1e6]})
+    >>> X = cluster_space(pre, None, new)
+    >>> d = novelty_distance(pre, None, new, X, np.zeros((1, 1)))
+    >>> full = cluster_space(pre, None, new, clip=False)
+    >>> bool((d == nearest_distance(full, np.zeros((1, 1)))).all())
+    True
+    """
+    rows, U = unclipped_rows(pre, guide, feat, X)
+
+    def measure(M: np.ndarray, lab: np.ndarray | None) -> np.ndarray:
+        if lab is None:
+            return nearest_distance(M, centroids)
+        out = np.empty(M.shape[0])
+        placed = lab >= 0
+        if (~placed).any():
+            out[~placed] = nearest_distance(M[~placed], centroids)
+        # Distance to the customer's own segment centre (>= the nearest one), in
+        # blocks of rows: row by row the same sums, without full-size temporaries.
+        for i in range(0, M.shape[0], BLOCK_ROWS):
+            b = slice(i, i + BLOCK_ROWS)
+            p = placed[b]
+            diff = M[b][p] - centroids[lab[b][p]]
+            out[b][p] = np.sqrt((diff**2).sum(1))
+        return out
+
+    d = measure(X, own)
+    if rows.size:
+        d[rows] = measure(U, None if own is None else own[rows])
+    return d
+
+
 def nearest_distance(U: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Distance of each row of ``U`` to its nearest centroid (in blocks of rows)."""
     out = np.empty(U.shape[0])
     # Rows of inf are ids no longer in use after renumbering across runs.
     centroids = centroids[np.isfinite(centroids).all(1)]
-    step = 65_536
+    step = BLOCK_ROWS
     for i in range(0, U.shape[0], step):
         out[i : i + step] = euclidean_distances(U[i : i + step], centroids).min(1)
     return out
@@ -214,6 +311,8 @@ def fit_assign_state(
     pre: Preprocessor,
     guide: OutcomeGuide | None,
     centroids: np.ndarray,
+    *,
+    X: np.ndarray | None = None,
 ) -> AssignState:
     """Compute the schema, novelty threshold and noise rows of a fitted model.
 
@@ -227,6 +326,9 @@ def fit_assign_state(
     guide : OutcomeGuide or None
     centroids : ndarray
         The clusterer's centres, indexed by segment id.
+    X : ndarray, optional
+        ``cluster_space(pre, guide, features)`` when the caller holds it (the fit
+        does): it is not computed again.
 
     Returns
     -------
@@ -247,11 +349,9 @@ def fit_assign_state(
     feat = features.drop(id_col)
     noise = labels.get_column("is_noise").to_numpy()
     labels_ = labels.get_column("segment_id").to_numpy()
-    U = cluster_space(pre, guide, feat, clip=False)
-    own = nearest_distance(U, centroids)
-    placed = np.flatnonzero(labels_ >= 0)
-    # Distance to the customer's own segment centre (>= the nearest one).
-    own[placed] = np.sqrt(((U[placed] - centroids[labels_[placed]]) ** 2).sum(1))
+    if X is None or X.shape[0] != feat.height:
+        X = cluster_space(pre, guide, feat)
+    own = novelty_distance(pre, guide, feat, X, centroids, own=labels_)
     return AssignState(
         id_dtype=str(features.schema[id_col]),
         columns=_schema(features, pre),
@@ -519,8 +619,10 @@ def assign(
     noise = match_noise(Xp, state.noise_X) | (labels < 0)
     labels[noise] = nearest_centroid(Xp[noise], centroids)
     conf[noise] = 0.0  # placed, not found: as at fit
-    U = cluster_space(res.preprocessor, res.guide, feat, clip=False)
-    novel = nearest_distance(U, centroids) > state.novelty_threshold
+    # Unclipped distances from the clipped matrix (one transform, one matrix).
+    dist = novelty_distance(res.preprocessor, res.guide, feat, Xp, centroids)
+    del Xp, feat
+    novel = dist > state.novelty_threshold
     if allow_unassigned and not force:
         out = novel | noise
         labels[out], conf[out] = -1, 0.0

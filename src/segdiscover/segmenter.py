@@ -97,7 +97,13 @@ class Segmenter(OutputMixin, BaseEstimator):
         ``auto`` holds candidates to; Hennig's "valid" starts at 0.75).
     max_fit_rows : int or None, default None
         Fit the clusterer on at most this many customers and assign the rest;
-        None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...).
+        None uses the clusterer's own limit (Ward 10k, HDBSCAN 20k, ...), and
+        200,000 for those without one (k-means; a scikit-learn estimator given
+        as ``clusterer`` fits everyone). The sample is the customers with the
+        smallest hash of their id (the same whatever the row order and the seed),
+        reported in ``run_["fit_rows"]`` and ``run_["fit_sample"]``. The ``auto``
+        sweep compares its candidates on at most 20,000 customers drawn the same
+        way (``run_["sweep_rows"]``).
     n_jobs : int or None, default None
         Threads for clustering and the surrogate; None uses the available cores not
         busy with other work (1-minute load average), so a shared machine is not

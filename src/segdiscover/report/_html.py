@@ -334,6 +334,8 @@ def report_view(src: Segmentation, doc: dict[str, Any]) -> dict[str, Any]:
         if run["sampled_fit"]
         else "fitted on all customers"
     )
+    if run.get("sweep_rows") and run["sweep_rows"] < run["n_customers"]:
+        fit_note += f"; candidates compared on {run['sweep_rows']:,} customers"
     summary = []
     for s in doc["segments"]:
         top = ", ".join(f"{d['label']} {d['direction']}" for d in s["drivers"][:3])
