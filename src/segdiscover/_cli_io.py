@@ -28,6 +28,33 @@ def _separator(path: Path) -> str:
     return max(counts, key=lambda sep: (counts[sep], sep == ","))
 
 
+def _check_header(path: Path, sep: str) -> None:
+    """Refuse a CSV whose header names a column twice.
+
+    polars reads the second one as ``<name>_duplicated_0`` without a word, so a
+    segment could be explained by a column the user never named.
+    """
+    import csv
+    from collections import Counter
+
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        header = next(csv.reader(f, delimiter=sep), [])
+    twice = [name for name, n in Counter(header).items() if n > 1]
+    if twice:
+        where = [i + 1 for i, name in enumerate(header) if name == twice[0]]
+        msg = (
+            f"The header of {str(path)!r} names column {twice[0]!r} "
+            f"{len(where)} times (columns {', '.join(map(str, where))})"
+            + (
+                f" and {len(twice) - 1} other column(s) more than once"
+                if twice[1:]
+                else ""
+            )
+            + "; rename them so each column has one name."
+        )
+        raise InputError(msg)
+
+
 #: A number written with a decimal comma, optionally with dots grouping thousands:
 #: ``12,5``, ``-0,75``, ``1.234,5``.
 DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
@@ -53,6 +80,7 @@ def read_table(path: str, id: str | None = None) -> pl.DataFrame:
             return pl.read_parquet(p)
         if suffix in (".csv", ".txt", ".tsv"):
             sep = "\t" if suffix == ".tsv" else _separator(p)
+            _check_header(p, sep)
             frame = pl.read_csv(
                 p,
                 separator=sep,
@@ -60,6 +88,8 @@ def read_table(path: str, id: str | None = None) -> pl.DataFrame:
                 try_parse_dates=True,
                 schema_overrides={id: pl.String} if id else None,
             )
+    except InputError:
+        raise
     except Exception as exc:  # polars' parse errors are long and internal
         first = (
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -57,6 +57,7 @@ _real = {
 }
 _real_open = builtins.open
 _busy = threading.local()
+_lock = threading.Lock()
 _count = 0
 
 
@@ -110,17 +111,22 @@ def _snapshot(i: int) -> None:
 
 def _step(op: str, paths: tuple[str | None, ...]) -> None:
     global _count
-    _count += 1
-    _busy.on = True
-    try:
-        if LOG:
-            with _real_open(LOG, "a") as fh:
-                fh.write(f"{_count} {op} {' '.join(p or '?' for p in paths)}\n")
-        if SNAPSHOTS:
-            _snapshot(_count)
-    finally:
-        _busy.on = False
-    if AT and _count == AT:
+    # One step at a time: outputs are written from several threads, and an
+    # unlocked ``_count += 1`` let two threads skip step AT together, so the
+    # signal was never sent (seen: a SIGINT case exiting 0 under load).
+    with _lock:
+        _count += 1
+        mine = _count
+        _busy.on = True
+        try:
+            if LOG:
+                with _real_open(LOG, "a") as fh:
+                    fh.write(f"{mine} {op} {' '.join(p or '?' for p in paths)}\n")
+            if SNAPSHOTS:
+                _snapshot(mine)
+        finally:
+            _busy.on = False
+    if AT and mine == AT:
         os.kill(os.getpid(), SIGNAL)
 
 

@@ -1915,6 +1915,26 @@ CASES += [
         prior=True,
     ),
     Case(
+        "csv-header-names-a-column-twice",
+        "csv files",
+        lambda t: {
+            "argv": discover_argv(
+                t,
+                csv_bytes(
+                    t,
+                    "twice.csv",
+                    text_csv(";").replace("visits", "spend", 1).encode(),
+                ),
+            )
+        },
+        cli,
+        "exit",
+        r"names column 'spend' 2 times \(columns 2, 3\)",
+        out="out",
+        prior=True,
+        note="before: polars read the second as 'spend_duplicated_0' silently",
+    ),
+    Case(
         "csv-utf16-row-ids",
         "csv files",
         lambda t: {
