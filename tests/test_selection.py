@@ -7,7 +7,13 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from segdiscover.clusterers import CLUSTERERS
-from segdiscover.selection import attribute_cut, jaccard_interval, sweep, two_valued
+from segdiscover.selection import (
+    attribute_cut,
+    jaccard_interval,
+    reference_fit,
+    sweep,
+    two_valued,
+)
 
 KM = [CLUSTERERS["kmeans"]]
 
@@ -155,3 +161,75 @@ def test_a_fixed_k_is_not_called_the_largest_stable_one():
     sel = sweep(X, [CLUSTERERS["kmeans"], CLUSTERERS["gmm"]], [4], random_state=0)
     assert sel.reason.startswith("4 segments as given")
     assert "largest number" not in sel.reason
+
+
+def _split_fit(bad_seeds: set[int]):
+    # Two groups on x; a "clusterer" that cuts along y (a worse optimum) from some
+    # seeds and along x from the others, recording the seeds it was fitted with.
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (150, 2)), rng.normal([6, 0], 1, (150, 2))]
+    good = (X[:, 0] > 3).astype(int)
+    seen: list[int] = []
+
+    def fit(s: int) -> tuple[int, np.ndarray]:
+        seen.append(s)
+        if s in bad_seeds:
+            return s, (X[:, 1] > 0).astype(int)
+        return s, good
+
+    return fit, good, seen
+
+
+def test_reference_fit_keeps_the_partition_two_starts_agree_on():
+    fit, good, seen = _split_fit({5})
+    s, adapter, labels, n = reference_fit(fit, 5, most=4)
+    # The first seed landed in the worse split; the next two agreed on the other.
+    assert n == 3
+    assert seen[0] == 5
+    assert s == seen[1] != 5
+    assert adapter == s
+    assert (labels == good).all()
+    # The seed's own fit is kept when the second start agrees with it.
+    fit, good, seen = _split_fit(set())
+    s, _, labels, n = reference_fit(fit, 5, most=4)
+    assert (s, n, len(seen)) == (5, 2, 2)
+    # most=1: one fit from the seed, whatever it found.
+    fit, good, seen = _split_fit({5})
+    s, _, labels, n = reference_fit(fit, 5, most=1)
+    assert (s, n) == (5, 1)
+    assert not (labels == good).all()
+
+
+def test_reference_fit_without_agreement_keeps_the_most_central_partition():
+    base = np.repeat([0, 1, 2, 3], 50)
+    rng = np.random.default_rng(1)
+    parts = {}
+    for i, flips in enumerate([60, 5, 40, 70]):  # fit 1 is nearest to them all
+        lab = base.copy()
+        idx = rng.choice(200, flips, replace=False)
+        lab[idx] = rng.integers(0, 4, flips)
+        parts[i] = lab
+
+    order: list[int] = []
+
+    def fit(s: int) -> tuple[None, np.ndarray]:
+        order.append(s)
+        return None, parts[len(order) - 1]
+
+    s, _, labels, n = reference_fit(fit, 9, most=4, same=0.999)
+    assert n == 4
+    assert s == order[1]
+    assert (labels == parts[1]).all()
+
+
+def test_the_sweep_records_its_reference_fits_and_the_picks_seed():
+    X, _ = make_blobs(500, centers=3, random_state=4)
+    sel = sweep(X, KM, [2, 3, 4], random_state=0)
+    t = sel.candidates
+    assert t["reference_fits"].is_between(2, 4).all()
+    chosen = t.filter(t["chosen"]).row(0, named=True)
+    assert sel.seed == chosen["fit_seed"]
+    # One fit each: every candidate from the same seed, as before reference fits.
+    one = sweep(X, KM, [2, 3, 4], random_state=0, reference_fits=1)
+    assert (one.candidates["reference_fits"] == 1).all()
+    assert one.candidates["fit_seed"].n_unique() == 1
