@@ -269,7 +269,9 @@ def map_rows(src: Segmentation | HasResult, cap: int | None = None) -> np.ndarra
     keys = customer_hash(res.labels.get_column(res.id))
     rows = stratified_sample(labels, cap, None, keys=keys)
     if rows.size < cap:  # shares rounded down: the smallest other hashes fill up
-        rest = np.setdiff1d(np.arange(labels.size), rows)
+        free = np.ones(labels.size, dtype=bool)
+        free[rows] = False
+        rest = np.flatnonzero(free)
         more = rest[np.argsort(keys[rest], kind="stable")[: cap - rows.size]]
         rows = np.sort(np.concatenate([rows, more]))
     return rows
