@@ -142,7 +142,7 @@ def check_discover(args: argparse.Namespace) -> None:
     inputs = _given(args, "table", "outcomes", "config", "runs")
     out = Path(args.out)
     names = (*DISCOVER_OUTPUTS, WORK_FOLDER)
-    outputs = [(f"--out {out / name}", out / name) for name in names]
+    outputs = [(f"--out {str(out)!r}: its", out / name) for name in names]
     if args.runs:
         outputs.append(("--runs", Path(args.runs)))
     refuse_written_inputs(inputs, outputs)
@@ -162,5 +162,8 @@ def check_drift(args: argparse.Namespace) -> None:
     out = Path(args.out)
     refuse_written_inputs(
         [("--runs", Path(args.runs))],
-        [(f"--out {out / name}", out / name) for name in (*DRIFT_OUTPUTS, WORK_FOLDER)],
+        [
+            (f"--out {str(out)!r}: its", out / name)
+            for name in (*DRIFT_OUTPUTS, WORK_FOLDER)
+        ],
     )
