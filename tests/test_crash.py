@@ -322,6 +322,50 @@ def test_assign_every_step(work: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["scores.parquet"]
 
 
+def test_assign_stream_every_step(work: Path) -> None:
+    """``assign --stream`` publishes its folder of parts old or new, never a mix."""
+    assert cli(discover_args(work, "ms", 3)) == 0
+    # The parts are built in a temporary folder beside --out: watch the parent.
+    parent = work / "sp"
+    parent.mkdir()
+    out = parent / "parts"
+    args = [
+        "assign", "--model", str(work / "ms" / "model"), "--out", str(out),
+        "--stream",
+    ]  # fmt: skip
+    assert cli([*args, "--batch-rows", "100", "--table", work / "t1.parquet"]) == 0
+    before = visible(out)
+    assert len(before) == 3  # 240 customers in parts of 100
+    snaps = work / "s-snaps"
+    res = shim(
+        [*args, "--batch-rows", "60", "--table", str(work / "t2.parquet")],
+        work,
+        watch=str(parent),
+        snapshots=str(snaps),
+    )
+    assert res.returncode == 0, res.stderr
+    after = visible(out)
+    assert len(after) == 4
+    states = sorted(snaps.iterdir(), key=lambda p: int(p.name))
+    assert len(states) >= 3
+    for state in states:
+        seen = visible(state / "0" / "parts")
+        assert seen in (before, after), f"after step {state.name}: a mix"
+    print(f"assign --stream: {len(states)} crash states, each old or new")  # pytest -s
+    # A real kill mid-way leaves the old parts; the next run clears the debris.
+    res = shim(
+        [*args, "--batch-rows", "100", "--table", str(work / "t1.parquet")],
+        work,
+        watch=str(parent),
+        at="1",
+    )
+    assert res.returncode == -9
+    assert visible(out) == after
+    assert cli([*args, "--batch-rows", "100", "--table", work / "t1.parquet"]) == 0
+    assert visible(out) == before
+    assert sorted(p.name for p in parent.iterdir()) == ["parts"]
+
+
 def test_drift_every_step(work: Path) -> None:
     out, store = work / "dr", work / "drift.duckdb"
     for k in (2, 3, 2):
