@@ -136,3 +136,63 @@ def test_map_embeds_only_a_stratified_hashed_sample(model, monkeypatch):
     )
     got = plots.map_rows(shuffled, cap=200)
     assert set(shuffled.labels["customer_id"].to_numpy()[got].tolist()) == ids
+
+
+def _labels_by_id(seg: sd.Segmenter) -> dict[int, int]:
+    lab = seg.labels_
+    return dict(lab.select("customer_id", "segment_id").rows())
+
+
+def test_sampled_fit_is_hashed_reported_and_independent_of_row_order():
+    table = _table()
+    kw = {"clusterer": "kmeans", "n_segments": 3, "stability_refits": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sd.exceptions.SegdiscoverWarning)
+        a = sd.Segmenter(max_fit_rows=300, random_state=0, **kw).fit(table)
+        shuffled = table.sample(fraction=1.0, shuffle=True, seed=3)
+        b = sd.Segmenter(max_fit_rows=300, random_state=0, **kw).fit(shuffled)
+    assert a.run_["fit_rows"] == 300
+    assert a.run_["sampled_fit"]
+    assert "hash" in a.run_["fit_sample"]
+    assert a.run_["sweep_rows"] is None  # k given: nothing swept
+    assert _labels_by_id(a) == _labels_by_id(b)
+    assert np.allclose(
+        a.clusterer_.centroids_, b.clusterer_.centroids_, rtol=0, atol=1e-12
+    )
+
+
+def test_default_fit_cap_applies_to_kmeans_not_to_a_users_estimator(monkeypatch):
+    from sklearn.cluster import KMeans
+
+    from segdiscover import _fit_cluster
+
+    monkeypatch.setattr(_fit_cluster, "DEFAULT_FIT_ROWS", 400)
+    table = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sd.exceptions.SegdiscoverWarning)
+        km = sd.Segmenter(
+            clusterer="kmeans", n_segments=3, stability_refits=0, random_state=0
+        ).fit(table)
+        own = sd.Segmenter(
+            clusterer=KMeans(3, n_init=2), stability_refits=0, random_state=0
+        ).fit(table)
+    assert km.run_["fit_rows"] == 400
+    assert own.run_["fit_rows"] == table.height
+    assert not own.run_["sampled_fit"]
+    assert own.run_["fit_sample"] is None
+
+
+def test_auto_sweep_runs_on_a_hashed_sample_reported_in_run(monkeypatch):
+    from segdiscover import _fit_cluster
+
+    monkeypatch.setattr(_fit_cluster, "SWEEP_ROWS", 300)
+    table = _table()
+    kw = {"k_range": (2, 4), "stability_refits": 0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sd.exceptions.SegdiscoverWarning)
+        a = sd.Segmenter(**kw).fit(table)
+        b = sd.Segmenter(**kw).fit(table.sample(fraction=1.0, shuffle=True, seed=5))
+    assert a.run_["sweep_rows"] == 300
+    cols = ["clusterer", "n_segments", "stability_min", "silhouette", "chosen"]
+    assert a.candidates_.select(cols).equals(b.candidates_.select(cols))
+    assert a.run_["selection"] == b.run_["selection"]

@@ -39,21 +39,23 @@ SWEEP_ROWS = 20_000
 
 
 def hashed_rows(pool: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
-    """Return the ``n`` rows of ``pool`` with the smallest ``keys``, sorted.
+    """Return the ``n`` rows of ``pool`` with the smallest ``keys``, in key order.
 
     ``keys`` is a fixed hash of each customer id (``guide.customer_hash``), so a
-    sample holds the same customers whatever the row order and the seed, as
-    :func:`segdiscover.spark.sample` draws them.
+    sample holds the same customers, in the same order, whatever the row order
+    and the seed (a clusterer fitted on it starts from the same points), as
+    :func:`segdiscover.spark.sample` draws them. A pool of at most ``n`` rows is
+    returned as it is.
 
     Examples
     --------
-    >>> keys = np.array([5, 1, 4, 2, 3], dtype=np.uint64)
+    >>> keys = np.array([5, 1, 4, 3, 2], dtype=np.uint64)
     >>> hashed_rows(np.arange(5), keys, 3).tolist()
-    [1, 3, 4]
+    [1, 4, 3]
     """
     if len(pool) <= n:
         return np.asarray(pool)
-    return np.sort(pool[np.argsort(keys[pool], kind="stable")[:n]])
+    return np.asarray(pool)[np.argsort(keys[pool], kind="stable")[:n]]
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,8 @@ def cluster(
     """Fit the chosen clusterer (on a sample above its limit; ``fit_mask`` rows).
 
     The sample is the customers with the smallest ``keys`` (a hash of the id,
-    see :func:`hashed_rows`): the same whatever the row order and the seed.
+    see :func:`hashed_rows`), in hash order: the same fit whatever the row order
+    and the seed.
     Returns labels, confidence, the noise mask and the number of rows fitted on.
     """
     adapter, name, n = choice.adapter, choice.name, Xp.shape[0]
