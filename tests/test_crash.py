@@ -470,6 +470,46 @@ def test_disk_full_and_read_only(
         assert "s.parquet" in err
 
 
+def test_parquet_writes_on_a_full_disk_exit_2(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """polars reports a full disk while writing parquet as a ComputeError: every
+    parquet writer (assign, assign --stream, discover) still exits 2 naming the path."""
+    assert cli(discover_args(work, "fm", 3)) == 0
+    model = work / "fm" / "model"
+    with tmpfs("400k") as disk:
+        base = ["assign", "--model", model, "--table", work / "t1.parquet"]
+        assert cli([*base, "--out", disk / "s.parquet"]) == 0
+        assert cli([*base, "--out", disk / "parts", "--stream"]) == 0
+        before = visible(disk / "parts"), visible(disk / "s.parquet")
+        with contextlib.suppress(OSError), (disk / "fill").open("wb") as fh:
+            while True:  # fill the disk to the last block
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        capsys.readouterr()
+        for out, extra in [
+            (disk / "s.parquet", []),
+            (disk / "parts", ["--stream"]),
+        ]:
+            code = cli([*base, "--out", out, *extra])
+            err = capsys.readouterr().err
+            assert code == 2, err
+            assert "No space left on device" in err
+            assert str(out) in err
+            assert "internal error" not in err
+        assert (visible(disk / "parts"), visible(disk / "s.parquet")) == before
+        code = cli(discover_args(work, disk / "d", 3))
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "No space left on device" in err
+        assert sorted(p.name for p in disk.iterdir()) == [
+            "d",
+            "fill",
+            "parts",
+            "s.parquet",
+        ]
+
+
 def test_write_file_leaves_old_or_new(tmp_path: Path) -> None:
     target = tmp_path / "x.csv"
     write_file(target, lambda p: p.write_text("old"))

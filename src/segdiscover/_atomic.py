@@ -231,6 +231,52 @@ def clean_file_debris(target: Path) -> None:
                 _remove(p)
 
 
+#: What polars' messages say when the writing itself failed (not the data).
+_IO_MARKERS = ("io error", "os error", "transport error", "no space", "i/o")
+
+
+def as_os_error(exc: BaseException, path: str | os.PathLike[str]) -> OSError | None:
+    """Return the :class:`OSError` behind a polars write error (None if not one).
+
+    polars reports a full disk while writing parquet as a ``ComputeError`` ("File out
+    of specification: underlying IO error", or "Invalid thrift: transport error"
+    when the footer fails), which the CLI would call an internal error. Raised as
+    the ``OSError`` it is, every writer's handler names the path and exits 2.
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not any(m in text.lower() for m in _IO_MARKERS):
+        return None
+    try:
+        free: int | None = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        free = None
+    if "os error 28" in text or (free is not None and free < 1 << 20):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"the write failed ({text})", str(path))
+
+
+def write_parquet(frame: Any, path: str | os.PathLike[str]) -> None:
+    """``frame.write_parquet(path)``; a failed write is raised as its ``OSError``.
+
+    Examples
+    --------
+    >>> import tempfile, polars as pl
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_parquet(pl.DataFrame({"a": [1]}), folder / "a.parquet")
+    >>> pl.read_parquet(folder / "a.parquet")["a"].to_list()
+    [1]
+    """
+    import polars as pl
+
+    try:
+        frame.write_parquet(path)
+    except pl.exceptions.PolarsError as exc:
+        err = as_os_error(exc, path)
+        if err is None:
+            raise
+        raise err from exc
+
+
 def write_file(target: Path, write: Callable[[Path], Any]) -> Path:
     """Write one file atomically: ``write`` fills a temporary file beside ``target``.
 

@@ -311,6 +311,9 @@ def _write_table(frame: pl.DataFrame, path: Path) -> None:
     if path.is_dir():
         msg = f"--out {str(path)!r} is a folder; give a file name (.parquet or .csv)."
         raise InputError(msg)
-    from segdiscover.report import write_file
+    from segdiscover._atomic import write_file, write_parquet
 
-    write_file(path, frame.write_csv if suffix == ".csv" else frame.write_parquet)
+    write_file(
+        path,
+        frame.write_csv if suffix == ".csv" else lambda tmp: write_parquet(frame, tmp),
+    )

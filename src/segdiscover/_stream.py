@@ -248,7 +248,9 @@ def _rows(lf: pl.LazyFrame) -> int:
 
 
 def _write(frame: pl.DataFrame, folder: Path, i: int) -> None:
-    frame.write_parquet(folder / f"part-{i:05d}.parquet")
+    from segdiscover._atomic import write_parquet
+
+    write_parquet(frame, folder / f"part-{i:05d}.parquet")
 
 
 def stream_assign(
@@ -338,6 +340,13 @@ def stream_assign(
         else:
             rows, parts, batches = _assign_table(m, source, tmp, batch_rows, flags)
         replace_dir(tmp, target)
+    except OSError as exc:  # a full disk, a read-only folder: the path, exit 2
+        where = f" ({exc.filename})" if exc.filename else ""
+        msg = (
+            f"Cannot write the assignments to {str(target)!r}: "
+            f"{exc.strerror or exc}{where}. The earlier outputs there are unchanged."
+        )
+        raise InputError(msg) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return StreamResult(target, rows, parts, batches, time.perf_counter() - t0)
@@ -414,12 +423,20 @@ def _assign_tables(
     split = tmp / ".buckets"
     if n > 1:
         for name, lf in scans.items():
-            lf.with_columns(
-                bucket_of(fs.id, dtype, n).alias("_sd_bucket")
-            ).sink_parquet(
-                pl.PartitionBy(split / name, key="_sd_bucket", include_key=False),
-                mkdir=True,
-            )
+            try:
+                lf.with_columns(
+                    bucket_of(fs.id, dtype, n).alias("_sd_bucket")
+                ).sink_parquet(
+                    pl.PartitionBy(split / name, key="_sd_bucket", include_key=False),
+                    mkdir=True,
+                )
+            except pl.exceptions.PolarsError as exc:
+                from segdiscover._atomic import as_os_error
+
+                err = as_os_error(exc, split / name)
+                if err is None:
+                    raise
+                raise err from exc
     rows = parts = 0
     for b in range(n):
         tables = {}

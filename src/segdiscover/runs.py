@@ -56,6 +56,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from segdiscover._atomic import write_parquet
 from segdiscover._runstore_rows import (
     SEGMENT_SCHEMA,
     frame,
@@ -436,14 +437,22 @@ class RunStore:
         with tempfile.TemporaryDirectory(prefix=".segdiscover-runs-") as tmp:
             assign_file = Path(tmp) / "assignments.parquet"
             sample_file = Path(tmp) / "sample.parquet"
-            seg.labels.select(
+            labels = seg.labels.select(
                 pl.col(seg.id).cast(pl.String).alias("customer_id"),
                 pl.col("segment_id").cast(pl.Int32),
                 "segment_name",
                 "confidence",
                 "is_noise",
-            ).write_parquet(assign_file)
-            sample(seg, schema, sample_rows).write_parquet(sample_file)
+            )
+            try:
+                write_parquet(labels, assign_file)
+                write_parquet(sample(seg, schema, sample_rows), sample_file)
+            except OSError as exc:  # a full temporary disk: name it, record nothing
+                msg = (
+                    f"Cannot stage the run's rows in {tmp!r}: {exc.strerror or exc}; "
+                    "the run was not recorded (set TMPDIR to a folder with room)."
+                )
+                raise RunStoreError(msg) from exc
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(

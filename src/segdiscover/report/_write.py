@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segdiscover._atomic import publish, write_file
+from segdiscover._atomic import publish, write_file, write_parquet
 from segdiscover._json import plain
 from segdiscover.exceptions import InputError, ModelFileError, SegdiscoverWarning
 from segdiscover.persist import check_target, save
@@ -142,7 +142,7 @@ def write_outputs(
         (folder / "plots").mkdir()
         for name, data in images.items():
             (folder / "plots" / name).write_bytes(data)
-        res.labels.write_parquet(folder / "assignments.parquet")
+        write_parquet(res.labels, folder / "assignments.parquet")
         for name, text in texts.items():
             (folder / name).write_text(text, encoding="utf-8")
 
