@@ -7,7 +7,6 @@ headless job.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +118,12 @@ def save_charts(results: pl.DataFrame, out: Path, metric: str = "ari") -> list[P
         ("heatmap.png", heatmap(results, metric)),
         ("time_vs_size.png", time_vs_size(results)),
     ):
-        path = Path(out) / name
-        tmp = path.with_name(f".{name}.{os.getpid()}.png")
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)  # a reader never sees half a picture
+        from segdiscover._atomic import write_file
+
+        # A reader never sees half a picture; a full disk names the file (exit 2).
+        def draw(tmp: Path, fig: Any = fig) -> None:
+            fig.savefig(tmp, dpi=110, format="png")
+
+        path = write_file(Path(out) / name, draw)
         paths.append(path)
     return paths

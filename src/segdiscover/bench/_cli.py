@@ -15,7 +15,6 @@ missing).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,9 +171,10 @@ def _tables(args: argparse.Namespace) -> list[Any]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from segdiscover._atomic import write_file
+
+    # Atomic, and a full disk is an InputError naming the file (exit 2).
+    write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -233,9 +233,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(notes[-1], file=sys.stderr)
         else:
             results = add_published(results, pub)
-    tmp = out / f".results.{os.getpid()}.parquet"
-    results.write_parquet(tmp)
-    os.replace(tmp, out / "results.parquet")
+    from segdiscover._atomic import write_file, write_parquet
+
+    write_file(out / "results.parquet", lambda tmp: write_parquet(results, tmp))
     _write_text(out / "results.csv", results.write_csv())
     report = markdown_report(results, title=f"Benchmark: {args.suite}", notes=notes)
     _write_text(out / "leaderboard.md", report)
