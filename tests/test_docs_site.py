@@ -85,6 +85,7 @@ def test_the_command_line_page_is_the_parsers_help(site) -> None:
     ("page", "anchor"),
     [
         ("segmenter", "segdiscover.Segmenter.fit"),
+        ("segmenter", "segdiscover.Segmenter.profile"),  # from the FittedViews mixin
         ("result", "segdiscover.Segmentation.plot_map"),
         ("persist", "segdiscover.load"),
         ("features", "segdiscover.FeatureSet"),
@@ -96,6 +97,7 @@ def test_the_command_line_page_is_the_parsers_help(site) -> None:
         ("assign", "segdiscover.assign.assign"),
         ("gates", "segdiscover.gates.check_gates"),
         ("clusterers", "segdiscover.clusterers.ClusterAdapter"),
+        ("clusterers", "segdiscover.clusterers.describe"),
         ("report", "segdiscover.report.write_outputs"),
         ("bench", "segdiscover.bench._run.run"),
         ("exceptions", "segdiscover.exceptions.InputError"),

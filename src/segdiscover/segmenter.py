@@ -12,7 +12,6 @@ read-only views of it.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -31,12 +30,11 @@ from segdiscover._estimator import (
     GUIDE_WEIGHTS,
     K_RANGE,
     ClusterEstimator,
-    OutputMixin,
-    View,
 )
 from segdiscover._fit_cluster import ClustererPlan, segment
 from segdiscover._fit_door import as_table, binary_outcomes, door
 from segdiscover._fit_result import build
+from segdiscover._fitted import FittedViews
 from segdiscover._log import get_logger, stage
 from segdiscover._params import (
     NONE,
@@ -50,12 +48,11 @@ from segdiscover._resources import resolve_n_jobs
 from segdiscover.assign import assign as _assign
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.exceptions import InputError, InvalidParameterError, SegdiscoverWarning
-from segdiscover.features import FeatureMeta, FeatureSet
+from segdiscover.features import FeatureSet
 from segdiscover.outcomes import _valid_min_difference
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
-from segdiscover.profiles import SegmentProfile
-from segdiscover.result import Segmentation, as_result
+from segdiscover.result import Segmentation
 
 # binary_outcomes stays importable from here (benchmarks and bench read it).
 __all__ = ["Segmenter", "binary_outcomes"]
@@ -63,7 +60,7 @@ __all__ = ["Segmenter", "binary_outcomes"]
 _logger = get_logger(__name__)
 
 
-class Segmenter(OutputMixin, BaseEstimator):
+class Segmenter(FittedViews, BaseEstimator):
     """Discover customer segments and explain them.
 
     Parameters
@@ -373,13 +370,6 @@ class Segmenter(OutputMixin, BaseEstimator):
                 n_threads=self.n_threads_,
             )  # fmt: skip
 
-    def _door(
-        self, X: Any, as_of: Any, outcomes: Any, exclude: Sequence[str]
-    ) -> tuple[pl.DataFrame, list[FeatureMeta], pl.DataFrame | None]:
-        # The door alone (tests/test_leakage.py runs it): features, meta, outcomes.
-        inputs = door(self, as_table(X, self.id), as_of, outcomes, exclude)
-        return inputs.frame, inputs.meta, inputs.outcomes
-
     def fit_predict(self, X: Any, y: None = None, **fit_params: Any) -> Any:
         """Fit, then return each customer's segment id, in the input's row order.
 
@@ -400,98 +390,6 @@ class Segmenter(OutputMixin, BaseEstimator):
         return ids.join(labels, on=self.id, how="left", maintain_order="left")[
             "segment_id"
         ]
-
-    # ------------------------------------------------------------ views
-    result_: Segmentation
-
-    @property
-    def labels_(self) -> Any:
-        """Each customer's segment (polars; pandas under ``set_output``)."""
-        return self._frame_out(as_result(self).labels)
-
-    segments_ = View(lambda r: r.segments)
-    features_ = View(lambda r: r.features)
-    profiles_ = View(lambda r: r.profiles)
-    candidates_ = View(lambda r: r.candidates)
-    outcomes_ = View(lambda r: r.outcomes)
-    outcome_comparison_ = View(lambda r: r.outcome_comparison)
-    stability_ = View(lambda r: r.stability)
-    stability_summary_ = View(lambda r: r.stability_summary)
-    merge_tree_ = View(lambda r: r.merge_tree)
-    stable_ = View(lambda r: r.stable)
-    run_ = View(lambda r: r.run)
-    warnings_ = View(lambda r: r.warnings)
-    validation_ids_ = View(lambda r: r.validation_ids)
-    guide_ = View(lambda r: r.guide)
-    clusterer_ = View(lambda r: r.clusterer)
-    clusterer_name_ = View(lambda r: r.clusterer_name)
-    preprocessor_ = View(lambda r: r.preprocessor)
-    feature_meta_ = View(lambda r: list(r.feature_meta))
-    feature_levels_ = View(lambda r: r.feature_levels)
-    input_kind_ = View(lambda r: r.input_kind)
-    assign_state_ = View(lambda r: r.assign_state)
-    explanation_ = View(lambda r: r.explanation)
-    n_segments_ = View(lambda r: r.n_segments)
-    fidelity_ = View(lambda r: r.run["fidelity"])
-    macro_f1_ = View(lambda r: r.run["macro_f1"])
-    shap_rows_ = View(lambda r: r.run["shap_rows"])
-    fit_rows_ = View(lambda r: r.run["fit_rows"])
-    drivers_ = View(lambda r: r.explanation and r.explanation.drivers)
-    rules_ = View(lambda r: r.explanation and r.explanation.rules)
-    surrogate_ = View(lambda r: r.explanation and r.explanation.surrogate)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return isinstance(self.__dict__.get("result_"), Segmentation)
-
-    def _repr_html_(self) -> str:
-        head = f"<pre>{html.escape(repr(self))}</pre>"
-        if not self.__sklearn_is_fitted__():
-            return head + "<p>Not fitted yet: call fit(...).</p>"
-        return head + self.result_._repr_html_()
-
-    # ------------------------------------------------------------ new results
-    # Each replaces result_ by the new Segmentation its method returns (the old
-    # object is left as it was) and returns self, as scikit-learn setters do.
-    def rename(self, names: Mapping[int, str]) -> Segmenter:
-        """Give segments custom names (see :meth:`Segmentation.rename`).
-
-        Examples
-        --------
-        >>> import segdiscover as sd
-        >>> data = sd.datasets.make_customers(n_customers=400, n_segments=3, seed=0)
-        >>> seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
-        >>> seg = seg.fit(data.tables, as_of=data.as_of).rename({0: "Core"})
-        >>> seg.segments_["name"][0], seg.segments_["name_source"][0]
-        ('Core', 'custom')
-        """
-        self.result_ = as_result(self).rename(names)
-        return self
-
-    def merge_segments(self, ids: Sequence[int]) -> Segmenter:
-        """Merge segments by hand and explain again (see :meth:`Segmentation.merge`)."""
-        self.result_ = as_result(self).merge(ids)
-        return self
-
-    def renumber(
-        self,
-        mapping: Mapping[int, int],
-        *,
-        names: Mapping[int, str] | None = None,
-        name_sources: Mapping[int, str] | None = None,
-    ) -> Segmenter:
-        """Give segments new ids and names (see :meth:`Segmentation.renumber`)."""
-        res = as_result(self)
-        self.result_ = res.renumber(mapping, names=names, name_sources=name_sources)
-        return self
-
-    # ------------------------------------------------------------ outputs
-    def profile(self, segment_id: int) -> SegmentProfile:
-        """Return one segment's profile card (HTML in notebooks, text when printed)."""
-        return as_result(self).profile(segment_id)
-
-    def report(self, path: str | os.PathLike[str]) -> Path:
-        """Write the self-contained report (see :meth:`Segmentation.report`)."""
-        return as_result(self).report(path)
 
     def _assign(self, X: Any, **params: Any) -> pl.DataFrame:
         return _assign(self, as_table(X, self.id), **params)
