@@ -749,6 +749,14 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except Terminated:  # SIGTERM from a scheduler: cleaned up on the way out
         print(f"segdiscover: terminated; {_NOTHING_TORN}", file=sys.stderr)
         return 143
+    except OSError as exc:  # the environment (a path, permissions, the disk): exit 2
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(
+            f"segdiscover: error: cannot use the path{where}: {exc.strerror or exc}.",
+            file=sys.stderr,
+        )
+        args.error = str(exc)
+        return 2
     except Exception as exc:  # a bug: one line, not a dependency's traceback
         print(
             f"segdiscover: internal error ({type(exc).__name__}: {exc}). "

@@ -113,6 +113,12 @@ def orders_with(**cols: Any) -> dict[str, Any]:
     return {"X": t, "as_of": d.as_of}
 
 
+def long_out_argv(t: Path) -> list[Any]:
+    """``discover`` into an output folder whose name is over the 255-byte limit."""
+    argv = discover_argv(t, write_csv(table(60), t / "t.csv"))
+    return [*argv[:-1], str(t / ("x" * 300))]
+
+
 def config_case(case_id: str, text: bytes, match: str) -> Case:
     """``discover --config job.toml`` with ``text`` in the file, over an earlier run."""
 
@@ -1090,6 +1096,20 @@ CASES: list[Case] = [
         out="out",
     ),
     # ---------------------------------------------------------- output folder
+    Case(
+        "out-name-too-long",
+        "output folder",
+        lambda t: {
+            "argv": [
+                *discover_argv(t, write_csv(table(60), t / "t.csv"))[:-1],
+                str(t / ("x" * 300)),
+            ]
+        },
+        cli,
+        "exit",
+        r"cannot use the path '.*xxxx.*': File name too long",
+        note="before: an OSError from the model save, 'internal error', exit 1",
+    ),
     Case(
         "out-is-a-file",
         "output folder",
