@@ -364,3 +364,21 @@ def test_a_fit_logs_its_stages_with_their_wall_time(caplog):
         "fit: explain, stability and outcomes",
     ):
         assert any(m.startswith(name) for m in stages), (name, stages)
+
+
+def test_the_outcome_models_show_a_bar_per_outcome_on_a_terminal(monkeypatch) -> None:
+    import numpy as np
+
+    from segdiscover.guide import OutcomeGuide, holdout_mask
+
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 2))
+    Y = (X[:, :1] > 0).astype(float)
+    build = ~holdout_mask(300, rng, 0.3)
+    OutcomeGuide(n_folds=3, n_estimators=20, random_state=0).fit(
+        X, [], Y, ["churned"], [0.03], ["a", "b"], build=build
+    )
+    assert "outcome model churned" in tty.getvalue()
+    assert "fold" in tty.getvalue()

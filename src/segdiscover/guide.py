@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_random_state
 
+from segdiscover._log import progress
 from segdiscover._params import Interval, validate_params
 from segdiscover.exceptions import InputError, ModelFileError, NotFittedError
 
@@ -287,7 +288,10 @@ class OutcomeGuide:
             block = np.zeros((n, p))
             oof = np.full(n, np.nan)
             models = []
-            for f in range(self.n_folds):
+            folds_bar = progress(
+                range(self.n_folds), desc=f"outcome model {name}", unit="fold"
+            )
+            for f in folds_bar:
                 train = np.flatnonzero(known & (folds != f))
                 # Rounds chosen by early stopping on a fifth of the fold's training
                 # customers: a weak outcome (churn at 10%) then gets a few shallow
