@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 import segdiscover as sd
-from segdiscover._config import feature_set, load_config
 from segdiscover.cli import main
+from segdiscover.cli._config import feature_set, load_config
 from segdiscover.exceptions import InputError
 
 

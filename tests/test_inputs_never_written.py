@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from segdiscover._cli_paths import refuse_written_inputs
 from segdiscover.cli import main
+from segdiscover.cli._paths import refuse_written_inputs
 from segdiscover.exceptions import InputError
 
 

@@ -106,7 +106,7 @@ def expand(path: str | os.PathLike[str]) -> list[str]:
 def scan(path: str | os.PathLike[str], id: str | None = None) -> pl.LazyFrame:
     """Open a parquet file, folder or glob (or CSV files) as one lazy scan.
 
-    A CSV's id column is read as text, as :func:`segdiscover._cli_io.read_table`
+    A CSV's id column is read as text, as :func:`segdiscover.cli._io.read_table`
     reads it, so ids match the other tables.
     """
     files = expand(path)

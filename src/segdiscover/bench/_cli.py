@@ -150,8 +150,8 @@ def _strategies(args: argparse.Namespace) -> list[Any]:
 
 def _tables(args: argparse.Namespace) -> list[Any]:
     """Read the user's ``--table`` files as datasets (suite ``user``)."""
-    from segdiscover._cli_io import read_table
     from segdiscover.bench._data import Dataset
+    from segdiscover.cli._io import read_table
 
     out = []
     for path in args.table:

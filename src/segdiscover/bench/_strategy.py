@@ -502,7 +502,7 @@ def strategy_from_mapping(name: str, table: Mapping[str, Any], where: str) -> St
     if isinstance(kw.get("k"), str) and ":" in kw["k"]:
         kw["k"] = resolve_path(kw["k"], f"{where}.k")
     if "features" in kw:
-        from segdiscover._config import feature_set
+        from segdiscover.cli._config import feature_set
 
         try:
             kw["features"] = feature_set(kw["features"], "customer_id")

@@ -57,7 +57,12 @@ from typing import Any, Protocol
 import polars as pl
 
 from segdiscover._atomic import write_parquet
-from segdiscover._runstore_rows import (
+from segdiscover._version import __version__
+from segdiscover.drift import DriftReport, RunData, compare
+from segdiscover.exceptions import InputError, RunStoreError
+from segdiscover.lineage import Alignment, align_runs
+from segdiscover.result import Segmentation, as_result
+from segdiscover.runs._rows import (
     SEGMENT_SCHEMA,
     frame,
     outcome_values,
@@ -67,11 +72,6 @@ from segdiscover._runstore_rows import (
     store_error,
     to_json,
 )
-from segdiscover._version import __version__
-from segdiscover.drift import DriftReport, RunData, compare
-from segdiscover.exceptions import InputError, RunStoreError
-from segdiscover.lineage import Alignment, align_runs
-from segdiscover.result import Segmentation, as_result
 
 
 class Recordable(Protocol):

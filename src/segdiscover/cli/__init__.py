@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from segdiscover._atomic import Terminated, sigterm_raises
-from segdiscover._cli_paths import check_assign, check_discover, check_drift
 from segdiscover._log import cli_logging, get_logger, stage
 from segdiscover._version import __version__
+from segdiscover.cli._paths import check_assign, check_discover, check_drift
 from segdiscover.exceptions import (
     EXIT_CODES,
     InputError,
@@ -30,7 +30,7 @@ from segdiscover.exceptions import (
 #: The registry's names (``segdiscover.clusterers.CLUSTERERS``), written out so that
 #: building the parser imports no scikit-learn; a test keeps the two equal.
 CLUSTERER_NAMES = ("kmeans", "minibatch_kmeans", "gmm", "ward", "birch", "hdbscan")
-#: Names that moved to :mod:`segdiscover._cli_io`, still importable from here.
+#: Names that moved to :mod:`segdiscover.cli._io`, still importable from here.
 _MOVED = ("read_table", "_read_tables", "_outcome_table", "_customer_table", "ROW_ID")
 
 _logger = get_logger(__name__)
@@ -38,7 +38,7 @@ _logger = get_logger(__name__)
 
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
-        from segdiscover import _cli_io
+        from segdiscover.cli import _io as _cli_io
 
         return getattr(_cli_io, name)
     msg = f"module {__name__!r} has no attribute {name!r}"
@@ -150,8 +150,8 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
     Also checks that the run has what it needs (usage errors, exit code 2).
     """
-    from segdiscover._cli_io import ROW_ID, _table_files
-    from segdiscover._config import load_config
+    from segdiscover.cli._config import load_config
+    from segdiscover.cli._io import ROW_ID, _table_files
 
     cfg = load_config(args.config) if args.config else {}
     given = {
@@ -232,7 +232,7 @@ def _merge_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
     import segdiscover as sd
-    from segdiscover._cli_io import _customer_table, _outcome_table, _read_tables
+    from segdiscover.cli._io import _customer_table, _outcome_table, _read_tables
     from segdiscover.gates import check_gates
     from segdiscover.report import write_outputs
 
@@ -241,7 +241,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     with stage("discover: read the input", _logger):
         if args.tables:
             if args.features is not None:
-                from segdiscover._config import feature_set
+                from segdiscover.cli._config import feature_set
 
                 features = feature_set(args.features, args.id)
             # Parquet read lazily: only the builders' columns and events before
@@ -314,7 +314,7 @@ def _discover_summary(seg: Any, out: Path) -> dict[str, Any]:
 
 
 def _cmd_validate_config(args: argparse.Namespace) -> int:
-    from segdiscover._config import feature_set, load_config
+    from segdiscover.cli._config import feature_set, load_config
     from segdiscover.gates import parse_gates
 
     cfg = load_config(args.file)
@@ -370,7 +370,7 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
 def _cmd_assign(args: argparse.Namespace) -> int:
     import segdiscover as sd
-    from segdiscover._cli_io import (
+    from segdiscover.cli._io import (
         _customer_table,
         _read_tables,
         _table_files,
@@ -439,8 +439,8 @@ def _assign_streaming(args: argparse.Namespace, model: Any) -> int:
     """``assign --stream``: batches (or id-hash buckets) in, parquet parts out."""
     import polars as pl
 
-    from segdiscover._cli_io import _table_files
     from segdiscover._stream import stream_assign
+    from segdiscover.cli._io import _table_files
 
     if args.gate or args.row_ids:
         what = "--gate" if args.gate else "--row-ids"
