@@ -129,7 +129,7 @@ def explain_segments(
     similar: dict[str, list[str]] = {}
     if len(segs) >= 2:
         sur = fit_surrogate(
-            raw[ok],
+            raw if ok.size == n else raw[ok],  # no full copy when nothing is noise
             labels[ok],
             [j for j, c in enumerate(cols) if c["kind"] == "categorical"],
             max_rows=surrogate_max_rows,
