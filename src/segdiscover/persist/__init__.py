@@ -15,7 +15,7 @@ the manifest, and the manifest's own hash in ``checksum``. :func:`load` checks t
 format version first (a newer one is refused by number), then the manifest's hash,
 then that every array is present, unmodified and of the recorded dtype and shape.
 A hash is no signature (anyone can re-hash an edited model), so every field is then
-checked on its own (:mod:`segdiscover._model_checks`): each ``.npy`` header and
+checked on its own (:mod:`segdiscover.persist._checks`): each ``.npy`` header and
 file size against the manifest before anything is allocated, array widths against
 the feature schema, segment ids across arrays, no NaN or infinity where a fit
 writes none; every failure is a :class:`ModelFileError` naming the file.
@@ -45,14 +45,6 @@ import polars as pl
 
 from segdiscover._atomic import clean_dir_debris, new_dir_beside, replace_dir
 from segdiscover._json import plain
-from segdiscover._model_checks import (
-    array_record,
-    check_arrays,
-    check_file_size,
-    check_fitted_state,
-    check_schema,
-    parse_npy,
-)
 from segdiscover._version import __version__
 from segdiscover.assign import AssignState, assign
 from segdiscover.clusterers import CLUSTERERS, ClusterAdapter, SklearnAdapter
@@ -60,6 +52,14 @@ from segdiscover.exceptions import InputError, ModelFileError, SegdiscoverError
 from segdiscover.features import BUILDERS, FeatureMeta, FeatureSet
 from segdiscover.guide import OutcomeGuide
 from segdiscover.outcomes import OutcomeComparison
+from segdiscover.persist._checks import (
+    array_record,
+    check_arrays,
+    check_file_size,
+    check_fitted_state,
+    check_schema,
+    parse_npy,
+)
 from segdiscover.preprocess import Preprocessor
 from segdiscover.profiles import SegmentProfile
 from segdiscover.result import Segmentation, as_result
