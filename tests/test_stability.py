@@ -281,9 +281,14 @@ def test_jaccard_recovery_matches_its_definition(pairs):
         assert got[s] == pytest.approx(want[s])
 
 
-@pytest.mark.parametrize(("planted", "seed"), [(4, 1), (6, 2), (3, 3)])
+@pytest.mark.parametrize(("planted", "seed"), [(6, 2), (3, 3)])
 def test_auto_finds_the_planted_k_on_more_seeds(planted, seed):
-    # A few of the benchmark's runs (87% of 120 in benchmarks/RESULTS.md).
+    # A few of the benchmark's runs (87% of 120 in benchmarks/RESULTS.md). Not
+    # (4, 1) any more: there k = 5 (one planted segment split across a density
+    # valley, silhouette 0.197 vs 0.193) was stable for random_state 0 and 1 and
+    # not for 2 and 3 under seeded refits, and k = 4 won at seed 1 only because its
+    # k = 5 fit landed in a worse optimum. With reference fits and keyed refits the
+    # split is stable for every seed, so auto picks 5 (notes of this change).
     data = sd.datasets.make_customers(n_customers=3000, n_segments=planted, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SegdiscoverWarning)
@@ -339,3 +344,33 @@ def test_keyed_subsamples_ignore_the_seed_and_the_row_order():
     # A later batch draws new customers instead of repeating the first.
     later = stability(ward, X, labels, n_refits=4, keys=keys, first_refit=4)
     assert not np.array_equal(runs[0], later.jaccard)
+
+
+def test_keyed_refits_start_from_the_same_seed_whatever_the_random_state():
+    from segdiscover.stability import keyed_seed, row_keys
+
+    X, _ = make_blobs(300, centers=4, cluster_std=2.5, random_state=5)
+    keys = row_keys(X)
+    seen: list[int] = []
+
+    def km(seed: int) -> object:  # one start: its optimum depends on the seed
+        seen.append(seed)
+        return CLUSTERERS["kmeans"].factory(n_clusters=4, random_state=seed, n_init=1)
+
+    labels = km(0).fit(X).labels_
+    seen.clear()
+    runs = [
+        stability(km, X, labels, n_refits=6, keys=keys, random_state=rs).jaccard
+        for rs in (0, 1, 2)
+    ]
+    assert all(np.array_equal(runs[0], r) for r in runs[1:])
+    assert seen == [keyed_seed(i) for i in range(6)] * 3
+    # A later batch continues the numbering: refit 6 starts from keyed_seed(6).
+    seen.clear()
+    stability(km, X, labels, n_refits=2, keys=keys, first_refit=6)
+    assert seen == [keyed_seed(6), keyed_seed(7)]
+    # Without keys the starts still follow random_state.
+    seen.clear()
+    stability(km, X, labels, n_refits=2, random_state=0)
+    stability(km, X, labels, n_refits=2, random_state=1)
+    assert seen[:2] != seen[2:]

@@ -12,9 +12,10 @@ The default rule:
 2. keep the candidates whose *every segment is stable*. Each candidate is refitted
    on subsamples of 75% (``stability_fraction``) of (at most ``stability_rows``
    of) the sample, drawn by a hash of each row's values so that refit *i* holds the
-   same customers whatever the seed and the row order, and each of its
-   segments gets its Jaccard recovery in every refit (Hennig's clusterboot measure,
-   see :mod:`segdiscover.stability`). ``stability_min`` is the smallest mean
+   same customers whatever the seed and the row order and starts its clusterer
+   from a seed fixed by *i* (:func:`segdiscover.stability.keyed_seed`); each of
+   its segments gets its Jaccard recovery in every refit (Hennig's clusterboot
+   measure, see :mod:`segdiscover.stability`). ``stability_min`` is the smallest mean
    recovery of any segment; ``stability_lo`` and ``stability_hi`` bound it: the
    smallest over segments of the lower and of the upper end of a ``confidence``
    (90%) t-interval of the segment's mean over the refits. A candidate is
@@ -227,8 +228,9 @@ def sweep(
     )
     seed = int(rng.randint(2**31 - 1))
     flags = two_valued(Xs)
-    # Refit i draws the same customers whatever the seed and the row order: the
-    # verdict then moves with the seed only through the clusterers' own starts.
+    # Refit i draws the same customers and starts from the same seed whatever the
+    # seed and the row order: the verdict moves with the seed only through the
+    # candidate's own fit, which reference_fit makes one the clusterer reproduces.
     keys = row_keys(Xs)
     if outcomes is not None:
         Ys = np.asarray(outcomes, dtype=float).reshape(n, -1)[fit_idx]
