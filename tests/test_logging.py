@@ -382,3 +382,19 @@ def test_the_outcome_models_show_a_bar_per_outcome_on_a_terminal(monkeypatch) ->
     )
     assert "outcome model churned" in tty.getvalue()
     assert "fold" in tty.getvalue()
+
+
+def test_streaming_assign_shows_a_bar_over_its_batches(monkeypatch, tmp_path) -> None:
+    import segdiscover as sd
+    from segdiscover._stream import stream_assign
+
+    data = sd.datasets.make_customers(n_customers=300, n_segments=3, seed=0)
+    seg = sd.Segmenter(clusterer="kmeans", n_segments=3, random_state=0)
+    seg = seg.fit(data.tables, as_of=data.as_of)
+    seg.features_.write_parquet(tmp_path / "f.parquet")
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    res = stream_assign(seg, tmp_path / "f.parquet", tmp_path / "out", batch_rows=100)
+    assert res.parts == 3
+    assert "assign" in tty.getvalue()
+    assert "3/3" in tty.getvalue()

@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from segdiscover._log import progress, progress_enabled
 from segdiscover.exceptions import InputError, InvalidParameterError
 from segdiscover.features._spec import normalise_as_of, to_datetime_expr
 
@@ -369,7 +370,11 @@ def _assign_table(
         )
         raise SchemaMismatchError(msg)
     rows = parts = batches = 0
-    for batch in lf.select(needed).collect_batches(chunk_size=batch_rows):
+    stream: Any = lf.select(needed).collect_batches(chunk_size=batch_rows)
+    if progress_enabled():  # counting rows reads a CSV once more: only for a bar
+        total = -(-_rows(lf) // batch_rows)
+        stream = progress(stream, total=total, desc="assign", unit="batch")
+    for batch in stream:
         batches += 1
         if batch.height == 0:
             continue
@@ -438,7 +443,7 @@ def _assign_tables(
                     raise
                 raise err from exc
     rows = parts = 0
-    for b in range(n):
+    for b in progress(range(n), desc="assign", unit="bucket"):
         tables = {}
         for name, lf in scans.items():
             if n == 1:
