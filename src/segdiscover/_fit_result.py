@@ -145,6 +145,7 @@ def assess_stability(
         threshold=est.stability_threshold,
         random_state=seed,
         n_jobs=n_threads,
+        progress_desc="stability refits",
     )
     if not st.measured:  # too few customers per segment to refit
         return Stability()

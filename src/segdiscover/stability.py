@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 
+from segdiscover._log import progress
 from segdiscover.exceptions import InputError
 
 #: Mean Jaccard recovery under which a segment is flagged unstable.
@@ -301,6 +302,7 @@ def stability(
     n_jobs: int = 1,
     keys: np.ndarray | None = None,
     first_refit: int = 0,
+    progress_desc: str | None = None,
 ) -> Stability:
     """Refit on subsamples and measure how well each segment is recovered.
 
@@ -331,6 +333,10 @@ def stability(
     first_refit : int, default 0
         Index of the first refit, so a later batch of keyed refits draws new
         subsamples rather than repeating the first batch's.
+    progress_desc : str, optional
+        Label of a progress bar over the refits (shown only where progress bars
+        are on, see :func:`segdiscover._log.progress`); None shows none, as
+        inside the sweep, which has its own bar.
 
     Returns
     -------
@@ -392,6 +398,11 @@ def stability(
         ok = ref >= 0
         return float(adjusted_rand_score(ref[ok], new[ok])), row
 
+    def bar(items: list[tuple[np.ndarray, int]]) -> Any:
+        if progress_desc is None:
+            return items
+        return progress(items, desc=progress_desc, unit="refit")
+
     # Convergence chatter of the refits is silenced here, in the calling thread:
     # ``catch_warnings`` swaps process-wide state, so entering it inside worker
     # threads can leave "ignore" in force after they finish and swallow the
@@ -402,10 +413,10 @@ def stability(
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=min(n_jobs, n_refits), prefer="threads")(
-                delayed(one)(d) for d in draws
+                delayed(one)(d) for d in bar(draws)
             )
         else:
-            results = [one(d) for d in draws]
+            results = [one(d) for d in bar(draws)]
     ari = np.array([r[0] for r in results])
     jac = np.vstack([r[1] for r in results]) if results else np.zeros((0, k))
     return Stability(
