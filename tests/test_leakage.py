@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 import segdiscover as sd
-from segdiscover._fit_door import as_table
-from segdiscover._fit_door import door as fit_door
+from segdiscover._fit.door import as_table
+from segdiscover._fit.door import door as fit_door
 from segdiscover._outcome_leakage import (
     MIN_CLASS_SIZE,
     MIN_EXPECTED_OTHERS,

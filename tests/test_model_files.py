@@ -28,7 +28,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import segdiscover as sd
-import segdiscover._fit_result
+import segdiscover._fit.result
 from segdiscover.cli import main
 from segdiscover.exceptions import ModelFileError, NotFittedError
 
@@ -520,7 +520,7 @@ def test_a_fit_failing_half_way_leaves_the_previous_fit_whole(
         msg = "disk on fire"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr(segdiscover._fit_result, "compare_outcomes", fail)
+    monkeypatch.setattr(segdiscover._fit.result, "compare_outcomes", fail)
     seg.set_params(n_segments=4)
     with pytest.raises(RuntimeError, match="disk on fire"):
         seg.fit(customers(n=240, seed=5))

@@ -164,7 +164,7 @@ def test_sampled_fit_is_hashed_reported_and_independent_of_row_order():
 def test_default_fit_cap_applies_to_kmeans_not_to_a_users_estimator(monkeypatch):
     from sklearn.cluster import KMeans
 
-    from segdiscover import _fit_cluster
+    from segdiscover._fit import cluster as _fit_cluster
 
     monkeypatch.setattr(_fit_cluster, "DEFAULT_FIT_ROWS", 400)
     table = _table()
@@ -183,7 +183,7 @@ def test_default_fit_cap_applies_to_kmeans_not_to_a_users_estimator(monkeypatch)
 
 
 def test_auto_sweep_runs_on_a_hashed_sample_reported_in_run(monkeypatch):
-    from segdiscover import _fit_cluster
+    from segdiscover._fit import cluster as _fit_cluster
 
     monkeypatch.setattr(_fit_cluster, "SWEEP_ROWS", 300)
     table = _table()

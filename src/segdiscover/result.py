@@ -469,7 +469,7 @@ class Segmentation:
         >>> seg.segments_.height, seg.n_segments_
         (3, 3)
         """
-        from segdiscover._fit_result import merge
+        from segdiscover._fit.result import merge
 
         return merge(self, ids)
 
@@ -529,7 +529,7 @@ def _renumbered(
     run = dict(res.run)
     comparison = res.outcome_comparison
     if comparison is not None:
-        from segdiscover._fit_result import outcome_run_summary
+        from segdiscover._fit.result import outcome_run_summary
 
         comparison = comparison.renumber(m)
         run["outcomes"] = outcome_run_summary(comparison)

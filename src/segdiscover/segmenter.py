@@ -1,9 +1,9 @@
 """Segmenter: raw tables or a customer table in, explained segments out.
 
 The estimator keeps its parameters and orchestrates the fit steps, which live
-beside what they use: :mod:`segdiscover._fit_door` (the inputs),
-:mod:`segdiscover._fit_cluster` (the clusterer, resolved once, and the choice of
-segments), :mod:`segdiscover._fit_result` (explanation, stability, outcomes).
+beside what they use: :mod:`segdiscover._fit.door` (the inputs),
+:mod:`segdiscover._fit.cluster` (the clusterer, resolved once, and the choice of
+segments), :mod:`segdiscover._fit.result` (explanation, stability, outcomes).
 What a fit finds is one immutable :class:`segdiscover.result.Segmentation`
 (``result_``); ``segments_``, ``labels_`` and the other fitted attributes are
 read-only views of it.
@@ -25,16 +25,16 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from segdiscover._checks import to_polars
-from segdiscover._estimator import (
+from segdiscover._fit.cluster import ClustererPlan, segment
+from segdiscover._fit.door import as_table, binary_outcomes, door
+from segdiscover._fit.estimator import (
     ESTIMATOR,
     GUIDE_WEIGHTS,
     K_RANGE,
     ClusterEstimator,
 )
-from segdiscover._fit_cluster import ClustererPlan, segment
-from segdiscover._fit_door import as_table, binary_outcomes, door
-from segdiscover._fit_result import build
-from segdiscover._fitted import FittedViews
+from segdiscover._fit.result import build
+from segdiscover._fit.views import FittedViews
 from segdiscover._log import get_logger, stage
 from segdiscover._params import (
     NONE,

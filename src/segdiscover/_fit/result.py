@@ -20,8 +20,8 @@ import polars as pl
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from segdiscover._fit_cluster import ClustererPlan, Segmented
-from segdiscover._fit_door import Inputs
+from segdiscover._fit.cluster import ClustererPlan, Segmented
+from segdiscover._fit.door import Inputs
 from segdiscover._json import sig
 from segdiscover._version import __version__
 from segdiscover.assign import fit_assign_state
@@ -351,7 +351,7 @@ def build(
         "threads": n_threads,
         "sampled_fit": chosen.fit_rows < n,
         # Which customers a sampled fit (and the sweep) used: the same whatever
-        # the row order and the seed (segdiscover._fit_cluster.hashed_rows).
+        # the row order and the seed (segdiscover._fit.cluster.hashed_rows).
         "fit_sample": (
             "the customers with the smallest hash of their id"
             if chosen.fit_rows < n

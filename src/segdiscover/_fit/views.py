@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from segdiscover._estimator import OutputMixin, View
+from segdiscover._fit.estimator import OutputMixin, View
 from segdiscover.profiles import SegmentProfile
 from segdiscover.result import Segmentation, as_result
 
