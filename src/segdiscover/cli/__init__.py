@@ -245,8 +245,9 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
                 features = feature_set(args.features, args.id)
             # Parquet read lazily: only the builders' columns and events before
-            # --as-of are loaded (projection and predicate pushdown).
-            X: Any = _read_tables(args.tables, args.id, features, args.as_of)
+            # --as-of are loaded (projection and predicate pushdown), inside the
+            # feature build, which releases them when it returns.
+            X: Any = _read_tables(args.tables, args.id, features, args.as_of, lazy=True)
         else:
             X = _customer_table(args.table, args.id, row_ids=args.row_ids)
         outcomes: Any = args.outcome or None
@@ -394,7 +395,11 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     with stage("assign: read the input", _logger):
         if args.tables:
             X: Any = _read_tables(
-                _table_files(args.tables), model.id, model.features, args.as_of
+                _table_files(args.tables),
+                model.id,
+                model.features,
+                args.as_of,
+                lazy=True,
             )
         else:
             X = _customer_table(args.table, model.id, row_ids=args.row_ids)

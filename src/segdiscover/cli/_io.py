@@ -233,13 +233,19 @@ def _read_tables(
     id: str,
     features: Any = None,
     as_of: Any = None,
-) -> dict[str, pl.DataFrame]:
+    *,
+    lazy: bool = False,
+) -> dict[str, Any]:
     """Read raw tables, each ``id`` column as text when it comes from a CSV.
 
     With ``as_of``, parquet inputs (files, folders, globs) are read lazily and
     only what the builders of ``features`` (default: the default feature set) read
     is loaded: their columns, and the events before ``as_of`` (see
-    :func:`segdiscover._stream.prune`), through polars' streaming engine.
+    :func:`segdiscover._stream.prune`), through polars' streaming engine. With
+    ``lazy`` too, they are returned as those LazyFrames (their schema checked
+    here), for the feature build to collect: the raw tables then live only as long
+    as the build, not through the whole fit or assignment (at 1M customers, the
+    1.1 GiB they held stayed referenced by the command until it ended).
     """
     if as_of is None:
         return {name: read_table(path, id) for name, path in files.items()}
@@ -247,12 +253,16 @@ def _read_tables(
     from segdiscover.features import FeatureSet
 
     fs = features if features is not None else FeatureSet.default(id=id)
-    out = {}
+    out: dict[str, Any] = {}
     for name, path in files.items():
         if _is_parquet(path):
             lf = prune(name, scan(path, id), fs, as_of)
             try:
-                out[name] = lf.collect(engine="streaming")
+                if lazy:
+                    lf.collect_schema()
+                    out[name] = lf
+                else:
+                    out[name] = lf.collect(engine="streaming")
             except pl.exceptions.PolarsError as exc:
                 msg = f"Could not read {path!r}: {str(exc).strip().splitlines()[0]}"
                 raise InputError(msg) from exc
@@ -261,10 +271,16 @@ def _read_tables(
     return out
 
 
-def _id_dtype(X: pl.DataFrame | dict[str, pl.DataFrame], id: str) -> pl.DataType:
-    """Return the id type the features get: integer only when every table's is."""
+def _id_dtype(X: Any, id: str) -> pl.DataType:
+    """Return the id type the features get: integer only when every table's is.
+
+    ``X`` is a table or a dict of raw tables (DataFrames or LazyFrames).
+    """
     frames = X.values() if isinstance(X, dict) else [X]
-    dtypes = [f.schema[id] for f in frames if id in f.columns]
+    schemas = [
+        f.collect_schema() if isinstance(f, pl.LazyFrame) else f.schema for f in frames
+    ]
+    dtypes = [s[id] for s in schemas if id in s]
     if dtypes and all(d.is_integer() for d in dtypes):
         return pl.Int64()
     return pl.String()
