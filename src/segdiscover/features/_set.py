@@ -106,10 +106,11 @@ def _grouped(
     of the id and each bucket is aggregated on its own (polars' streaming engine),
     so the group_by's state holds one bucket's customers at a time: at 10.6M orders
     (1M customers) the aggregation's peak rose 1.3 GiB over the events in one
-    group_by, 0.45 GiB in 4 buckets, for about 3 s more. Every aggregation is per customer and does not depend on row order
-    (exact sums, counts, minima, bit ORs, medians), and each customer's events all
-    fall in one bucket, so the values are those of one group_by; the rows come out
-    in no set order (the caller sorts by ``_id``).
+    group_by, 0.45 GiB in 4 buckets, for about 3 s more. Every aggregation is per
+    customer and does not depend on row order (exact sums, counts, minima, bit ORs,
+    medians), and each customer's events all fall in one bucket, so the values are
+    those of one group_by; the rows come out in no set order (the caller sorts by
+    ``_id``).
     """
     n = max(1, -(-frame.height // GROUP_ROWS))
     lf = frame.lazy()
@@ -433,15 +434,19 @@ class FeatureSet(BaseEstimator):
 
     def _aggregate(
         self,
-        tables: Mapping[str, pl.DataFrame],
+        tables: dict[str, pl.DataFrame],
         active: list[Builder],
         keys: Mapping[int, Any],
-        frames: Mapping[Any, pl.DataFrame],
-        events: Mapping[int, pl.LazyFrame],
+        frames: dict[Any, pl.DataFrame],
+        events: dict[int, pl.LazyFrame],
         id_dtype: Any,
         ctx: dict[str, Any],
     ) -> pl.DataFrame:
-        """Return every builder's columns, one row per customer, sorted by ``_id``."""
+        """Return every builder's columns, one row per customer, sorted by ``_id``.
+
+        Empties ``tables`` and drops from ``frames`` and ``events`` what no builder
+        reads after the grouped aggregations (the build's own dicts).
+        """
         as_of = ctx["as_of"]
         groups = self._groups(active, keys, events, ctx)
         # Each group's aggregations, with the first event time for the universe.
@@ -470,11 +475,22 @@ class FeatureSet(BaseEstimator):
         # finish keeps its frame's rows; the other builders are joined in this
         # order), not the whole feature table afterwards (a copy of every column).
         base = self._base(tables, firsts, id_dtype, as_of).collect().sort("_id")
+        del firsts
+        in_group = {id(b) for _, members, _, _ in groups for b in members}
+        # Only the other builders read events from here on: the grouped builders'
+        # events and the raw tables are released (these dicts are the build's
+        # own), so the finish does not hold them next to the aggregations.
+        needed = {keys[id(b)] for b in active if id(b) not in in_group}
+        for key in [k for k in frames if k not in needed]:
+            del frames[key]
+        for b in active:
+            if id(b) in in_group:
+                del events[id(b)]
+        tables.clear()
         parts = []
         for (_, members, _, _), g in zip(groups, grouped, strict=True):
             joined = base.join(g, on="_id", how="left", maintain_order="left").lazy()
             parts += [b.finish(joined, ctx).drop("_id") for b in members]
-        in_group = {id(b) for _, members, _, _ in groups for b in members}
         others = [
             b.build(events[id(b)], base.lazy(), ctx)
             for b in active
