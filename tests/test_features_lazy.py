@@ -95,3 +95,16 @@ def test_cli_lazy_read_builds_the_same_features(tmp_path, data):
     want = fs.build(data.tables, as_of=dt.datetime.fromisoformat(as_of))
     assert got.frame.equals(want.frame)
     assert fs.build(eager, as_of=as_of).frame.equals(want.frame)
+
+
+def test_segmenter_fits_and_assigns_lazy_tables(data):
+    from segdiscover import Segmenter
+
+    lazy = {k: v.lazy() for k, v in data.tables.items()}
+    kw = {"clusterer": "kmeans", "n_segments": 3, "random_state": 0}
+    eager = Segmenter(**kw).fit(data.tables, as_of=data.as_of)
+    seg = Segmenter(**kw).fit(lazy, as_of=data.as_of)
+    assert seg.labels_.equals(eager.labels_)
+    assert seg.assign(lazy, as_of=data.as_of).equals(
+        eager.assign(data.tables, as_of=data.as_of)
+    )
