@@ -18,14 +18,14 @@ import pytest
 import segdiscover as sd
 from segdiscover._fit.door import as_table
 from segdiscover._fit.door import door as fit_door
-from segdiscover._outcome_leakage import (
+from segdiscover.cli import main
+from segdiscover.exceptions import InputError
+from segdiscover.outcomes._leakage import (
     MIN_CLASS_SIZE,
     MIN_EXPECTED_OTHERS,
     check_outcome_leakage,
     post_outcome_features,
 )
-from segdiscover.cli import main
-from segdiscover.exceptions import InputError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

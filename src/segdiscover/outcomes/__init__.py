@@ -48,14 +48,6 @@ from scipy import stats
 from sklearn.utils import check_random_state
 
 from segdiscover._json import sig
-from segdiscover._outcome_leakage import check_outcome_leakage
-from segdiscover._outcome_text import (
-    QUESTIONS,
-    _answers,
-    _num,
-    outcome_label,
-    verdict_sentence,
-)
 from segdiscover._params import Interval, validate_params
 from segdiscover.exceptions import InputError, InvalidParameterError
 from segdiscover.explain.drivers import (
@@ -63,6 +55,14 @@ from segdiscover.explain.drivers import (
     COHEN_H_THRESHOLD,
     cliffs_delta,
     cohens_h,
+)
+from segdiscover.outcomes._leakage import check_outcome_leakage
+from segdiscover.outcomes._text import (
+    QUESTIONS,
+    _answers,
+    _num,
+    outcome_label,
+    verdict_sentence,
 )
 
 __all__ = [
