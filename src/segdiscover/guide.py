@@ -204,6 +204,9 @@ class OutcomeGuide:
             "random_state": self.random_state,
         }
 
+    # Long on purpose (~105 lines): every outcome's folds share the fold and
+    # early-stopping assignment, the random stream and the contribution blocks the
+    # space is stacked from, in this order (the order fixes the seeds).
     def fit(
         self,
         X: np.ndarray,

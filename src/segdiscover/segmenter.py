@@ -29,18 +29,13 @@ from segdiscover._fit.cluster import ClustererPlan, segment
 from segdiscover._fit.door import as_table, binary_outcomes, door
 from segdiscover._fit.estimator import (
     ESTIMATOR,
-    GUIDE_WEIGHTS,
-    K_RANGE,
+    SEGMENTER_CONSTRAINTS,
     ClusterEstimator,
 )
 from segdiscover._fit.result import build
 from segdiscover._fit.views import FittedViews
 from segdiscover._log import get_logger, stage
 from segdiscover._params import (
-    NONE,
-    Check,
-    InstanceOf,
-    Interval,
     Options,
     validate_params,
 )
@@ -49,7 +44,6 @@ from segdiscover.assign import assign as _assign
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.exceptions import InputError, InvalidParameterError, SegdiscoverWarning
 from segdiscover.features import FeatureSet
-from segdiscover.outcomes import _valid_min_difference
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
 from segdiscover.result import Segmentation
@@ -185,38 +179,8 @@ class Segmenter(FittedViews, BaseEstimator):
     (200,)
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
-        "features": [InstanceOf((FeatureSet,), "a FeatureSet"), NONE],
-        # Names are checked against the registry at fit time (see _constraints).
-        "clusterer": [InstanceOf((str,), "a clusterer name"), ESTIMATOR],
-        "n_segments": [Interval(int, 2, 50), NONE],
-        "k_range": [K_RANGE],
-        "id": [InstanceOf((str,), "a column name (str)")],
-        "noise": [Options(("assign", "keep"))],
-        "fidelity_threshold": [Interval(float, 0, 1)],
-        "shap_max_rows": [Interval(int, 50, None)],
-        "surrogate_max_rows": [Interval(int, 100, None)],
-        "max_fit_rows": [Interval(int, 100, None), NONE],
-        "n_jobs": [Interval(int, None, None), NONE],
-        "stability_refits": [Interval(int, 0, 1000)],
-        "stability_threshold": [Interval(float, 0, 1)],
-        "min_difference": [
-            Check(
-                _valid_min_difference,
-                "a dict of outcome column -> smallest difference that matters (a "
-                "number in the outcome's units, '3pp' or '10%' of the mean)",
-            ),
-            NONE,
-        ],
-        "n_bootstrap": [Interval(int, 20, 100_000)],
-        "guide": [Options(("auto", "none", "outcomes"))],
-        "guide_weights": [GUIDE_WEIGHTS, NONE],
-        "random_state": [
-            Interval(int, 0, None),
-            NONE,
-            InstanceOf((np.random.RandomState,), "a RandomState"),
-        ],
-    }
+    # The checks of every parameter, one line each, in segdiscover._fit.estimator.
+    _parameter_constraints: dict[str, list[Any]] = SEGMENTER_CONSTRAINTS
 
     def __init__(
         self,

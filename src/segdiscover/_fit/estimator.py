@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from segdiscover._params import Check
+import numpy as np
+
+from segdiscover._params import NONE, Check, InstanceOf, Interval, Options
 from segdiscover.exceptions import InvalidParameterError
+from segdiscover.features import FeatureSet
+from segdiscover.outcomes import _valid_min_difference
 from segdiscover.result import Segmentation, as_result
 
 if TYPE_CHECKING:
@@ -135,3 +139,38 @@ ESTIMATOR = Check(
 )
 K_RANGE = Check(_k_range_ok, "a pair of ints (low, high) with 2 <= low <= high <= 50")
 GUIDE_WEIGHTS = Check(_weights_ok, "a dict of outcome column -> positive weight")
+
+#: The checks of :class:`segdiscover.Segmenter`'s parameters (``validate_params``);
+#: a clusterer name is checked against the registry at fit time.
+SEGMENTER_CONSTRAINTS: dict[str, list[Any]] = {
+    "features": [InstanceOf((FeatureSet,), "a FeatureSet"), NONE],
+    # Names are checked against the registry at fit time (see _constraints).
+    "clusterer": [InstanceOf((str,), "a clusterer name"), ESTIMATOR],
+    "n_segments": [Interval(int, 2, 50), NONE],
+    "k_range": [K_RANGE],
+    "id": [InstanceOf((str,), "a column name (str)")],
+    "noise": [Options(("assign", "keep"))],
+    "fidelity_threshold": [Interval(float, 0, 1)],
+    "shap_max_rows": [Interval(int, 50, None)],
+    "surrogate_max_rows": [Interval(int, 100, None)],
+    "max_fit_rows": [Interval(int, 100, None), NONE],
+    "n_jobs": [Interval(int, None, None), NONE],
+    "stability_refits": [Interval(int, 0, 1000)],
+    "stability_threshold": [Interval(float, 0, 1)],
+    "min_difference": [
+        Check(
+            _valid_min_difference,
+            "a dict of outcome column -> smallest difference that matters (a "
+            "number in the outcome's units, '3pp' or '10%' of the mean)",
+        ),
+        NONE,
+    ],
+    "n_bootstrap": [Interval(int, 20, 100_000)],
+    "guide": [Options(("auto", "none", "outcomes"))],
+    "guide_weights": [GUIDE_WEIGHTS, NONE],
+    "random_state": [
+        Interval(int, 0, None),
+        NONE,
+        InstanceOf((np.random.RandomState,), "a RandomState"),
+    ],
+}
