@@ -145,6 +145,43 @@ def test_published_scores_sit_beside_ours_and_reproduction_judges_them():
     assert rep["met"].to_list() == [True, True]
 
 
+def test_where_we_stand_compares_our_strategies_with_the_best_published_per_dataset(
+    monkeypatch,
+):
+    from segdiscover.bench import _clustbench, _report
+
+    ours = pl.DataFrame(
+        {
+            "dataset": ["a", "b", "a", "b"],
+            "strategy": ["auto", "auto", "off", "off"],
+            "status": ["ok", "ok", "not applicable", "not applicable"],
+            "reference": [None, None, None, None],
+            "ari": [0.60, 0.90, None, None],
+            "n": [10, 20, 10, 20],
+            "error": [None, None, "needs k", "needs k"],
+        },
+        schema_overrides={"reference": pl.String, "ari": pl.Float64},
+    )
+    published = pl.DataFrame(
+        {
+            "dataset": ["a", "a", "b", "b"],
+            "method": ["m1", "m2", "m1", "m2"],
+            "ari": [0.5, 0.7, 0.95, 0.81],
+            "ami": [0.0] * 4,
+            "nca": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    monkeypatch.setattr(_clustbench, "published_scores", lambda *a, **k: published)
+    lines = _report.where_we_stand(bench.add_published(ours, published))
+    text = "\n".join(lines)
+    # m1's median over a, b is 0.725 against m2's 0.755: m2 is the best fixed method.
+    assert "`m2`, median ARI 0.755" in text
+    # auto: 0.60 vs best 0.70 on a, 0.90 vs 0.95 on b -> gaps -0.10, -0.05.
+    row = next(ln for ln in lines if ln.startswith("| auto |"))
+    assert row == "| auto | 2 | 0.750 | 0.750 | -0.075 | 0 |"
+    assert "`off` did not run on the battery: needs k." in text
+
+
 # ------------------------------------------------------------------ strategies
 def test_strategy_errors_name_the_key(tmp_path):
     with pytest.raises(
