@@ -266,10 +266,17 @@ def write_parquet(frame: Any, path: str | os.PathLike[str]) -> None:
     >>> pl.read_parquet(folder / "a.parquet")["a"].to_list()
     [1]
     """
+    with polars_write_errors(path):
+        frame.write_parquet(path)
+
+
+@contextlib.contextmanager
+def polars_write_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Raise a polars error of a write in the block as its ``OSError`` (see above)."""
     import polars as pl
 
     try:
-        frame.write_parquet(path)
+        yield
     except pl.exceptions.PolarsError as exc:
         err = as_os_error(exc, path)
         if err is None:

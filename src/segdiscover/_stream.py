@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from segdiscover._atomic import polars_write_errors
 from segdiscover._log import progress, progress_enabled
 from segdiscover.exceptions import InputError, InvalidParameterError
 from segdiscover.features._spec import normalise_as_of, to_datetime_expr
@@ -428,20 +429,13 @@ def _assign_tables(
     split = tmp / ".buckets"
     if n > 1:
         for name, lf in scans.items():
-            try:
+            with polars_write_errors(split / name):
                 lf.with_columns(
                     bucket_of(fs.id, dtype, n).alias("_sd_bucket")
                 ).sink_parquet(
                     pl.PartitionBy(split / name, key="_sd_bucket", include_key=False),
                     mkdir=True,
                 )
-            except pl.exceptions.PolarsError as exc:
-                from segdiscover._atomic import as_os_error
-
-                err = as_os_error(exc, split / name)
-                if err is None:
-                    raise
-                raise err from exc
     rows = parts = 0
     for b in progress(range(n), desc="assign", unit="bucket"):
         tables = {}

@@ -113,13 +113,13 @@ def time_vs_size(results: pl.DataFrame) -> Any:
 
 def save_charts(results: pl.DataFrame, out: Path, metric: str = "ari") -> list[Path]:
     """Write ``heatmap.png`` and ``time_vs_size.png`` into ``out``."""
+    from segdiscover._atomic import write_file
+
     paths = []
     for name, fig in (
         ("heatmap.png", heatmap(results, metric)),
         ("time_vs_size.png", time_vs_size(results)),
     ):
-        from segdiscover._atomic import write_file
-
         # A reader never sees half a picture; a full disk names the file (exit 2).
         def draw(tmp: Path, fig: Any = fig) -> None:
             fig.savefig(tmp, dpi=110, format="png")
