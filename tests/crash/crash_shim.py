@@ -40,6 +40,11 @@ SNAPSHOTS = os.environ.get("CRASH_SNAPSHOTS")
 AT = int(os.environ.get("CRASH_AT", "0"))
 SIGNAL = getattr(signal, "SIG" + os.environ.get("CRASH_SIGNAL", "KILL"))
 LOG = os.environ.get("CRASH_LOG")
+if SIGNAL == signal.SIGINT:
+    # A process started in the background by a non-interactive shell (a test run
+    # with ``&``, some schedulers) inherits SIGINT ignored, and Python then keeps
+    # it ignored: the Ctrl-C case would exit 0. Model the terminal user it is for.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _real = {
     name: getattr(os, name)
@@ -111,9 +116,8 @@ def _snapshot(i: int) -> None:
 
 def _step(op: str, paths: tuple[str | None, ...]) -> None:
     global _count
-    # One step at a time: outputs are written from several threads, and an
-    # unlocked ``_count += 1`` let two threads skip step AT together, so the
-    # signal was never sent (seen: a SIGINT case exiting 0 under load).
+    # One step at a time: should two threads write outputs, an unlocked
+    # ``_count += 1`` could let both skip step AT, and no signal would be sent.
     with _lock:
         _count += 1
         mine = _count
