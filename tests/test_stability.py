@@ -283,7 +283,8 @@ def test_jaccard_recovery_matches_its_definition(pairs):
 
 @pytest.mark.parametrize(("planted", "seed"), [(6, 2), (3, 3)])
 def test_auto_finds_the_planted_k_on_more_seeds(planted, seed):
-    # A few of the benchmark's runs (87% of 120 in benchmarks/RESULTS.md). Not
+    # A few of the benchmark's runs (70% of 120 on the 20-seed grid in
+    # benchmarks/RESULTS.md). Not
     # (4, 1) any more: there k = 5 (one planted segment split across a density
     # valley, silhouette 0.197 vs 0.193) was stable for random_state 0 and 1 and
     # not for 2 and 3 under seeded refits, and k = 4 won at seed 1 only because its
