@@ -284,11 +284,11 @@ def test_jaccard_recovery_matches_its_definition(pairs):
 @pytest.mark.parametrize(("planted", "seed"), [(6, 2), (3, 3)])
 def test_auto_finds_the_planted_k_on_more_seeds(planted, seed):
     # A few of the benchmark's runs (70% of 120 on the 20-seed grid in
-    # benchmarks/RESULTS.md). Not
-    # (4, 1) any more: there k = 5 (one planted segment split across a density
-    # valley, silhouette 0.197 vs 0.193) was stable for random_state 0 and 1 and
-    # not for 2 and 3 under seeded refits, and k = 4 won at seed 1 only because its
-    # k = 5 fit landed in a worse optimum. With reference fits and keyed refits the
+    # benchmarks/RESULTS.md). Not (4, 1) any more: there k = 5 (one planted
+    # segment split across a density valley, silhouette 0.197 vs 0.193) was
+    # stable for random_state 0 and 1 and not for 2 and 3 under seeded refits,
+    # and k = 4 won at seed 1 only because its k = 5 fit landed in a worse
+    # optimum. With reference fits and keyed refits the
     # split is stable for every seed, so auto picks 5 (notes of this change).
     data = sd.datasets.make_customers(n_customers=3000, n_segments=planted, seed=seed)
     with warnings.catch_warnings():
