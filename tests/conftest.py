@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 import warnings
 
 import pytest
@@ -13,6 +17,21 @@ import pytest
 # Set before anything loads the runtimes; a value the caller set is kept.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# Child Python processes (the CLI under tests/crash's shim, the notebook's kernel,
+# the import checks) start cold. With PYTHONDONTWRITEBYTECODE set and no
+# __pycache__ anywhere, each one compiled numpy, polars, scikit-learn, matplotlib
+# and segdiscover from source again: 11.5 s of CPU to import and run one small
+# `discover`, 4.0 s with compiled files at hand. Keep the tree free of bytecode
+# but let this run share it: a cache folder outside the tree, for this session
+# only (removed at exit), written by this process and read by its children.
+# A caller who set PYTHONPYCACHEPREFIX, or who writes bytecode anyway, is left as is.
+if sys.dont_write_bytecode and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    _pycache = tempfile.mkdtemp(prefix="segdiscover-tests-pycache-")
+    atexit.register(shutil.rmtree, _pycache, ignore_errors=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = _pycache
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 import segdiscover as sd  # noqa: E402  (after the thread settings)
 
