@@ -2,10 +2,12 @@
 
 Uses ``../shared/data/telco-customer-churn`` when it is there (IBM sample data, see its
 SOURCE.md), else a small synthetic table, so the example always runs.
-Run with ``uv run python examples/0020_customer_table.py``.
+Run with ``uv run python examples/0020_customer_table.py``. The test suite sets
+``SEGDISCOVER_EXAMPLE_ROWS`` to run it on the table's first rows only (unset: all).
 """
 
 # %%
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,8 @@ else:
         }
     )
     id_col, outcome = "customerID", "Churn"
+if rows := os.environ.get("SEGDISCOVER_EXAMPLE_ROWS"):
+    table = table.head(int(rows))
 
 # %%
 seg = sd.Segmenter(id=id_col, random_state=0).fit(table, outcomes=[outcome])

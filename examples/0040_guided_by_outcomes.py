@@ -5,16 +5,19 @@ churn, margin and support cost. `guide="auto"` (the default) builds behavioural
 segments and segments clustered on each customer's cross-fitted contributions to the
 outcomes, compares them on 30% held-out customers and keeps the one whose segments
 differ on more outcomes. Run with ``uv run python examples/0040_guided_by_outcomes.py``.
+The test suite sets ``SEGDISCOVER_EXAMPLE_ROWS`` to run it on fewer customers.
 """
 
 # %%
+import os
 import warnings
 
 import polars as pl
 
 import segdiscover as sd
 
-data = sd.datasets.make_segments_table(n_customers=2_000, n_segments=4, seed=0)
+n = min(2_000, int(os.environ.get("SEGDISCOVER_EXAMPLE_ROWS", 2_000)))
+data = sd.datasets.make_segments_table(n_customers=n, n_segments=4, seed=0)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", sd.exceptions.SegdiscoverWarning)
     seg = sd.Segmenter(id="customer_id", random_state=0, stability_refits=3).fit(
