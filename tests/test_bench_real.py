@@ -107,3 +107,16 @@ def test_hand_baseline_finds_two_obvious_groups():
     # churn 2/4 in the basic group, 0/2 in the gold group
     y = bench_real.outcome_frame(t)
     assert_allclose(bench_real.spread_on(f["id"], lab, y, None), 0.5)
+
+
+def test_fp_only_table_pools_the_shuffles():
+    def row(name, fp, n):
+        return {"table": name, "n": 1000, "outcome": "churn",
+                "fp": {"false_positives": fp, "permutations": n, "k": 4}}  # fmt: skip
+
+    prov = {"commit": "abc1234", "src_dirty_files": "none"}
+    md = bench_real.render_fp([row("a", 1, 100), row("b", 0, 100)], prov)
+    assert "| a | 1,000 | churn | 4 | 1/100 |" in md
+    # 1 of 200 pooled; the 95% upper end is Beta(0.975; 2, 199): about 2.8%
+    assert md[-1].startswith("Pooled false-positive rate: 1/200 = 0.5% (95% upper 2.")
+    assert md[-1].endswith("target <= 5%).")
