@@ -102,13 +102,17 @@ def test_an_unpredictable_outcome_does_not_shape_the_space():
     rng = np.random.RandomState(3)
     X = rng.normal(size=(800, 2))
     Y = np.c_[X[:, 0] * 3 + rng.normal(0, 0.1, 800), rng.normal(size=800)]
-    g = OutcomeGuide(n_folds=3, n_estimators=50, random_state=0).fit(
+    g = OutcomeGuide(n_folds=3, n_estimators=50, random_state=0, total=True).fit(
         X, [], Y, ["signal", "noise"], [0.1, 0.1], ["a", "b"]
     )
     assert g.r2_[0] > 0.9
     assert g.r2_[1] <= 0
     assert g.scales_[1] == 0.0
-    assert not np.abs(g.space_[:, 2:]).any()
+    # Columns: signal:a, signal:b, noise:a, noise:b, then the totals (signal, noise).
+    assert not np.abs(g.space_[:, 2:4]).any()
+    assert g.feature_names_out_[5] == "predicted noise (total)"
+    assert not np.abs(g.space_[:, 5]).any()
+    assert np.abs(g.space_[:, 4]).any()
 
 
 # ------------------------------------------------------------------ Segmenter
