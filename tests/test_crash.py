@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -288,14 +289,23 @@ def test_real_kills_and_sigterm(work: Path) -> None:
         old, recorded = visible(out), runs_in(store)
 
 
-def test_assign_every_step(work: Path) -> None:
+@pytest.fixture(scope="module")
+def model3(work: Path) -> Iterator[Path]:
+    """One k = 3 model of t1 for the assign tests, which only read it."""
     assert cli(discover_args(work, "m", 3)) == 0
+    model = work / "m" / "model"
+    before = visible(model)
+    yield model
+    assert visible(model) == before  # no test wrote into the shared model
+
+
+def test_assign_every_step(work: Path, model3: Path) -> None:
     folder = work / "a"
     folder.mkdir()
     args = [
         "assign",
         "--model",
-        str(work / "m" / "model"),
+        str(model3),
         "--out",
         str(folder / "scores.parquet"),
     ]
@@ -322,15 +332,14 @@ def test_assign_every_step(work: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["scores.parquet"]
 
 
-def test_assign_stream_every_step(work: Path) -> None:
+def test_assign_stream_every_step(work: Path, model3: Path) -> None:
     """``assign --stream`` publishes its folder of parts old or new, never a mix."""
-    assert cli(discover_args(work, "ms", 3)) == 0
     # The parts are built in a temporary folder beside --out: watch the parent.
     parent = work / "sp"
     parent.mkdir()
     out = parent / "parts"
     args = [
-        "assign", "--model", str(work / "ms" / "model"), "--out", str(out),
+        "assign", "--model", str(model3), "--out", str(out),
         "--stream",
     ]  # fmt: skip
     assert cli([*args, "--batch-rows", "100", "--table", work / "t1.parquet"]) == 0
@@ -471,12 +480,11 @@ def test_disk_full_and_read_only(
 
 
 def test_parquet_writes_on_a_full_disk_exit_2(
-    work: Path, capsys: pytest.CaptureFixture[str]
+    work: Path, model3: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """polars reports a full disk while writing parquet as a ComputeError: every
     parquet writer (assign, assign --stream, discover) still exits 2 naming the path."""
-    assert cli(discover_args(work, "fm", 3)) == 0
-    model = work / "fm" / "model"
+    model = model3
     with tmpfs("400k") as disk:
         base = ["assign", "--model", model, "--table", work / "t1.parquet"]
         assert cli([*base, "--out", disk / "s.parquet"]) == 0
