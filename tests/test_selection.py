@@ -226,10 +226,41 @@ def test_the_sweep_records_its_reference_fits_and_the_picks_seed():
     X, _ = make_blobs(500, centers=3, random_state=4)
     sel = sweep(X, KM, [2, 3, 4], random_state=0)
     t = sel.candidates
-    assert t["reference_fits"].is_between(2, 4).all()
+    made = t["stable"] | (t["refit_agreement"] >= 0.7)
+    assert t.filter(made)["reference_fits"].is_between(2, 4).all()
+    assert (t.filter(~made)["reference_fits"] == 1).all()  # k = 4 on 3 blobs
     chosen = t.filter(t["chosen"]).row(0, named=True)
     assert sel.seed == chosen["fit_seed"]
     # One fit each: every candidate from the same seed, as before reference fits.
     one = sweep(X, KM, [2, 3, 4], random_state=0, reference_fits=1)
     assert (one.candidates["reference_fits"] == 1).all()
     assert one.candidates["fit_seed"].n_unique() == 1
+
+
+def test_reference_fits_are_skipped_only_where_the_refits_disagree():
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(size=(700, 2))
+    sel = sweep(noise, KM, [8, 9], random_state=0)
+    t = sel.candidates
+    # Nothing to reproduce: unstable, and no extra fits were spent on it.
+    assert not t["stable"].any()
+    assert (t["refit_agreement"] < 0.7).all()
+    assert (t["reference_fits"] == 1).all()
+    every = sweep(noise, KM, [8, 9], random_state=0, min_agreement=0.0)
+    assert (every.candidates["reference_fits"] >= 2).all()
+    assert not every.candidates["stable"].any()
+
+
+def test_skipping_reference_fits_changes_no_verdict_on_structure():
+    X, _ = make_blobs(800, centers=4, cluster_std=1.2, random_state=3)
+    ks = [2, 3, 4, 5, 6, 7]
+    gated = sweep(X, KM, ks, random_state=1)
+    every = sweep(X, KM, ks, random_state=1, min_agreement=0.0)
+    cols = ["n_segments", "stable", "stability_lo", "stability_refits", "silhouette"]
+    g, e = gated.candidates, every.candidates
+    stable = g["stable"].to_numpy()
+    assert stable.any()
+    # Candidates stable against their first fit are measured exactly as before.
+    assert g.filter(stable).select(cols).equals(e.filter(stable).select(cols))
+    assert (gated.n_segments, gated.seed) == (every.n_segments, every.seed)
+    assert g["refit_agreement"].equals(e["refit_agreement"])

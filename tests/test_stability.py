@@ -375,3 +375,45 @@ def test_keyed_refits_start_from_the_same_seed_whatever_the_random_state():
     stability(km, X, labels, n_refits=2, random_state=0)
     stability(km, X, labels, n_refits=2, random_state=1)
     assert seen[:2] != seen[2:]
+
+
+def test_kept_refits_score_another_reference_as_refitting_would():
+    from segdiscover.stability import row_keys, score_refits
+
+    X, _ = make_blobs(400, centers=4, cluster_std=2.5, random_state=6)
+    keys = row_keys(X)
+
+    def km(seed: int) -> object:
+        return CLUSTERERS["kmeans"].factory(n_clusters=4, random_state=seed, n_init=1)
+
+    first = km(0).fit(X).labels_
+    other = first.copy()
+    other[:60] = (other[:60] + 1) % 4  # another reference, same k
+    kept = stability(km, X, first, n_refits=5, keys=keys, keep_partitions=True)
+    assert kept.partitions is not None
+    assert len(kept.partitions) == 5
+    assert stability(km, X, first, n_refits=5, keys=keys).partitions is None
+    for ref in (first, other):
+        ari, jac = score_refits(ref, kept.partitions)
+        fresh = stability(km, X, ref, n_refits=5, keys=keys)
+        assert np.array_equal(ari, fresh.ari)
+        assert np.array_equal(jac, fresh.jaccard)
+
+
+def test_refit_agreement_is_high_on_structure_and_low_without():
+    from segdiscover.stability import refit_agreement, row_keys
+
+    def parts(X: np.ndarray, k: int) -> list:
+        def km(seed: int) -> object:
+            return CLUSTERERS["kmeans"].factory(n_clusters=k, random_state=seed)
+
+        st = stability(km, X, km(0).fit(X).labels_, n_refits=6, keys=row_keys(X),
+                       keep_partitions=True)  # fmt: skip
+        return st.partitions
+
+    blobs, _ = make_blobs(600, centers=3, cluster_std=0.5, random_state=1)
+    noise = np.random.default_rng(0).normal(size=(600, 5))
+    assert refit_agreement(parts(blobs, 3)) > 0.95
+    # k-means cuts one round cloud into 9 pieces differently on every subsample.
+    assert refit_agreement(parts(noise, 9)) < 0.5
+    assert np.isnan(refit_agreement(parts(blobs, 3)[:1]))

@@ -3,9 +3,10 @@
 Each candidate is fitted on the same sample (at most ``max_rows`` customers), from up
 to ``reference_fits`` (4) seeds until two fits agree (:func:`reference_fit`: the
 partition kept is one the clusterer reproduces, not a start that landed in a worse
-local optimum), and scored on internal indices: silhouette (on a ``score_rows``
-sub-sample), Calinski-Harabasz, Davies-Bouldin, and the smallest segment's share.
-The default rule:
+local optimum; the further fits are skipped where the stability refits of the first
+fit do not reproduce one another, ``min_agreement``), and scored on internal
+indices: silhouette (on a ``score_rows`` sub-sample), Calinski-Harabasz,
+Davies-Bouldin, and the smallest segment's share. The default rule:
 
 1. drop candidates whose smallest segment holds under ``min_share`` of customers
    (a segment too small to act on), unless every candidate does;
@@ -60,8 +61,8 @@ every candidate but do not choose k: on business data with groups of different
 spread they favour the 2-4 coarsest groups (measured in ``benchmarks/RESULTS.md``).
 
 Cost: each candidate is two fits on the sample (up to ``reference_fits`` when they
-disagree) plus ``n_refits`` (up to ``max_refits`` when undecided) fits on 75% of at
-most ``stability_rows`` customers.
+disagree; one when its refits disagree among themselves) plus ``n_refits`` (up to
+``max_refits`` when undecided) fits on 75% of at most ``stability_rows`` customers.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ from sklearn.utils import check_random_state
 
 from segdiscover._log import progress
 from segdiscover.clusterers import ClustererSpec
-from segdiscover.stability import row_keys
+from segdiscover.stability import refit_agreement, row_keys, score_refits
 from segdiscover.stability import stability as _resample
 
 
@@ -164,6 +165,7 @@ def sweep(
     confidence: float = 0.9,
     max_cut: float = 0.8,
     reference_fits: int = 4,
+    min_agreement: float = 0.7,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -202,6 +204,13 @@ def sweep(
         the partition two of them agree on is the one whose stability is
         measured, so a start that landed in a worse local optimum does not make
         the candidate look unstable for one seed. 1: one fit, from the seed.
+    min_agreement : float, default 0.7
+        The further reference fits are made only for a candidate that is stable
+        against its first fit, or whose first batch of refits reproduce one
+        another (:func:`segdiscover.stability.refit_agreement`, column
+        ``refit_agreement``) at least this well: a candidate whose refits
+        disagree among themselves is unstable whatever fit it is compared with.
+        0 makes the reference fits for every candidate.
 
     Returns
     -------
@@ -268,17 +277,31 @@ def sweep(
                 adapter.fit(Xs[sub])
                 return adapter, adapter.assign(Xs)[0]
 
-        fit_seed, adapter, labels, n_ref = reference_fit(fit_one, seed, reference_fits)
-        st = _stability(
-            spec,
-            k,
-            Xs,
-            labels,
-            seed,
-            (n_refits, max(max_refits, n_refits)),
-            (stability_rows, stability_fraction, keys),
-            (min_stability, confidence),
-        )
+        refits = (n_refits, max(max_refits, n_refits))
+        draw = (stability_rows, stability_fraction, keys)
+        rule = (min_stability, confidence)
+        # Stability first, against the first fit; the refits are kept. Refits are
+        # keyed (the same customers and starts whatever the reference), so they
+        # score any other reference without refitting.
+        adapter, labels = fit_one(seed)
+        st, parts = _stability(spec, k, Xs, labels, seed, refits, draw, rule)
+        agreement = refit_agreement(parts[:n_refits])
+        if st["stable"] is False and agreement < min_agreement:
+            # The refits do not reproduce one another: no reference the extra fits
+            # could find would be stable, so they are skipped (decision 79).
+            fit_seed, n_ref = seed, 1
+        else:
+            cache = {seed: (adapter, labels)}
+
+            def cached(s: int, cache: dict[int, Any] = cache) -> Any:
+                return cache.pop(s) if s in cache else fit_one(s)
+
+            fit_seed, adapter, kept, n_ref = reference_fit(cached, seed, reference_fits)
+            if fit_seed != seed:
+                labels = kept
+                st, _ = _stability(
+                    spec, k, Xs, labels, seed, refits, draw, rule, parts=parts
+                )
         secs = time.perf_counter() - t0
         ok = labels >= 0
         counts = np.bincount(labels[ok]) if ok.any() else np.array([0])
@@ -294,6 +317,7 @@ def sweep(
                 "min_share": float(counts.min() / len(labels)),
                 "noise_share": float((~ok).mean()),
                 **st,
+                "refit_agreement": agreement,
                 "valley_max": valley_ratio(Xs, labels),
                 "attribute_cut": attribute_cut(Xs, labels, flags),
                 **(
@@ -416,11 +440,16 @@ def _stability(
     refits: tuple[int, int],
     rows: tuple[int, float, np.ndarray],
     rule: tuple[float, float],
-) -> dict[str, Any]:
+    parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
     """Subsample refits until the stability interval clears the threshold.
 
     Returns the median ARI, the smallest per-segment mean Jaccard with its interval,
-    the number of refits and the verdict (None when not measured).
+    the number of refits and the verdict (None when not measured), and every refit's
+    rows and labels in refit order. ``parts``: refits made earlier (for another
+    reference of the same candidate) are scored, not fitted again; the values are
+    those of fitting them anew, since keyed refit *i* does not depend on the
+    reference.
     """
     first, most = refits
     threshold, confidence = rule
@@ -433,27 +462,36 @@ def _stability(
         "stability_refits": 0,
         "stable": None,
     }
+    kept = list(parts or [])
     if first < 1 or len(Xs) < 20 or labels.max(initial=-1) < 0:
-        return out
+        return out, kept
     aris, jacs = [], []
     batch, done = first, 0
     while batch > 0:
-        st = _resample(
-            lambda s: spec.factory(n_clusters=k, random_state=s),
-            Xs,
-            labels,
-            n_refits=batch,
-            fraction=rows[1],
-            max_rows=rows[0],
-            keys=rows[2],
-            first_refit=done,
-            # The first batch draws as before; later batches from their own seeds.
-            random_state=seed + 1 + 7919 * (done // first if done else 0),
-        )
-        if not st.measured:
-            return out
-        aris.append(st.ari)
-        jacs.append(st.jaccard)
+        have = kept[done : done + batch]
+        if have:
+            ari, jac = score_refits(labels, have)
+            aris.append(ari)
+            jacs.append(jac)
+        if len(have) < batch:
+            st = _resample(
+                lambda s: spec.factory(n_clusters=k, random_state=s),
+                Xs,
+                labels,
+                n_refits=batch - len(have),
+                fraction=rows[1],
+                max_rows=rows[0],
+                keys=rows[2],
+                first_refit=done + len(have),
+                # Unused with keys (always given by the sweep): draws are keyed.
+                random_state=seed + 1 + 7919 * (done // first if done else 0),
+                keep_partitions=True,
+            )
+            if not st.measured:
+                return out, kept
+            aris.append(st.ari)
+            jacs.append(st.jaccard)
+            kept += st.partitions or []
         done += batch
         jmin, lo, hi = jaccard_interval(np.vstack(jacs), confidence)
         undecided = lo < threshold <= hi
@@ -466,7 +504,7 @@ def _stability(
         "stability_hi": hi,
         "stability_refits": done,
         "stable": bool(lo >= threshold),
-    }
+    }, kept
 
 
 def outcome_separation(labels: np.ndarray, Y: np.ndarray, fold: np.ndarray) -> float:

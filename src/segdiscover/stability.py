@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +150,10 @@ class Stability:
         Jaccard recovery of each segment in each refit.
     n_refits, fraction, rows : int, float, int
         Refits, subsample fraction, and the customers the refits were drawn from.
+    partitions : list of (ndarray, ndarray) or None
+        Each refit's row indices and labels (``stability(..., keep_partitions=True)``),
+        so the refits can be scored against another solution without refitting
+        (:func:`score_refits`).
     """
 
     ari: np.ndarray
@@ -159,6 +163,10 @@ class Stability:
     rows: int
     threshold: float = UNSTABLE_BELOW
     per_segment: dict[int, float] = field(init=False)
+    #: Each refit's rows and labels, in refit order (only with ``keep_partitions``).
+    partitions: list[tuple[np.ndarray, np.ndarray]] | None = field(
+        default=None, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.per_segment = (
@@ -303,6 +311,7 @@ def stability(
     keys: np.ndarray | None = None,
     first_refit: int = 0,
     progress_desc: str | None = None,
+    keep_partitions: bool = False,
 ) -> Stability:
     """Refit on subsamples and measure how well each segment is recovered.
 
@@ -337,6 +346,8 @@ def stability(
         Label of a progress bar over the refits (shown only where progress bars
         are on, see :func:`segdiscover._log.progress`); None shows none, as
         inside the sweep, which has its own bar.
+    keep_partitions : bool, default False
+        Keep each refit's rows and labels in ``partitions``.
 
     Returns
     -------
@@ -389,14 +400,11 @@ def stability(
             for i in range(n_refits)
         ]
 
-    def one(draw: tuple[np.ndarray, int]) -> tuple[float, np.ndarray]:
+    def one(draw: tuple[np.ndarray, int]) -> tuple[float, np.ndarray, np.ndarray]:
         idx, seed = draw
         new = np.asarray(factory(seed).fit(X[idx]).labels_)
-        ref = labels[idx]
-        rec = jaccard_recovery(ref, new)
-        row = np.array([rec.get(s, 0.0) for s in range(k)])
-        ok = ref >= 0
-        return float(adjusted_rand_score(ref[ok], new[ok])), row
+        ari, row = _score_refit(labels, k, idx, new)
+        return ari, row, new
 
     def bar(items: list[tuple[np.ndarray, int]]) -> Any:
         if progress_desc is None:
@@ -426,7 +434,95 @@ def stability(
         fraction=fraction,
         rows=len(base),
         threshold=threshold,
+        partitions=(
+            [(d[0], r[2]) for d, r in zip(draws, results, strict=True)]
+            if keep_partitions
+            else None
+        ),
     )
+
+
+def _score_refit(
+    labels: np.ndarray, k: int, idx: np.ndarray, new: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """One refit's ARI against ``labels`` on its rows and each segment's recovery."""
+    ref = labels[idx]
+    rec = jaccard_recovery(ref, new)
+    row = np.array([rec.get(s, 0.0) for s in range(k)])
+    ok = ref >= 0
+    return float(adjusted_rand_score(ref[ok], new[ok])), row
+
+
+def score_refits(
+    labels: np.ndarray, partitions: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score kept refits (``Stability.partitions``) against a solution ``labels``.
+
+    Gives the ``ari`` and ``jaccard`` that :func:`stability` would give for
+    ``labels`` with the same refits, without fitting them again: keyed refits do
+    not depend on the solution they are compared with.
+
+    Examples
+    --------
+    >>> labels = np.array([0, 0, 1, 1, 1])
+    >>> parts = [(np.array([0, 1, 2, 3]), np.array([1, 1, 0, 0]))]
+    >>> ari, jac = score_refits(labels, parts)
+    >>> ari.tolist(), jac.tolist()
+    ([1.0], [[1.0, 1.0]])
+    """
+    labels = np.asarray(labels)
+    k = int(labels.max(initial=-1)) + 1
+    scored = [_score_refit(labels, k, idx, new) for idx, new in partitions]
+    ari = np.array([a for a, _ in scored])
+    jac = np.vstack([r for _, r in scored]) if scored else np.zeros((0, k))
+    return ari, jac
+
+
+def refit_agreement(
+    partitions: Sequence[tuple[np.ndarray, np.ndarray]], min_shared: int = 20
+) -> float:
+    """How well the refits reproduce each other, whatever the full-sample solution.
+
+    Each refit in turn is taken as the reference: each of its segments gets its
+    mean Jaccard recovery (:func:`jaccard_recovery`) in the other refits, on the
+    customers the two refits share; the refit's score is its worst segment's mean.
+    The agreement is the best refit's score. A solution whose every segment the
+    refits recover (a stable one) makes the refits near that solution near each
+    other too, so a low agreement says that no partition is reproduced by these
+    refits: refitting the full sample from more seeds cannot find a stable one.
+    NaN with fewer than two refits.
+
+    Examples
+    --------
+    >>> a = (np.arange(6), np.array([0, 0, 0, 1, 1, 1]))
+    >>> b = (np.arange(1, 7), np.array([3, 4, 4, 4, 4, 4]))
+    >>> round(refit_agreement([a, a], min_shared=2), 3)
+    1.0
+    >>> # rows 1-5 shared: a's segment {1, 2} is found at best as b's {1}: 1/2
+    >>> round(refit_agreement([a, b], min_shared=2), 3)
+    0.5
+    """
+    if len(partitions) < 2:
+        return float("nan")
+    n = 1 + max(int(idx.max(initial=-1)) for idx, _ in partitions)
+    full = []
+    for idx, new in partitions:
+        row = np.full(n, -2)
+        row[idx] = new
+        full.append(row)
+    best = 0.0
+    for c, ref in enumerate(full):
+        segments = np.unique(ref[ref >= 0])
+        recs = []
+        for j, other in enumerate(full):
+            shared = (ref >= 0) & (other > -2)
+            if j == c or shared.sum() < min_shared:
+                continue
+            rec = jaccard_recovery(ref[shared], other[shared])
+            recs.append([rec.get(int(s), 0.0) for s in segments])
+        if recs and segments.size:
+            best = max(best, float(np.asarray(recs).mean(0).min()))
+    return best
 
 
 def merge_tree(centroids: np.ndarray, sizes: np.ndarray) -> pl.DataFrame:
