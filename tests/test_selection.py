@@ -264,3 +264,14 @@ def test_skipping_reference_fits_changes_no_verdict_on_structure():
     assert g.filter(stable).select(cols).equals(e.filter(stable).select(cols))
     assert (gated.n_segments, gated.seed) == (every.n_segments, every.seed)
     assert g["refit_agreement"].equals(e["refit_agreement"])
+
+
+def test_refits_side_by_side_give_the_same_table():
+    X, _ = make_blobs(600, centers=3, cluster_std=1.5, random_state=7)
+    specs = [CLUSTERERS["kmeans"], CLUSTERERS["gmm"]]
+    one = sweep(X, specs, [2, 3, 4], random_state=0)
+    two = sweep(X, specs, [2, 3, 4], random_state=0, n_jobs=2)
+    assert one.candidates.drop("fit_seconds").equals(two.candidates.drop("fit_seconds"))
+    assert (one.clusterer, one.n_segments, one.seed) == (
+        two.clusterer, two.n_segments, two.seed,
+    )  # fmt: skip

@@ -83,6 +83,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from segdiscover._log import progress
 from segdiscover.clusterers import ClustererSpec
@@ -166,6 +167,7 @@ def sweep(
     max_cut: float = 0.8,
     reference_fits: int = 4,
     min_agreement: float = 0.7,
+    n_jobs: int = 1,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -211,6 +213,11 @@ def sweep(
         ``refit_agreement``) at least this well: a candidate whose refits
         disagree among themselves is unstable whatever fit it is compared with.
         0 makes the reference fits for every candidate.
+    n_jobs : int, default 1
+        Threads for each candidate's stability refits, run side by side, each on
+        one native thread (fits of a few thousand customers gain little from more
+        threads each). The refits and seeds are the same; as with any change of
+        thread count, k-means' sums may differ in the last bits.
 
     Returns
     -------
@@ -284,7 +291,9 @@ def sweep(
         # keyed (the same customers and starts whatever the reference), so they
         # score any other reference without refitting.
         adapter, labels = fit_one(seed)
-        st, parts = _stability(spec, k, Xs, labels, seed, refits, draw, rule)
+        st, parts = _stability(
+            spec, k, Xs, labels, seed, refits, draw, rule, n_jobs=n_jobs
+        )
         agreement = refit_agreement(parts[:n_refits])
         if st["stable"] is False and agreement < min_agreement:
             # The refits do not reproduce one another: no reference the extra fits
@@ -300,7 +309,7 @@ def sweep(
             if fit_seed != seed:
                 labels = kept
                 st, _ = _stability(
-                    spec, k, Xs, labels, seed, refits, draw, rule, parts=parts
+                    spec, k, Xs, labels, seed, refits, draw, rule, parts, n_jobs
                 )
         secs = time.perf_counter() - t0
         ok = labels >= 0
@@ -441,6 +450,7 @@ def _stability(
     rows: tuple[int, float, np.ndarray],
     rule: tuple[float, float],
     parts: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    n_jobs: int = 1,
 ) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
     """Subsample refits until the stability interval clears the threshold.
 
@@ -474,19 +484,23 @@ def _stability(
             aris.append(ari)
             jacs.append(jac)
         if len(have) < batch:
-            st = _resample(
-                lambda s: spec.factory(n_clusters=k, random_state=s),
-                Xs,
-                labels,
-                n_refits=batch - len(have),
-                fraction=rows[1],
-                max_rows=rows[0],
-                keys=rows[2],
-                first_refit=done + len(have),
-                # Unused with keys (always given by the sweep): draws are keyed.
-                random_state=seed + 1 + 7919 * (done // first if done else 0),
-                keep_partitions=True,
-            )
+            # Side by side, one native thread each (the process-wide limit is
+            # lowered here, in the calling thread, for the batch only).
+            with threadpool_limits(limits=1 if n_jobs > 1 else None):
+                st = _resample(
+                    lambda s: spec.factory(n_clusters=k, random_state=s),
+                    Xs,
+                    labels,
+                    n_refits=batch - len(have),
+                    fraction=rows[1],
+                    max_rows=rows[0],
+                    keys=rows[2],
+                    first_refit=done + len(have),
+                    # Unused with keys (always given by the sweep): draws are keyed.
+                    random_state=seed + 1 + 7919 * (done // first if done else 0),
+                    keep_partitions=True,
+                    n_jobs=n_jobs,
+                )
             if not st.measured:
                 return out, kept
             aris.append(st.ari)

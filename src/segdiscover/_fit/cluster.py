@@ -200,6 +200,7 @@ def choose(
     outcomes: np.ndarray | None = None,
     max_valley: float = 0.5,
     keys: np.ndarray | None = None,
+    n_threads: int = 1,
 ) -> Choice:
     """Pick the clusterer and number of segments (a sweep when they are not given).
 
@@ -232,6 +233,7 @@ def choose(
             max_rows=SWEEP_ROWS,
             outcomes=outcomes,
             max_valley=max_valley,
+            n_jobs=n_threads,
         )
         adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
         reason = "k chosen by " + sel.reason
@@ -240,7 +242,7 @@ def choose(
     ks = [est.n_segments] if est.n_segments else list(range(lo, hi + 1))
     sel = sweep(
         Xp, specs, ks, random_state=seed, max_rows=SWEEP_ROWS, outcomes=outcomes,
-        max_valley=max_valley,
+        max_valley=max_valley, n_jobs=n_threads,
     )  # fmt: skip
     spec = CLUSTERERS[sel.clusterer]
     adapter = spec.factory(n_clusters=sel.n_segments, random_state=sel.seed)
@@ -387,7 +389,7 @@ def guided(
     # Stability and the hold-out's material differences judge these segments.
     choice = choose(
         est, plan, G[build], grng, g.Y[build], max_valley=1.01,
-        keys=g.hashes[build],
+        keys=g.hashes[build], n_threads=n_threads,
     )  # fmt: skip
     _, _, _, fit_rows = cluster(est, plan, choice, G, g.hashes, fit_mask=build)
     # Every customer is placed from the fold-mean contributions, as assign()
@@ -473,7 +475,7 @@ def segment(
     hashes = customer_hash(ids)
     cands: list[Candidate] = []
     if est.guide != "outcomes" or outcome_cols is None:
-        choice = choose(est, plan, Xp, rng, Y, keys=hashes)
+        choice = choose(est, plan, Xp, rng, Y, keys=hashes, n_threads=n_threads)
         clustered = cluster(est, plan, choice, Xp, hashes)
         cands.append(_candidate("features", choice, clustered, Xp, everyone, everyone))
     if est.guide == "none" or outcome_cols is None or Y is None:
