@@ -8,7 +8,10 @@ import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 
+import numpy as np
+import polars as pl
 import pytest
 
 # The suite's data are small: one OpenMP/BLAS thread per process is faster than
@@ -48,3 +51,23 @@ def fitted(small_data: sd.datasets.CustomerData) -> sd.Segmenter:
         return sd.Segmenter(clusterer="kmeans", n_segments=6, random_state=0).fit(
             small_data.tables, as_of=small_data.as_of, outcomes=small_data.outcomes
         )
+
+
+def _churn_table(n: int = 600, seed: int = 0) -> pl.DataFrame:
+    """Customers whose churn the number of calls predicts (a guide has a signal)."""
+    rng = np.random.default_rng(seed)
+    calls = rng.uniform(0, 10, n)
+    return pl.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "calls": calls,
+            "visits": rng.normal(10, 3, n),
+            "churned": rng.random(n) < np.where(calls > 7, 0.6, 0.05),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def churn_table() -> Callable[..., pl.DataFrame]:
+    """``churn_table(n=600, seed=0)``: a customer table with a predictable churn."""
+    return _churn_table

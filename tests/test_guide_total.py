@@ -119,17 +119,6 @@ def test_a_total_flag_that_is_not_a_bool_is_refused(guide):
 
 
 # ------------------------------------------------------------------ whole model
-def churn_table(n: int = 600, seed: int = 0) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    calls = rng.uniform(0, 10, n)
-    return pl.DataFrame(
-        {
-            "id": [f"c{i}" for i in range(n)],
-            "calls": calls,
-            "visits": rng.normal(10, 3, n),
-            "churned": rng.random(n) < np.where(calls > 7, 0.6, 0.05),
-        }
-    )
 
 
 def fit_segmenter(table: pl.DataFrame) -> sd.Segmenter:
@@ -153,7 +142,9 @@ def drop_total_key(folder: Path) -> None:
     (folder / "checksum").write_text(f"{digest}  manifest.json\n")
 
 
-def test_a_guided_model_saved_with_totals_assigns_as_fitted(tmp_path, monkeypatch):
+def test_a_guided_model_saved_with_totals_assigns_as_fitted(
+    tmp_path, monkeypatch, churn_table
+):
     monkeypatch.setattr(
         fit_cluster, "OutcomeGuide", functools.partial(OutcomeGuide, total=True)
     )
@@ -170,7 +161,7 @@ def test_a_guided_model_saved_with_totals_assigns_as_fitted(tmp_path, monkeypatc
 
 
 def test_an_old_guided_model_without_the_key_assigns_exactly_as_before(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, churn_table
 ):
     # A model fitted and saved before the total column: the guide had none.
     monkeypatch.setattr(

@@ -438,21 +438,7 @@ def test_a_linked_model_folder_and_links_inside_it_still_load(model, tmp_path):
     assert sd.load(model).n_segments_ == 3
 
 
-def churn_table(n: int, seed: int) -> pl.DataFrame:
-    """Customers whose churn the number of calls predicts (a guide has a signal)."""
-    rng = np.random.default_rng(seed)
-    calls = rng.uniform(0, 10, n)
-    return pl.DataFrame(
-        {
-            "id": [f"c{i}" for i in range(n)],
-            "calls": calls,
-            "visits": rng.normal(10, 3, n),
-            "churned": rng.random(n) < np.where(calls > 7, 0.6, 0.05),
-        }
-    )
-
-
-def test_guide_scales_that_no_fit_writes_are_refused(tmp_path):
+def test_guide_scales_that_no_fit_writes_are_refused(tmp_path, churn_table):
     guided_table = churn_table(300, seed=1)
     seg = fit(guided_table, n_segments=2, guide="outcomes", outcomes=["churned"])
     saved = seg.save(tmp_path / "model")
@@ -464,7 +450,7 @@ def test_guide_scales_that_no_fit_writes_are_refused(tmp_path):
             sd.load(folder)
 
 
-def test_a_guide_with_an_unpredictable_outcome_round_trips(tmp_path):
+def test_a_guide_with_an_unpredictable_outcome_round_trips(tmp_path, churn_table):
     # Regression: an outcome the features do not predict gets scale 0 in the guide
     # (its block would be noise); load refused every such model ("no fit writes").
     table = churn_table(400, seed=2)
