@@ -10,8 +10,6 @@ import tempfile
 import warnings
 from collections.abc import Callable
 
-import numpy as np
-import polars as pl
 import pytest
 
 # The suite's data are small: one OpenMP/BLAS thread per process is faster than
@@ -35,6 +33,9 @@ if sys.dont_write_bytecode and not os.environ.get("PYTHONPYCACHEPREFIX"):
     os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix = _pycache
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
+
+import numpy as np  # noqa: E402  (after the thread settings: BLAS reads them on load)
+import polars as pl  # noqa: E402
 
 import segdiscover as sd  # noqa: E402  (after the thread settings)
 
