@@ -289,40 +289,48 @@ def run_table(
         res["guided"] = None
     # 4. false positives on unsupervised labels
     if has_guide():
-        useg, _, _ = fit(t, random_state=0, guide="none")
-        fp_from = 'guide="none", seed 0'
+        res["fp"] = shuffled_fp(name, t, y, permutations)
     else:
-        useg, fp_from = seg0, "default fit, seed 0 (no guide parameter)"
-    uids, ulab = labels_of(useg)
-    t0 = time.perf_counter()
-    res["fp"] = false_positives(uids, ulab, y, permutations)
-    res["fp"]["labels_from"] = fp_from
-    res["fp"]["k"] = int(useg.n_segments_)
-    res["fp"]["seconds"] = time.perf_counter() - t0
-    print(f"  {name} fp: {res['fp']}", flush=True)
+        res["fp"] = shuffled_fp(name, t, y, permutations, seg0)
     return res
 
 
-def run_fp_only(name: str, t: RealTable, permutations: int) -> dict[str, Any]:
-    """Step 4 of :func:`run_table` alone: false positives under shuffled outcomes.
+def shuffled_fp(
+    name: str,
+    t: RealTable,
+    y: pl.DataFrame,
+    permutations: int,
+    seg: sd.Segmenter | None = None,
+) -> dict[str, Any]:
+    """False positives under shuffled outcomes, on one unsupervised fit's labels.
 
-    The labels come from one ``guide="none"`` fit at seed 0, as in the full run, so
-    many shuffles cost one fit per table (``--fp-only``: the issue's >= 200 pooled
-    permutations without the default, hand and guided fits).
+    The labels come from ``guide="none"`` at seed 0 (``seg``: a fit to reuse where
+    the parameter does not exist); many shuffles then cost one fit.
     """
-    y = outcome_frame(t)
-    useg, secs, warns = fit(t, random_state=0, guide="none")
-    uids, ulab = labels_of(useg)
+    if seg is None:
+        seg, secs, warns = fit(t, random_state=0, guide="none")
+        fp_from = 'guide="none", seed 0'
+    else:
+        secs, warns = 0.0, []
+        fp_from = "default fit, seed 0 (no guide parameter)"
+    uids, ulab = labels_of(seg)
     t0 = time.perf_counter()
     fp = false_positives(uids, ulab, y, permutations)
     fp.update(
-        labels_from='guide="none", seed 0',
-        k=int(useg.n_segments_),
+        labels_from=fp_from,
+        k=int(seg.n_segments_),
         fit_seconds=secs,
         seconds=time.perf_counter() - t0,
         warnings=warns,
     )
     print(f"  {name} fp: {fp}", flush=True)
+    return fp
+
+
+def run_fp_only(name: str, t: RealTable, permutations: int) -> dict[str, Any]:
+    """Step 4 of :func:`run_table` alone (``--fp-only``): the issue's >= 200 pooled
+    permutations without the default, hand and guided fits."""
+    fp = shuffled_fp(name, t, outcome_frame(t), permutations)
     return {"table": name, "n": t.table.height, "outcome": ", ".join(t.outcomes),
             "fp": fp}  # fmt: skip
 

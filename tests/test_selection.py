@@ -200,6 +200,17 @@ def test_reference_fit_keeps_the_partition_two_starts_agree_on():
     assert not (labels == good).all()
 
 
+def test_reference_fit_reuses_a_first_fit_it_is_given():
+    fit, good, seen = _split_fit({5})
+    bad = (5, fit(5)[1])
+    seen.clear()
+    s, _, labels, n = reference_fit(fit, 5, most=4, first=bad)
+    # The same answer as fitting seed 5 itself, without that fit.
+    assert (n, 5 not in seen) == (3, True)
+    assert s == seen[0] != 5
+    assert (labels == good).all()
+
+
 def test_reference_fit_without_agreement_keeps_the_most_central_partition():
     base = np.repeat([0, 1, 2, 3], 50)
     rng = np.random.default_rng(1)

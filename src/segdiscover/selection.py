@@ -300,12 +300,9 @@ def sweep(
             # could find would be stable, so they are skipped (decision 79).
             fit_seed, n_ref = seed, 1
         else:
-            cache = {seed: (adapter, labels)}
-
-            def cached(s: int, cache: dict[int, Any] = cache) -> Any:
-                return cache.pop(s) if s in cache else fit_one(s)
-
-            fit_seed, adapter, kept, n_ref = reference_fit(cached, seed, reference_fits)
+            fit_seed, adapter, kept, n_ref = reference_fit(
+                fit_one, seed, reference_fits, first=(adapter, labels)
+            )
             if fit_seed != seed:
                 labels = kept
                 st, _ = _stability(
@@ -352,6 +349,7 @@ def reference_fit(
     seed: int,
     most: int = 4,
     same: float = 0.95,
+    first: tuple[Any, np.ndarray] | None = None,
 ) -> tuple[int, Any, np.ndarray, int]:
     """Fit a candidate from up to ``most`` seeds; keep the partition they agree on.
 
@@ -374,6 +372,8 @@ def reference_fit(
     most : int, default 4
         Most fits (1: ``seed`` alone).
     same : float, default 0.95
+    first : (adapter, labels), optional
+        The fit from ``seed``, when the caller already made it (it is not refitted).
 
     Returns
     -------
@@ -394,8 +394,8 @@ def reference_fit(
     """
     extra = check_random_state(seed + 3).randint(2**31 - 1, size=max(most - 1, 0))
     fits: list[tuple[int, Any, np.ndarray]] = []
-    for s in [seed, *(int(v) for v in extra)]:
-        adapter, labels = fit(s)
+    for i, s in enumerate([seed, *(int(v) for v in extra)]):
+        adapter, labels = first if i == 0 and first is not None else fit(s)
         labels = np.asarray(labels)
         for s0, a0, l0 in fits:
             if adjusted_rand_score(l0, labels) >= same:
