@@ -265,3 +265,32 @@ def test_a_guide_weight_for_no_outcome_is_refused_not_ignored(table):
     seg = sd.Segmenter(guide_weights={"churn": 2.0}, random_state=0)
     with pytest.raises(InputError, match=r"guide_weights names \['churn'\]"):
         seg.fit(table, outcomes=["churned"])
+
+
+def test_guided_stability_compares_refits_with_the_partition_fitted(table, monkeypatch):
+    # The clusterer is fitted on build customers' out-of-fold contributions
+    # (guide_.space_), while every customer is placed from fold-mean ones; the
+    # stability refits run in the fitted space, so they must be compared with the
+    # labels of that space, not with the placement (which differs for customers
+    # whose fold models saw their outcome).
+    import segdiscover._fit.result as fit_result
+
+    seen = {}
+    real = fit_result.stability
+
+    def spy(estimator, X, labels, **kw):
+        seen["X"], seen["labels"] = X, labels
+        return real(estimator, X, labels, **kw)
+
+    monkeypatch.setattr(fit_result, "stability", spy)
+    seg = fit(table, clusterer="kmeans", n_segments=4, guide="outcomes",
+              stability_refits=3)  # fmt: skip
+    build = ~np.isin(
+        seg.labels_["customer_id"].to_numpy(), seg.validation_ids_.to_numpy()
+    )
+    X = seg.guide_.space_[build]
+    np.testing.assert_array_equal(seen["X"], X)
+    fitted, _ = seg.clusterer_.assign(X)
+    np.testing.assert_array_equal(seen["labels"], fitted)
+    placed = seg.labels_["segment_id"].to_numpy()[build]
+    assert (placed != fitted).any()  # the two views do differ here

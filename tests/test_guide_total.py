@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import warnings
 from pathlib import Path
@@ -142,12 +141,8 @@ def drop_total_key(folder: Path) -> None:
     (folder / "checksum").write_text(f"{digest}  manifest.json\n")
 
 
-def test_a_guided_model_saved_with_totals_assigns_as_fitted(
-    tmp_path, monkeypatch, churn_table
-):
-    monkeypatch.setattr(
-        fit_cluster, "OutcomeGuide", functools.partial(OutcomeGuide, total=True)
-    )
+def test_a_guided_model_saved_with_totals_assigns_as_fitted(tmp_path, churn_table):
+    # The Segmenter's guided space has the total columns (decision 81).
     table = churn_table()
     seg = fit_segmenter(table)
     assert seg.guide_.total is True
@@ -164,9 +159,10 @@ def test_an_old_guided_model_without_the_key_assigns_exactly_as_before(
     tmp_path, monkeypatch, churn_table
 ):
     # A model fitted and saved before the total column: the guide had none.
-    monkeypatch.setattr(
-        fit_cluster, "OutcomeGuide", functools.partial(OutcomeGuide, total=False)
-    )
+    def without_total(**kw):
+        return OutcomeGuide(**{**kw, "total": False})
+
+    monkeypatch.setattr(fit_cluster, "OutcomeGuide", without_total)
     table = churn_table(seed=2)
     seg = fit_segmenter(table)
     assert seg.guide_.total is False

@@ -125,6 +125,10 @@ class Candidate:
     stable: bool | None
     guide: OutcomeGuide | None = None
     sweep_rows: int | None = None
+    # Labels of the fit rows in ``X`` (noise -1) when they differ from ``labels``
+    # (guided: customers are placed from another space); stability refits on
+    # ``X`` are compared with these, the partition that was actually fitted.
+    fit_labels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -172,13 +176,14 @@ def _candidate(
     fit_mask: np.ndarray,
     validation: np.ndarray,
     guide: OutcomeGuide | None = None,
+    fit_labels: np.ndarray | None = None,
 ) -> Candidate:
     """Package a fitted choice with the sweep it came from."""
     labels, conf, noise, rows = clustered
     return Candidate(
         space, choice.adapter, choice.name, choice.reason, labels, conf, noise,
         rows, X, fit_mask, validation, choice.candidates,
-        _stable_pick(choice.candidates), guide, choice.sweep_rows,
+        _stable_pick(choice.candidates), guide, choice.sweep_rows, fit_labels,
     )  # fmt: skip
 
 
@@ -381,6 +386,7 @@ def guided(
         weights=g.weights,
         n_jobs=n_threads,
         random_state=int(grng.randint(2**31 - 1)),
+        total=True,
     ).fit(Xc, cat, g.Y, g.cols, thr, pre.input_columns, build=build, hashes=g.hashes)
     G = guide.space_
     # No density-valley test in the outcome space: contributions form risk
@@ -391,7 +397,9 @@ def guided(
         est, plan, G[build], grng, g.Y[build], max_valley=1.01,
         keys=g.hashes[build], n_threads=n_threads,
     )  # fmt: skip
-    _, _, _, fit_rows = cluster(est, plan, choice, G, g.hashes, fit_mask=build)
+    g_labels, _, g_noise, fit_rows = cluster(
+        est, plan, choice, G, g.hashes, fit_mask=build
+    )
     # Every customer is placed from the fold-mean contributions, as assign()
     # places it later, so a refit customer keeps its segment. The clusterer was
     # fitted on out-of-fold contributions, and verdicts come from the hold-out,
@@ -401,7 +409,12 @@ def guided(
     labels, conf = labels.astype(np.int64), conf.astype(np.float64)
     noise = settle_noise(labels, conf, E, choice.adapter, est.noise)
     clustered = (labels, conf, noise, fit_rows)
-    return _candidate("outcomes", choice, clustered, G, build, g.holdout, guide)
+    # Stability asks whether the partition fitted in G comes back when refitted
+    # in G; the fold-mean placement E is a different view of a build customer
+    # (its fold models saw its outcome), so comparing G refits with E labels
+    # measured the gap between the views, not the segments' stability.
+    fitted = np.where(g_noise, -1, g_labels)[build]
+    return _candidate("outcomes", choice, clustered, G, build, g.holdout, guide, fitted)
 
 
 def holdout_score(

@@ -130,6 +130,8 @@ def assess_stability(
     )
     if not rows.all():  # guided: refit on the build rows
         X, labels, raw_noise = X[rows], labels[rows], raw_noise[rows]
+    if chosen.fit_labels is not None:  # guided: the partition fitted in X
+        labels, raw_noise = chosen.fit_labels, chosen.fit_labels < 0
     # Drawn after the segments are found and always drawn, so turning refits on
     # or off changes neither the segments nor anything computed after.
     seed = int(rng.randint(2**31 - 1))
