@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -257,6 +258,47 @@ def test_threaded_refits_do_not_swallow_later_warnings():
             fit()
     with pytest.warns(UserWarning, match="still shown"):
         warnings.warn("still shown", UserWarning, stacklevel=1)
+
+
+_THREADS_SCRIPT = """
+import threading
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_info
+from segdiscover.stability import stability
+
+def native():
+    return max((p["num_threads"] for p in threadpool_info()), default=1)
+
+seen, control = [], []
+class Spy(KMeans):
+    def fit(self, X, y=None, sample_weight=None):
+        seen.append(native())
+        return super().fit(X)
+
+t = threading.Thread(target=lambda: control.append(native()))
+t.start(); t.join()
+X, y = make_blobs(600, centers=3, random_state=0)
+st = stability(lambda s: Spy(3, n_init=1, random_state=s), X, y, n_refits=4, n_jobs=2)
+print(control[0], sorted(set(seen)), len(seen), st.measured, native())
+"""
+
+
+def test_side_by_side_refits_hold_native_threads_to_one():
+    # n_jobs refits side by side, each with every OpenMP/BLAS thread, would
+    # oversubscribe the cores; the public function caps them itself. OpenMP's
+    # limit is per thread, so it must be set inside each worker. A child process
+    # with two native threads: the suite itself runs with one.
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    # A plain thread sees two; every refit saw one; the caller's limit is back.
+    assert out == ["2", "[1]", "4", "True", "2"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -83,7 +83,6 @@ from sklearn.metrics import (
     silhouette_score,
 )
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
 from segdiscover._log import progress
 from segdiscover.clusterers import ClustererSpec
@@ -484,23 +483,21 @@ def _stability(
             aris.append(ari)
             jacs.append(jac)
         if len(have) < batch:
-            # Side by side, one native thread each (the process-wide limit is
-            # lowered here, in the calling thread, for the batch only).
-            with threadpool_limits(limits=1 if n_jobs > 1 else None):
-                st = _resample(
-                    lambda s: spec.factory(n_clusters=k, random_state=s),
-                    Xs,
-                    labels,
-                    n_refits=batch - len(have),
-                    fraction=rows[1],
-                    max_rows=rows[0],
-                    keys=rows[2],
-                    first_refit=done + len(have),
-                    # Unused with keys (always given by the sweep): draws are keyed.
-                    random_state=seed + 1 + 7919 * (done // first if done else 0),
-                    keep_partitions=True,
-                    n_jobs=n_jobs,
-                )
+            # Side by side, one native thread each (n_jobs > 1; decision 80).
+            st = _resample(
+                lambda s: spec.factory(n_clusters=k, random_state=s),
+                Xs,
+                labels,
+                n_refits=batch - len(have),
+                fraction=rows[1],
+                max_rows=rows[0],
+                keys=rows[2],
+                first_refit=done + len(have),
+                # Unused with keys (always given by the sweep): draws are keyed.
+                random_state=seed + 1 + 7919 * (done // first if done else 0),
+                keep_partitions=True,
+                n_jobs=n_jobs,
+            )
             if not st.measured:
                 return out, kept
             aris.append(st.ari)

@@ -332,7 +332,8 @@ def stability(
     threshold : float, default 0.8
     random_state : int, RandomState or None
     n_jobs : int, default 1
-        Refits run on this many threads.
+        Refits run on this many threads, side by side, with native (BLAS,
+        OpenMP) threads held to one while they run.
     keys : ndarray of uint64, shape (n,), optional
         A key per row (:func:`row_keys`, or a customer-id hash). When given, the
         subsamples are drawn by the keys (:func:`keyed_draw`) and refit *i*'s
@@ -419,10 +420,21 @@ def stability(
         warnings.simplefilter("ignore")
         if n_jobs > 1 and n_refits > 1:
             from joblib import Parallel, delayed
+            from threadpoolctl import threadpool_limits
 
-            results = Parallel(n_jobs=min(n_jobs, n_refits), prefer="threads")(
-                delayed(one)(d) for d in bar(draws)
-            )
+            # Side by side, one native thread each: a refit of a few thousand
+            # customers gains little from OpenMP threads, and n_jobs of them
+            # with all threads each oversubscribe the cores (decision 80).
+            # BLAS limits are process-wide (set once, here); OpenMP's are per
+            # thread, so each worker sets and restores its own.
+            def capped(d: tuple[np.ndarray, int]) -> Any:
+                with threadpool_limits(limits=1, user_api="openmp"):
+                    return one(d)
+
+            with threadpool_limits(limits=1, user_api="blas"):
+                results = Parallel(n_jobs=min(n_jobs, n_refits), prefer="threads")(
+                    delayed(capped)(d) for d in bar(draws)
+                )
         else:
             results = [one(d) for d in bar(draws)]
     ari = np.array([r[0] for r in results])
