@@ -206,6 +206,24 @@ def test_many_unmatched_raw_ids_warn_with_the_count(data):
         FeatureSet.default().build(data.tables, data.as_of)
 
 
+def test_unmatched_id_examples_are_the_smallest_whatever_the_row_order(data):
+    orders = data.tables["orders"]
+    strays = orders["customer_id"].unique().sort().head(10)
+    orders = orders.with_columns(
+        pl.when(pl.col("customer_id").is_in(strays.implode()))
+        .then("Z" + pl.col("customer_id"))
+        .otherwise("customer_id")
+        .alias("customer_id")
+    )
+    seen = []
+    for frame in (orders, orders.reverse(), orders.sample(fraction=1.0, seed=3)):
+        with pytest.warns(SegdiscoverWarning, match="distinct") as rec:
+            FeatureSet.default().build({**data.tables, "orders": frame}, data.as_of)
+        seen.append(next(str(w.message) for w in rec if "distinct" in str(w.message)))
+    assert seen[0] == seen[1] == seen[2]
+    assert f"e.g. 'Z{strays[0]}', 'Z{strays[1]}')" in seen[0]
+
+
 # ------------------------------------------------------- 4. Decimal columns
 def test_decimal_columns_are_numbers():
     t = small_table().with_columns(

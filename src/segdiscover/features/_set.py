@@ -15,6 +15,7 @@ from segdiscover._checks import (
     check_id_overlap,
     check_ids,
     check_tables,
+    distinct_ids,
     require_columns,
 )
 from segdiscover.exceptions import (
@@ -377,6 +378,14 @@ class FeatureSet(BaseEstimator):
         active = self._active(tables)
         # Every table's ids checked (null, NaN, blank refused), then each raw table's
         # ids against the customers: unmatched ids would become phantom customers.
+        # Distinct ids once per raw table, shared by both id checks below.
+        distinct = {
+            name: distinct_ids(t.get_column(self.id))
+            for name, t in tables.items()
+            if name != self.customers_table
+            and self.id in t.columns
+            and t.schema[self.id] != pl.Object  # refused by check_ids
+        }
         for name, t in tables.items():
             if self.id in t.columns or name == self.customers_table:
                 check_ids(
@@ -384,6 +393,7 @@ class FeatureSet(BaseEstimator):
                     self.id,
                     f"{name!r} table",
                     unique=name == self.customers_table,
+                    distinct=distinct.get(name),
                 )
         for b in active:
             t = tables[b.table]
@@ -395,7 +405,7 @@ class FeatureSet(BaseEstimator):
                 t, b.numeric_columns(), self.id, b.table
             )
         if not part:
-            check_id_overlap(tables, self.id, self.customers_table)
+            check_id_overlap(tables, self.id, self.customers_table, distinct)
         return tables, active
 
     def _cut(
