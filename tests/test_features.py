@@ -183,6 +183,38 @@ def test_metadata_covers_every_column(built):
     assert families == {"behavioural", "value", "service", "channel", "attribute"}
 
 
+def test_the_dominant_channel_is_derived_from_the_shares(built):
+    meta = {m.name: m for m in built.meta}
+    shares = tuple(c for c in built.frame.columns if c.startswith("share_"))
+    assert meta["dominant_channel"].derived_from == shares
+    # Where the shares tie, the alphabetical first wins; otherwise the largest.
+    f = built.frame
+    top = f.select(
+        pl.concat_list(shares).list.arg_max().alias("i"), "dominant_channel"
+    ).filter(pl.col("dominant_channel") != "none")
+    names = [s.removeprefix("share_") for s in shares]
+    picked = [names[i] for i in top["i"].to_list()]
+    tied = (
+        f.filter(pl.col("dominant_channel") != "none")
+        .select(
+            (pl.max_horizontal(shares) == pl.col(s)).cast(pl.Int8).alias(s)
+            for s in shares
+        )
+        .sum_horizontal()
+        > 1
+    )
+    for p, d, t in zip(picked, top["dominant_channel"], tied, strict=True):
+        assert t or p == d
+    # Saved models keep the metadata as JSON lists.
+    from segdiscover.features import FeatureMeta
+
+    again = FeatureMeta(
+        **{**meta["dominant_channel"].__dict__, "derived_from": list(shares)}
+    )
+    assert again == meta["dominant_channel"]
+    assert hash(again) == hash(meta["dominant_channel"])  # a tuple again
+
+
 def test_levels_reused_at_assign_time(built):
     tables = tiny_tables()
     tables["orders"] = tables["orders"].with_columns(pl.lit("fax").alias("channel"))

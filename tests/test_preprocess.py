@@ -270,3 +270,59 @@ def test_transform_pair_is_transform_and_its_unclipped_twin() -> None:
     X, U = pre.transform_pair(binary)
     assert_array_equal(X, pre.transform(binary))
     assert_array_equal(U, unclipped(pre).transform(binary))
+
+
+# ------------------------------------------------------ derived columns
+def _mix(rng, n=600):
+    """Two channel shares, their argmax as a category, and the argmax as a flag."""
+    web = rng.beta(2, 2, n)
+    frame = pl.DataFrame({"share_web": web, "share_phone": 1 - web})
+    return frame.with_columns(
+        top=pl.when(pl.col("share_web") >= 0.5)
+        .then(pl.lit("web"))
+        .otherwise(pl.lit("phone")),
+        web_first=(pl.col("share_web") >= 0.5).cast(pl.Float64),
+    )
+
+
+def test_a_derived_column_is_explained_not_clustered(rng):
+    frame = _mix(rng).drop("web_first")
+    derived = {"top": ("share_web", "share_phone")}
+    pre = Preprocessor().fit(frame, derived=derived)
+    assert "top" in pre.input_columns  # still read by the explanation
+    assert not any(n.startswith("top") for n in pre.feature_names_out_)
+    assert pre.derived_ == [{"column": "top", "from": ["share_web", "share_phone"]}]
+    assert pre.fold_report()[0].startswith("top is not clustered: it is derived from")
+    assert pre.transform(frame).shape[1] == len(pre.feature_names_out_)
+    # Without the declaration the category is clustered, as any other.
+    plain = Preprocessor().fit(frame)
+    assert any(n.startswith("top=") for n in plain.feature_names_out_)
+
+
+def test_a_derived_column_whose_source_is_missing_stays(rng):
+    frame = _mix(rng).drop("web_first", "share_phone")
+    pre = Preprocessor().fit(frame, derived={"top": ("share_web", "share_phone")})
+    assert pre.derived_ == []
+    assert any(n.startswith("top=") for n in pre.feature_names_out_)
+
+
+def test_a_derived_column_never_represents_a_fold(rng):
+    # web_first is top=web to the last customer: without the guard the fold could
+    # keep top=web for both and then the derived rule drop it, losing the fact.
+    frame = _mix(rng).select("share_web", "share_phone", "top", "web_first")
+    pre = Preprocessor().fit(frame, derived={"top": ("share_web", "share_phone")})
+    assert "web_first" in pre.feature_names_out_
+    assert not any(n.startswith("top") for n in pre.feature_names_out_)
+    assert all(not str(g["representative"]).startswith("top") for g in pre.folded_)
+
+
+def test_derived_state_round_trips_and_old_state_has_none(rng):
+    frame = _mix(rng).drop("web_first")
+    pre = Preprocessor().fit(frame, derived={"top": ("share_web", "share_phone")})
+    state = json.loads(json.dumps(pre.to_dict()))
+    back = Preprocessor.from_dict(state)
+    assert back.derived_ == pre.derived_
+    assert back.feature_names_out_ == pre.feature_names_out_
+    assert_array_equal(back.transform(frame), pre.transform(frame))
+    del state["derived"]  # saved before derived columns existed
+    assert Preprocessor.from_dict(state).derived_ == []

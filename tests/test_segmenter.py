@@ -291,3 +291,21 @@ def test_a_failed_fit_leaves_the_previous_fit_whole(small_data):
     with pytest.raises(sd.exceptions.SegdiscoverError):
         fresh.fit(bad, as_of=small_data.as_of)
     assert not hasattr(fresh, "segments_")
+
+
+def test_the_dominant_channel_explains_but_is_not_clustered(
+    fitted, small_data, tmp_path
+):
+    # It is the largest channel share: clustered beside the shares it counted the
+    # channel mix twice and split near-even mixes (decision 84).
+    pre = fitted.preprocessor_
+    assert "dominant_channel" in pre.input_columns
+    assert not any(n.startswith("dominant_channel") for n in pre.feature_names_out_)
+    assert fitted.run_["derived"][0]["column"] == "dominant_channel"
+    assert any(
+        "dominant_channel is not clustered" in s for s in fitted.run_["fold_report"]
+    )
+    loaded = sd.load(fitted.save(tmp_path / "model"))
+    assert loaded.preprocessor_.feature_names_out_ == pre.feature_names_out_
+    out = loaded.assign(small_data.tables, as_of=small_data.as_of)
+    assert out["segment_id"].equals(fitted.labels_["segment_id"])

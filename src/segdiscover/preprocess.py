@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -137,6 +137,9 @@ class Preprocessor(BaseEstimator):
         One entry per representative: ``representative`` (output column kept),
         ``folded`` (output columns left out) and ``rho`` (their rank correlation with
         the representative, in the same order).
+    derived_ : list of dict
+        Columns left out of the clustering because they are a function of clustered
+        ones (``fit(derived=...)``): ``column`` and ``from``.
 
     Examples
     --------
@@ -177,7 +180,10 @@ class Preprocessor(BaseEstimator):
         self.fold_rho = fold_rho
 
     def fit(
-        self, frame: pl.DataFrame, kinds: dict[str, str] | None = None
+        self,
+        frame: pl.DataFrame,
+        kinds: dict[str, str] | None = None,
+        derived: Mapping[str, Sequence[str]] | None = None,
     ) -> Preprocessor:
         """Learn transforms from ``frame`` (feature columns only).
 
@@ -187,6 +193,13 @@ class Preprocessor(BaseEstimator):
             Feature columns; numeric and bool columns are numeric, others categorical.
         kinds : dict, optional
             Column -> ``"numeric"``/``"categorical"`` to override the dtype rule.
+        derived : dict, optional
+            Column -> the columns it is a function of
+            (:attr:`segdiscover.FeatureMeta.derived_from`). Such a column is left
+            out of the clustering (every output dropped, like a wholly folded column,
+            and still explained) when each of those columns is clustered or
+            constant; if one is missing from ``frame`` it carries information of its
+            own and is kept.
 
         Returns
         -------
@@ -228,6 +241,7 @@ class Preprocessor(BaseEstimator):
         self.columns_ = cols
         self.dropped_ = dropped
         self.folded_: list[dict[str, Any]] = []
+        self.derived_ = self._leave_out_derived(derived or {})
         if self.fold_rho is not None:
             self._fold(frame, self.fold_rho)
         self._set_names()
@@ -397,11 +411,30 @@ class Preprocessor(BaseEstimator):
         ['b enters as a (rank correlation -1.000)']
         """
         self._check_fitted()
-        return [
+        derived = [
+            f"{d['column']} is not clustered: it is derived from "
+            f"{', '.join(d['from'])}, which are (it still explains segments)"
+            for d in getattr(self, "derived_", [])
+        ]
+        return derived + [
             f"{f} enters as {g['representative']} (rank correlation {r:.3f})"
             for g in self.folded_
             for f, r in zip(g["folded"], g["rho"], strict=True)
         ]
+
+    def _leave_out_derived(
+        self, derived: Mapping[str, Sequence[str]]
+    ) -> list[dict[str, Any]]:
+        """Drop every output of a column that restates clustered columns."""
+        used = {c["name"] for c in self.columns_}
+        known = used | set(self.dropped_)
+        out: list[dict[str, Any]] = []
+        for c in self.columns_:
+            src = [x for x in derived.get(c["name"], ()) if x != c["name"]]
+            if src and all(x in known for x in src) and any(x in used for x in src):
+                c["drop"] = list(self._out_names(c))
+                out.append({"column": c["name"], "from": src})
+        return out
 
     def _fold(self, frame: pl.DataFrame, fold_rho: float) -> None:
         """Fold output columns that carry the same ranks into one representative."""
@@ -423,6 +456,11 @@ class Preprocessor(BaseEstimator):
         R /= np.where(norm > 0, norm, 1.0)
         C = R.T @ R  # one product: all rank correlations at once
         np.fill_diagonal(C, 0.0)
+        # Outputs already left out (derived columns) neither fold nor represent.
+        out_already = {o for c in self.columns_ for o in c.get("drop", ())}
+        off = [j for j, n in enumerate(names) if n in out_already]
+        C[off, :] = 0.0
+        C[:, off] = 0.0
         pairs = np.argwhere(np.triu(np.abs(C) >= fold_rho - 1e-12, 1))
         if pairs.size == 0:
             return
@@ -457,7 +495,8 @@ class Preprocessor(BaseEstimator):
         # A wholly folded column stays a column (every output dropped): it is left
         # out of the clustering only, and the explanation still reads it.
         for c in self.columns_:
-            gone_here = [o for o in self._out_names(c) if o in drop]
+            before = set(c.get("drop", ()))
+            gone_here = [o for o in self._out_names(c) if o in drop or o in before]
             if gone_here:
                 c["drop"] = gone_here
 
@@ -571,6 +610,7 @@ class Preprocessor(BaseEstimator):
             "columns": self.columns_,
             "dropped": self.dropped_,
             "folded": self.folded_,
+            "derived": self.derived_,
         }
 
     @classmethod
@@ -584,6 +624,7 @@ class Preprocessor(BaseEstimator):
         pre.columns_ = [dict(c) for c in state["columns"]]
         pre.dropped_ = list(state["dropped"])
         pre.folded_ = list(state.get("folded", []))
+        pre.derived_ = list(state.get("derived", []))
         pre._set_names()
         return pre
 

@@ -318,7 +318,11 @@ class Segmenter(FittedViews, BaseEstimator):
             warnings.catch_warnings(record=True) as caught,
         ):
             warnings.simplefilter("always", SegdiscoverWarning)
-            pre = Preprocessor().fit(feat, {m.name: m.kind for m in inputs.meta})
+            pre = Preprocessor().fit(
+                feat,
+                {m.name: m.kind for m in inputs.meta},
+                {m.name: m.derived_from for m in inputs.meta if m.derived_from},
+            )
             Xp = pre.transform(feat)
         for w in caught:
             warnings.warn(w.message, SegdiscoverWarning, stacklevel=3)

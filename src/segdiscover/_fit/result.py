@@ -347,6 +347,8 @@ def build(
         "stable_segmentation": chosen.stable,
         # Near-duplicate columns clustered once (they still explain segments).
         "folded": pre.folded_,
+        # Columns that restate clustered ones (FeatureMeta.derived_from).
+        "derived": pre.derived_,
         "fold_report": pre.fold_report(),
         "guide": _guide_info(seg, est.guide),
         "fit_rows": chosen.fit_rows,

@@ -37,6 +37,11 @@ class FeatureMeta:
         Words a segment name uses when the segment is above / below the population.
     fill : str
         What a customer with no events gets, documented (e.g. ``"0"`` or ``"null"``).
+    derived_from : tuple of str
+        Features this one is a function of (``dominant_channel`` is the largest of
+        the ``share_*`` columns). Where all of them are clustered it is not: it would
+        count them twice, and its hard cut turns a near-even mix into a split. It
+        still names, profiles and explains segments.
     """
 
     name: str
@@ -47,6 +52,11 @@ class FeatureMeta:
     high: str = ""
     low: str = ""
     fill: str = "0"
+    derived_from: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Saved models hold JSON lists; a tuple keeps the metadata hashable.
+        object.__setattr__(self, "derived_from", tuple(self.derived_from))
 
     def word(self, direction: str, category: str | None = None) -> str:
         """Return the name word for a direction ("+"/"-") or a category level.

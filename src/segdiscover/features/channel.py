@@ -201,9 +201,18 @@ class Channel(GroupedBuilder):
                     low="few other-channel",
                 )
             )
+        # The dominant channel is the largest share: clustered beside the shares
+        # it would count the channel mix twice (decision 84).
+        shares = tuple(m.name for m in metas)
         metas += [
             FeatureMeta(
-                "dominant_channel", f, "channel", "", kind="categorical", fill="none"
+                "dominant_channel",
+                f,
+                "channel",
+                "",
+                kind="categorical",
+                fill="none",
+                derived_from=shares,
             ),
             FeatureMeta(
                 "channel_count",
