@@ -289,7 +289,11 @@ def matrix(strategy: Strategy, data: BenchData) -> tuple[pl.Series, np.ndarray]:
     from segdiscover.preprocess import Preprocessor
 
     opts = {k: p[k] for k in PREPROCESSOR_OPTIONS if k in p}
-    pre = Preprocessor(**opts).fit(feat, {m.name: m.kind for m in meta})
+    pre = Preprocessor(**opts).fit(
+        feat,
+        {m.name: m.kind for m in meta},
+        {m.name: m.derived_from for m in meta if m.derived_from},  # as the Segmenter
+    )
     return frame.get_column(data.id), pre.transform(feat)
 
 
