@@ -145,8 +145,10 @@ class Choice:
 def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
 
-    A stable candidate beats an unstable one; then more operationally distinct
-    segments (material on an outcome vs the rest, on the held-out customers) win.
+    A stable candidate beats an unstable one; then the larger share of
+    operationally distinct segments (material on an outcome vs the rest, on the
+    held-out customers) wins: a segment that changes nothing is decoration, and a
+    count would reward slicing an outcome gradient into more tiers (decision 85).
     Ties keep ``b``, the unsupervised candidate: its segments share behaviour,
     read from behaviour and are measured on every customer, and a guided
     candidate's larger outcome spread is what it was built for, so spread alone
@@ -154,10 +156,12 @@ def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
     Examples
     --------
-    >>> u = {"stable": True, "distinct_segments": 2}
-    >>> beats({"stable": True, "distinct_segments": 3}, u)
+    >>> u = {"stable": True, "distinct_segments": 2, "n_segments": 4}
+    >>> beats({"stable": True, "distinct_segments": 3, "n_segments": 4}, u)
     True
-    >>> beats({"stable": False, "distinct_segments": 4}, u)
+    >>> beats({"stable": True, "distinct_segments": 3, "n_segments": 8}, u)
+    False
+    >>> beats({"stable": False, "distinct_segments": 4, "n_segments": 4}, u)
     False
     >>> beats(dict(u), u)
     False
@@ -165,7 +169,10 @@ def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     sa, sb = a["stable"] is not False, b["stable"] is not False
     if sa != sb:
         return sa
-    return bool(a["distinct_segments"] > b["distinct_segments"])
+
+    # Exact fractions compared as products: no rounding decides a tie.
+    na, nb = max(int(a["n_segments"]), 1), max(int(b["n_segments"]), 1)
+    return bool(a["distinct_segments"] * nb > b["distinct_segments"] * na)
 
 
 def _candidate(
