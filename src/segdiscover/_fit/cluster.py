@@ -145,34 +145,35 @@ class Choice:
 def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return True when candidate score ``a`` wins over ``b`` (``Segmenter(guide=)``).
 
-    A stable candidate beats an unstable one; then the larger share of
-    operationally distinct segments (material on an outcome vs the rest, on the
-    held-out customers) wins: a segment that changes nothing is decoration, and a
-    count would reward slicing an outcome gradient into more tiers (decision 85).
-    Ties keep ``b``, the unsupervised candidate: its segments share behaviour,
-    read from behaviour and are measured on every customer, and a guided
-    candidate's larger outcome spread is what it was built for, so spread alone
-    does not choose it.
+    ``b`` is the incumbent, the unsupervised candidate. A stable candidate beats an
+    unstable one. Then, when every segment of ``b`` is operationally distinct
+    (material on an outcome vs the rest, on the held-out customers), ``b`` stays: it
+    passes the mission's test already, and outcome-built segments would trade
+    shared behaviour for tiers of a gradient (decision 85). Otherwise more
+    operationally distinct segments win. Ties keep ``b``: its segments share
+    behaviour, read from behaviour and are measured on every customer, and a
+    guided candidate's larger outcome spread is what it was built for, so spread
+    alone does not choose it.
 
     Examples
     --------
     >>> u = {"stable": True, "distinct_segments": 2, "n_segments": 4}
-    >>> beats({"stable": True, "distinct_segments": 3, "n_segments": 4}, u)
-    True
     >>> beats({"stable": True, "distinct_segments": 3, "n_segments": 8}, u)
-    False
+    True
     >>> beats({"stable": False, "distinct_segments": 4, "n_segments": 4}, u)
     False
     >>> beats(dict(u), u)
+    False
+    >>> every = {"stable": True, "distinct_segments": 6, "n_segments": 6}
+    >>> beats({"stable": True, "distinct_segments": 8, "n_segments": 8}, every)
     False
     """
     sa, sb = a["stable"] is not False, b["stable"] is not False
     if sa != sb:
         return sa
-
-    # Exact fractions compared as products: no rounding decides a tie.
-    na, nb = max(int(a["n_segments"]), 1), max(int(b["n_segments"]), 1)
-    return bool(a["distinct_segments"] * nb > b["distinct_segments"] * na)
+    if b["distinct_segments"] >= b["n_segments"] > 0:
+        return False
+    return bool(a["distinct_segments"] > b["distinct_segments"])
 
 
 def _candidate(
