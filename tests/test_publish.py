@@ -147,15 +147,17 @@ def test_model_swap_is_atomic_and_an_interrupted_fallback_rolls_back(
     seg.fit(data.tables, as_of=data.as_of)
     target = tmp_path / "model"
     seg.save(target)
-    first = (target / "manifest.json").read_bytes()
     seg.save(target)  # the exchange: old or new at every instant
     assert sd.load(target).n_segments_ == 3
+    # The manifest of the model in place (its created_at is the second save's: a
+    # copy of the first one's read here failed when the saves straddled a second).
+    saved = (target / "manifest.json").read_bytes()
     # Where folders cannot be exchanged: a kill between the two renames leaves no
     # model, only ".model.old-<pid>-..."; the next load (or save) renames it back.
     dead = dead_pid()
     os.rename(target, tmp_path / f".model.old-{dead}-0a1b2c3d")
     assert sd.load(target).n_segments_ == 3
-    assert (target / "manifest.json").read_bytes() == first
+    assert (target / "manifest.json").read_bytes() == saved
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
