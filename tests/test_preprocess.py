@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import spearmanr
 
 from segdiscover import preprocess
+from segdiscover.exceptions import InputError
 from segdiscover.preprocess import (
     HIGH_CARDINALITY_WEIGHT,
     Preprocessor,
@@ -326,3 +327,13 @@ def test_derived_state_round_trips_and_old_state_has_none(rng):
     assert_array_equal(back.transform(frame), pre.transform(frame))
     del state["derived"]  # saved before derived columns existed
     assert Preprocessor.from_dict(state).derived_ == []
+
+
+def test_a_derived_mapping_to_a_string_is_refused(rng):
+    frame = _mix(rng).drop("web_first")
+    with pytest.raises(InputError, match=r"derived maps \['top'\] to a string"):
+        Preprocessor().fit(frame, derived={"top": "share_web"})
+    from segdiscover.features import FeatureMeta
+
+    with pytest.raises(InputError, match="derived_from must be a list"):
+        FeatureMeta("top", "channel", "channel", derived_from="share_web")

@@ -426,6 +426,13 @@ class Preprocessor(BaseEstimator):
         self, derived: Mapping[str, Sequence[str]]
     ) -> list[dict[str, Any]]:
         """Drop every output of a column that restates clustered columns."""
+        bad = sorted(k for k, v in derived.items() if isinstance(v, str))
+        if bad:  # a str would read as its letters, and match nothing silently
+            msg = (
+                f"derived maps {bad} to a string; give each derived column a list "
+                "of the column names it is a function of."
+            )
+            raise InputError(msg)
         used = {c["name"] for c in self.columns_}
         known = used | set(self.dropped_)
         out: list[dict[str, Any]] = []

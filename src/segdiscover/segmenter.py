@@ -44,6 +44,7 @@ from segdiscover.assign import assign as _assign
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.exceptions import InputError, InvalidParameterError, SegdiscoverWarning
 from segdiscover.features import FeatureSet
+from segdiscover.features._spec import derivations
 from segdiscover.persist import save as _save
 from segdiscover.preprocess import Preprocessor
 from segdiscover.result import Segmentation
@@ -321,7 +322,7 @@ class Segmenter(FittedViews, BaseEstimator):
             pre = Preprocessor().fit(
                 feat,
                 {m.name: m.kind for m in inputs.meta},
-                {m.name: m.derived_from for m in inputs.meta if m.derived_from},
+                derivations(inputs.meta),
             )
             Xp = pre.transform(feat)
         for w in caught:

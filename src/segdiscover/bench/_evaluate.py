@@ -286,13 +286,14 @@ def matrix(strategy: Strategy, data: BenchData) -> tuple[pl.Series, np.ndarray]:
         mean, sd = np.nanmean(X, 0), np.nanstd(X, 0)
         X = np.where(np.isnan(X), 0.0, (X - mean) / np.where(sd > 0, sd, 1.0))
         return frame.get_column(data.id), X
+    from segdiscover.features._spec import derivations
     from segdiscover.preprocess import Preprocessor
 
     opts = {k: p[k] for k in PREPROCESSOR_OPTIONS if k in p}
     pre = Preprocessor(**opts).fit(
         feat,
         {m.name: m.kind for m in meta},
-        {m.name: m.derived_from for m in meta if m.derived_from},  # as the Segmenter
+        derivations(meta),  # as the Segmenter
     )
     return frame.get_column(data.id), pre.transform(feat)
 

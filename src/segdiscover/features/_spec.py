@@ -55,6 +55,12 @@ class FeatureMeta:
     derived_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.derived_from, str):  # a str would read as its letters
+            msg = (
+                f"FeatureMeta {self.name!r}: derived_from must be a list of column "
+                f"names, got the string {self.derived_from!r}."
+            )
+            raise InputError(msg)
         # Saved models hold JSON lists; a tuple keeps the metadata hashable.
         object.__setattr__(self, "derived_from", tuple(self.derived_from))
 
@@ -117,6 +123,17 @@ class FeatureMeta:
         if self.kind == "categorical":
             return level_clause(self.label, category) if category else None
         return binary_clauses(self.label)[0] if self.yes_no else None
+
+
+def derivations(meta: Sequence[FeatureMeta]) -> dict[str, tuple[str, ...]]:
+    """Column -> the columns it is derived from, for ``Preprocessor.fit(derived=)``.
+
+    Examples
+    --------
+    >>> derivations([FeatureMeta("top", "channel", "channel", derived_from=["a"])])
+    {'top': ('a',)}
+    """
+    return {m.name: m.derived_from for m in meta if m.derived_from}
 
 
 #: Levels of a yes/no fact, lower-cased (text exports write Yes/No, Y/N, True/False,
