@@ -9,6 +9,7 @@ from sklearn.datasets import make_blobs
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.selection import (
     attribute_cut,
+    point_masses,
     jaccard_interval,
     reference_fit,
     sweep,
@@ -286,3 +287,36 @@ def test_refits_side_by_side_give_the_same_table():
     assert (one.clusterer, one.n_segments, one.seed) == (
         two.clusterer, two.n_segments, two.seed,
     )  # fmt: skip
+
+
+def test_a_group_cut_at_a_zero_inflated_amount_is_not_two_segments():
+    # Three behaviour groups and an amount that is 0 for 60% of customers (the share
+    # of severe tickets: most have none), unrelated to the groups. Its mass at 0 has
+    # the built-in gap of a flag, so k-means cuts each group at it reproducibly.
+    X, _ = _blobs_and_a_flag()
+    rng = np.random.default_rng(1)
+    amount = np.where(rng.random(900) < 0.6, 0.0, rng.uniform(1.5, 3.0, 900))
+    X = np.c_[X[:, :4], (amount - amount.mean()) / amount.std()]
+    assert not two_valued(X)[4]
+    ks = [2, 3, 4, 5, 6, 7]
+    off = sweep(X, KM, ks, random_state=0, max_cut=1.01)
+    on = sweep(X, KM, ks, random_state=0)
+    six = on.candidates.filter(on.candidates["n_segments"] == 6).row(0, named=True)
+    assert six["stable"]
+    assert six["attribute_cut"] > 0.8
+    assert off.n_segments > 3
+    assert on.n_segments == 3
+
+
+def test_point_mass_cut_by_hand():
+    # Segment 0 sits at the mass (0) of column 1, segment 1 never does: a cut.
+    mass = np.r_[np.zeros(50), np.linspace(2.0, 3.0, 50)]
+    Z = np.c_[np.r_[np.linspace(0, 0.1, 50), np.linspace(1, 1.1, 50)], mass]
+    cols, values = point_masses(Z)
+    assert cols.tolist() == [1] and values.tolist() == [0.0]
+    labels = np.r_[np.zeros(50, int), np.ones(50, int)]
+    gap = np.array([1.0, 2.5]) ** 2
+    assert attribute_cut(Z, labels) == pytest.approx(gap[1] / gap.sum())
+    # Half of each segment at the mass: not a cut at it.
+    Z[:, 1] = np.r_[np.zeros(25), np.linspace(2, 3, 25), np.zeros(25), np.ones(25) * 4]
+    assert attribute_cut(Z, labels) == 0.0

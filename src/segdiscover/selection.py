@@ -242,7 +242,7 @@ def sweep(
         rng.choice(len(fit_idx), min(score_rows, len(fit_idx)), replace=False)
     )
     seed = int(rng.randint(2**31 - 1))
-    flags = two_valued(Xs)
+    flags, masses = two_valued(Xs), point_masses(Xs)
     # Refit i draws the same customers and starts from the same seed whatever the
     # seed and the row order: the verdict moves with the seed only through the
     # candidate's own fit, which reference_fit makes one the clusterer reproduces.
@@ -324,7 +324,7 @@ def sweep(
                 **st,
                 "refit_agreement": agreement,
                 "valley_max": valley_ratio(Xs, labels),
-                "attribute_cut": attribute_cut(Xs, labels, flags),
+                "attribute_cut": attribute_cut(Xs, labels, flags, masses),
                 **(
                     {"outcome_separation": outcome_separation(labels, Ys, fold)}
                     if outcomes is not None
@@ -644,8 +644,47 @@ def two_valued(X: np.ndarray, coverage: float = 0.95) -> np.ndarray:
     return out
 
 
+def point_masses(
+    X: np.ndarray, min_share: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (not two-valued) with one value held by >= ``min_share`` of the rows.
+
+    A zero-inflated amount (the share of a customer's tickets that were severe: 0 for
+    most customers) carries a yes/no fact, "at that value or not", beside the amount.
+
+    Returns
+    -------
+    columns : ndarray of int
+    values : ndarray of float
+        The value each column's mass sits at.
+
+    Examples
+    --------
+    >>> X = np.c_[[0.0] * 30 + list(range(1, 11)), np.arange(40.0)]
+    >>> point_masses(X)
+    (array([0]), array([0.]))
+    """
+    cols, values = [], []
+    n = X.shape[0]
+    for j in range(X.shape[1]):
+        v, counts = np.unique(X[:, j], return_counts=True)
+        top = int(counts.argmax())
+        if len(v) > 2 and counts[top] >= min_share * n:
+            cols.append(j)
+            values.append(v[top])
+    return np.array(cols, dtype=int), np.array(values, dtype=float)
+
+
+#: A pair is cut at a column's point mass when one segment has at least this share
+#: of its customers at the mass and the other at most 1 minus it.
+MASS_CUT = 0.95
+
+
 def attribute_cut(
-    X: np.ndarray, labels: np.ndarray, flags: np.ndarray | None = None
+    X: np.ndarray,
+    labels: np.ndarray,
+    flags: np.ndarray | None = None,
+    masses: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """Largest share of a segment pair's separation carried by one yes/no column.
 
@@ -655,9 +694,12 @@ def attribute_cut(
     Near 1: the two "segments" are one group cut by a yes/no fact (app users and
     the rest of one group), which k-means finds reliably because a standardised
     flag has a built-in gap, so stability and the density valley both pass it; such
-    a cut is an attribute a user can filter on, not a segment. Returns the largest
-    share over the segments (0 without two-valued columns, nan with fewer than two
-    segments).
+    a cut is an attribute a user can filter on, not a segment. A column with a point
+    mass (:func:`point_masses`) counts too where the pair is cut at the mass: one
+    segment has >= 95% of its customers at that value, the other <= 5% (the
+    premium customers with and without any severe ticket: the same gap, the same
+    reliable cut). Returns the largest share over the segments (0 without such
+    columns, nan with fewer than two segments).
 
     Examples
     --------
@@ -669,20 +711,32 @@ def attribute_cut(
     >>> X[:300, :3] += 6  # two groups that differ on behaviour as well
     >>> attribute_cut(X, np.repeat([0, 1], 300)) < 0.1
     True
+    >>> amount = np.where(np.arange(600) % 2 == 0, 0.0, rng.uniform(2, 3, 600))
+    >>> X = np.c_[rng.normal(0, 1, (600, 3)), amount]  # zero-inflated, cut at zero
+    >>> attribute_cut(X, (amount > 0).astype(int)) > 0.8
+    True
     """
     near = _nearest(X, labels)
     if near is None:
         return float("nan")
-    X, _, _, cents, nearest = near
+    X, lab, ids, cents, nearest = near
     flags = two_valued(X) if flags is None else flags
-    if not flags.any():
+    cols, values = point_masses(X) if masses is None else masses
+    if not flags.any() and not len(cols):
         return 0.0
+    # Share of each segment's customers at each column's mass.
+    at = np.vstack([(X[lab == i][:, cols] == values).mean(0) for i in ids])
     worst = 0.0
     for ia, ib in enumerate(nearest):
         gap = (cents[ia] - cents[ib]) ** 2
         total = float(gap.sum())
-        if total > 0:
-            worst = max(worst, float(gap[flags].max() / total))
+        if total <= 0:
+            continue
+        lo, hi = np.minimum(at[ia], at[ib]), np.maximum(at[ia], at[ib])
+        cut = cols[(hi >= MASS_CUT) & (lo <= 1 - MASS_CUT)]
+        facts = np.flatnonzero(flags).tolist() + cut.tolist()
+        if facts:
+            worst = max(worst, float(gap[facts].max() / total))
     return worst
 
 
