@@ -340,6 +340,12 @@ class FeatureSet(BaseEstimator):
         tables, active = self._checked(tables, part=part)
         id_dtype = self._id_dtype(tables)
         keys, frames = self._cut(tables, active, id_dtype, as_of)
+        # From here the builders read the cut frames; only the customer universe
+        # (``_base``) reads a raw table, the customers table. Releasing the raw event
+        # tables now keeps them out of the grouped aggregations' peak (a lazy input
+        # collected by ``_collected`` lives only in this dict).
+        for name in [n for n in tables if n != self.customers_table]:
+            del tables[name]
         events = {id(b): frames[keys[id(b)]].lazy() for b in active}
         if levels is None:
             levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
@@ -483,21 +489,25 @@ class FeatureSet(BaseEstimator):
             for key in dict.fromkeys(keys.values())
             if key[1] and key not in covered
         ]
+        in_group = {id(b) for _, members, _, _ in groups for b in members}
+        # Only the other builders read events from here on, and the universe below
+        # only the first times of sources no group covered: the grouped builders'
+        # events are released (these dicts are the build's own) before the universe
+        # is collected, so neither it nor the finish holds them next to the
+        # aggregations.
+        needed = {keys[id(b)] for b in active if id(b) not in in_group}
+        for b in active:
+            if id(b) in in_group:
+                del events[id(b)]
+        for key in [k for k in frames if k not in needed and k in covered]:
+            del frames[key]
         # Sorted here, on two columns, so that the features come out sorted (every
         # finish keeps its frame's rows; the other builders are joined in this
         # order), not the whole feature table afterwards (a copy of every column).
         base = self._base(tables, firsts, id_dtype, as_of).collect().sort("_id")
         del firsts
-        in_group = {id(b) for _, members, _, _ in groups for b in members}
-        # Only the other builders read events from here on: the grouped builders'
-        # events and the raw tables are released (these dicts are the build's
-        # own), so the finish does not hold them next to the aggregations.
-        needed = {keys[id(b)] for b in active if id(b) not in in_group}
         for key in [k for k in frames if k not in needed]:
             del frames[key]
-        for b in active:
-            if id(b) in in_group:
-                del events[id(b)]
         tables.clear()
         parts = []
         for (_, members, _, _), g in zip(groups, grouped, strict=True):
