@@ -9,8 +9,8 @@ from sklearn.datasets import make_blobs
 from segdiscover.clusterers import CLUSTERERS
 from segdiscover.selection import (
     attribute_cut,
-    point_masses,
     jaccard_interval,
+    point_masses,
     reference_fit,
     sweep,
     two_valued,
@@ -300,7 +300,7 @@ def test_a_group_cut_at_a_zero_inflated_amount_is_not_two_segments():
     assert not two_valued(X)[4]
     ks = [2, 3, 4, 5, 6, 7]
     off = sweep(X, KM, ks, random_state=0, max_cut=1.01)
-    on = sweep(X, KM, ks, random_state=0)
+    on = sweep(X, KM, ks, random_state=0, mass_cut=True)
     six = on.candidates.filter(on.candidates["n_segments"] == 6).row(0, named=True)
     assert six["stable"]
     assert six["attribute_cut"] > 0.8
@@ -313,10 +313,14 @@ def test_point_mass_cut_by_hand():
     mass = np.r_[np.zeros(50), np.linspace(2.0, 3.0, 50)]
     Z = np.c_[np.r_[np.linspace(0, 0.1, 50), np.linspace(1, 1.1, 50)], mass]
     cols, values = point_masses(Z)
-    assert cols.tolist() == [1] and values.tolist() == [0.0]
+    assert cols.tolist() == [1]
+    assert values.tolist() == [0.0]
     labels = np.r_[np.zeros(50, int), np.ones(50, int)]
     gap = np.array([1.0, 2.5]) ** 2
-    assert attribute_cut(Z, labels) == pytest.approx(gap[1] / gap.sum())
+    assert attribute_cut(Z, labels, masses=(cols, values)) == pytest.approx(
+        gap[1] / gap.sum()
+    )
+    assert attribute_cut(Z, labels) == 0.0  # masses not asked for
     # Half of each segment at the mass: not a cut at it.
     Z[:, 1] = np.r_[np.zeros(25), np.linspace(2, 3, 25), np.zeros(25), np.ones(25) * 4]
-    assert attribute_cut(Z, labels) == 0.0
+    assert attribute_cut(Z, labels, masses=point_masses(Z)) == 0.0

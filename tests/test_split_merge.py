@@ -1,4 +1,4 @@
-"""k-means split-merge refinement (:func:`segdiscover.clusterers.centroid.split_merge`)."""
+"""k-means split-merge refinement (`centroid.split_merge`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_never_worse_than_the_fit_it_starts_from(seed, k, n):
 def test_same_seed_same_partition():
     X, _ = _one_large_two_small(1)
     runs = [
-        KMeansAdapter(n_clusters=3, n_init=1, random_state=7).fit(X).labels_
+        KMeansAdapter(n_clusters=3, n_init=1, random_state=7, split_merge=True)
+        .fit(X)
+        .labels_
         for _ in range(2)
     ]
     assert np.array_equal(*runs)

@@ -167,6 +167,7 @@ def sweep(
     reference_fits: int = 4,
     min_agreement: float = 0.7,
     n_jobs: int = 1,
+    mass_cut: bool = False,
 ) -> Selection:
     """Fit every (clusterer, k) candidate on one sample and pick one by the rule above.
 
@@ -217,6 +218,10 @@ def sweep(
         one native thread (fits of a few thousand customers gain little from more
         threads each). The refits and seeds are the same; as with any change of
         thread count, k-means' sums may differ in the last bits.
+    mass_cut : bool, default False
+        Count a pair cut at a column's point mass as an attribute cut
+        (:func:`attribute_cut` with :func:`point_masses`). Off by default, with
+        k-means' ``split_merge`` (decisions 86-87).
 
     Returns
     -------
@@ -242,7 +247,8 @@ def sweep(
         rng.choice(len(fit_idx), min(score_rows, len(fit_idx)), replace=False)
     )
     seed = int(rng.randint(2**31 - 1))
-    flags, masses = two_valued(Xs), point_masses(Xs)
+    flags = two_valued(Xs)
+    masses = point_masses(Xs) if mass_cut else None
     # Refit i draws the same customers and starts from the same seed whatever the
     # seed and the row order: the verdict moves with the seed only through the
     # candidate's own fit, which reference_fit makes one the clusterer reproduces.
@@ -694,8 +700,9 @@ def attribute_cut(
     Near 1: the two "segments" are one group cut by a yes/no fact (app users and
     the rest of one group), which k-means finds reliably because a standardised
     flag has a built-in gap, so stability and the density valley both pass it; such
-    a cut is an attribute a user can filter on, not a segment. A column with a point
-    mass (:func:`point_masses`) counts too where the pair is cut at the mass: one
+    a cut is an attribute a user can filter on, not a segment. With ``masses``
+    (:func:`point_masses`; ``sweep(mass_cut=True)``) a column with a point mass
+    counts too where the pair is cut at the mass: one
     segment has >= 95% of its customers at that value, the other <= 5% (the
     premium customers with and without any severe ticket: the same gap, the same
     reliable cut). Returns the largest share over the segments (0 without such
@@ -713,7 +720,7 @@ def attribute_cut(
     True
     >>> amount = np.where(np.arange(600) % 2 == 0, 0.0, rng.uniform(2, 3, 600))
     >>> X = np.c_[rng.normal(0, 1, (600, 3)), amount]  # zero-inflated, cut at zero
-    >>> attribute_cut(X, (amount > 0).astype(int)) > 0.8
+    >>> attribute_cut(X, (amount > 0).astype(int), masses=point_masses(X)) > 0.8
     True
     """
     near = _nearest(X, labels)
@@ -721,7 +728,7 @@ def attribute_cut(
         return float("nan")
     X, lab, ids, cents, nearest = near
     flags = two_valued(X) if flags is None else flags
-    cols, values = point_masses(X) if masses is None else masses
+    cols, values = (np.zeros(0, int), np.zeros(0)) if masses is None else masses
     if not flags.any() and not len(cols):
         return 0.0
     # Share of each segment's customers at each column's mass.
