@@ -731,8 +731,13 @@ def attribute_cut(
     cols, values = (np.zeros(0, int), np.zeros(0)) if masses is None else masses
     if not flags.any() and not len(cols):
         return 0.0
-    # Share of each segment's customers at each column's mass.
-    at = np.vstack([(X[lab == i][:, cols] == values).mean(0) for i in ids])
+    # Share of each segment's customers at each column's mass (only when asked:
+    # this runs once per candidate of the sweep).
+    at = (
+        np.vstack([(X[lab == i][:, cols] == values).mean(0) for i in ids])
+        if len(cols)
+        else np.zeros((len(ids), 0))
+    )
     worst = 0.0
     for ia, ib in enumerate(nearest):
         gap = (cents[ia] - cents[ib]) ** 2

@@ -340,12 +340,6 @@ class FeatureSet(BaseEstimator):
         tables, active = self._checked(tables, part=part)
         id_dtype = self._id_dtype(tables)
         keys, frames = self._cut(tables, active, id_dtype, as_of)
-        # From here the builders read the cut frames; only the customer universe
-        # (``_base``) reads a raw table, the customers table. Releasing the raw event
-        # tables now keeps them out of the grouped aggregations' peak (a lazy input
-        # collected by ``_collected`` lives only in this dict).
-        for name in [n for n in tables if n != self.customers_table]:
-            del tables[name]
         events = {id(b): frames[keys[id(b)]].lazy() for b in active}
         if levels is None:
             levels = {b.family: b.learn(events[id(b)], as_of) for b in active}
